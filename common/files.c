@@ -1,0 +1,136 @@
+/* File helpers.  Atomic replacement is the pattern every durable write uses:
+ * write a temp file beside the target, fsync it, rename over, fsync the folder. */
+#define _POSIX_C_SOURCE 200809L
+#include "common/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int yt_read_file(const char *path, char **out, size_t *len, yt_err *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return yt_errno(e, errno, "%s", path);
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return yt_errno(e, errno, "%s", path);
+    }
+    long n = ftell(f);
+    if (n < 0) {
+        fclose(f);
+        return yt_errno(e, errno, "%s", path);
+    }
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    if (!buf) {
+        fclose(f);
+        return yt_errf(e, "%s: out of memory reading %ld bytes", path, n);
+    }
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        int err = ferror(f) ? errno : EIO;
+        free(buf);
+        fclose(f);
+        return yt_errno(e, err, "%s: read failed", path);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *out = buf;
+    if (len)
+        *len = (size_t)n;
+    return 0;
+}
+
+int yt_fsync_dir_of(const char *path, yt_err *e)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return yt_errf(e, "out of memory");
+    const char *dir = dirname(copy);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) {
+        int err = errno;
+        yt_errno(e, err, "%s: cannot open folder to fsync", dir);
+        free(copy);
+        return -1;
+    }
+    int rc = fsync(fd);
+    int err = errno;
+    close(fd);
+    if (rc != 0) {
+        yt_errno(e, err, "%s: fsync of folder failed", dir);
+        free(copy);
+        return -1;
+    }
+    free(copy);
+    return 0;
+}
+
+int yt_write_file_atomic(const char *path, const void *data, size_t len, yt_err *e)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return yt_errf(e, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return yt_errno(e, errno, "%s: cannot create", tmp);
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            int err = errno;
+            close(fd);
+            unlink(tmp);
+            return yt_errno(e, err, "%s: write failed", tmp);
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        int err = errno;
+        close(fd);
+        unlink(tmp);
+        return yt_errno(e, err, "%s: fsync failed", tmp);
+    }
+    if (close(fd) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return yt_errno(e, err, "%s: close failed", tmp);
+    }
+    if (rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return yt_errno(e, err, "%s: rename into place failed", path);
+    }
+    return yt_fsync_dir_of(path, e);
+}
+
+int yt_mkdirs(const char *path, yt_err *e)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return yt_errf(e, "bad folder path '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return yt_errno(e, errno, "%s: cannot create folder", buf);
+            buf[i] = c;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return yt_errf(e, "%s: not a folder", path);
+    return 0;
+}
