@@ -1,0 +1,135 @@
+/* checkpoint/: HDF5 snapshots of named tensors and attributes.  It knows nothing
+ * of what the tensors mean.
+ *
+ * Format (format_version 1), one serial HDF5 file per snapshot:
+ *   root attributes  format = "yieldtune-snapshot", format_version = 1 (int64),
+ *                    program_version (string, set by the caller, required),
+ *                    caller attributes (string / int64 / float64), and last of all
+ *                    complete = 1 (int64), written just before the file is closed.
+ *   datasets         at slash paths ("lora/layers.0.q_proj.lora_A", "optim/m/..."),
+ *                    groups created on the way; float32, uint64 or uint8 (opaque
+ *                    bytes), little-endian, chunked (whole tensor or <= 1M-element
+ *                    chunks) with the Fletcher32 filter, plus a uint64 attribute
+ *                    hash_fnv1a64 = yt_hash64(raw little-endian bytes, YT_HASH_SEED).
+ * Writing is crash-safe: everything goes to "<final>.tmp.<pid>" in the same folder;
+ * commit writes it, fsyncs it, renames it over <final> and fsyncs the folder.  On any
+ * failure the temp file is removed and an existing <final> is never touched.  The
+ * HDF5 file is assembled in memory and written with write(2) at commit, because
+ * HDF5 1.10 crashes after its own write errors (ENOSPC): a writer holds the whole
+ * snapshot in RAM, twice over during commit.
+ *
+ * A snapshots folder holds "step-%08ld.h5" files (yt_snap_path).  Readers pick the
+ * newest one that opens and verifies; pruning never deletes the newest valid one.
+ *
+ * Errors: 0 on success, -1 with a message naming the file and the tensor or
+ * attribute at fault (HDF5's own error stack is silenced and folded into it).
+ * Nothing here prints or exits.  Not thread-safe (serial HDF5). */
+#ifndef YT_CHECKPOINT_H
+#define YT_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+#define YT_SNAP_FORMAT "yieldtune-snapshot"
+#define YT_SNAP_FORMAT_VERSION 1
+#define YT_SNAP_MAX_DIMS 8
+/* Largest number of elements in one chunk. */
+#define YT_SNAP_CHUNK_ELEMS (1 << 20)
+
+typedef enum { YT_SNAP_F32 = 1, YT_SNAP_U64 = 2, YT_SNAP_BYTES = 3 } yt_snap_dtype;
+
+/* ---- writing ---- */
+typedef struct yt_snap_writer yt_snap_writer;
+
+/* Creates "<final_path>.tmp.<pid>" and writes the format attributes.  NULL on error. */
+yt_snap_writer *yt_snap_begin(const char *final_path, yt_err *e);
+/* ndim in 1..YT_SNAP_MAX_DIMS, shape[i] >= 0.  Names must be new in this file. */
+int yt_snap_put_f32(yt_snap_writer *w, const char *name, const float *data, int ndim,
+                    const int64_t *shape, yt_err *e);
+int yt_snap_put_u64_array(yt_snap_writer *w, const char *name, const uint64_t *data, size_t n,
+                          yt_err *e);
+int yt_snap_put_bytes(yt_snap_writer *w, const char *name, const void *data, size_t n,
+                      yt_err *e);
+/* Root attributes; a key may be set once.  "format", "format_version" and
+ * "complete" belong to the library; "program_version" must be set before commit. */
+int yt_snap_attr_str(yt_snap_writer *w, const char *key, const char *value, yt_err *e);
+int yt_snap_attr_i64(yt_snap_writer *w, const char *key, int64_t value, yt_err *e);
+int yt_snap_attr_f64(yt_snap_writer *w, const char *key, double value, yt_err *e);
+/* Writes complete=1, closes, fsyncs, renames into place, fsyncs the folder.  Frees w
+ * whatever happens.  After any earlier failure of a put/attr call the temp file is
+ * already gone and commit fails.  (If only the final folder fsync fails, the new
+ * snapshot is already in place; the error says so.) */
+int yt_snap_commit(yt_snap_writer *w, yt_err *e);
+/* Closes and unlinks the temp file, frees w.  NULL is allowed. */
+void yt_snap_abort(yt_snap_writer *w);
+
+/* ---- reading ---- */
+typedef struct yt_snap yt_snap;
+
+typedef struct yt_snap_info {
+    const char *name; /* path without leading '/', valid during the callback only */
+    yt_snap_dtype dtype;
+    int ndim;
+    int64_t shape[YT_SNAP_MAX_DIMS];
+    size_t count; /* elements (bytes for YT_SNAP_BYTES) */
+} yt_snap_info;
+
+/* Opens read-only and checks format and format_version (not the data). */
+int yt_snap_open(yt_snap **out, const char *path, yt_err *e);
+void yt_snap_close(yt_snap *s);
+const char *yt_snap_file(const yt_snap *s);
+/* complete == 1, and every dataset reads (Fletcher32) and matches its stored hash.
+ * The first bad tensor is named. */
+int yt_snap_verify(yt_snap *s, yt_err *e);
+
+/* Read a whole tensor of the given type; its element count must equal n_expected.
+ * The stored hash is checked.  On error dst may have been partly written. */
+int yt_snap_get_f32(yt_snap *s, const char *name, float *dst, size_t n_expected, yt_err *e);
+int yt_snap_get_u64_array(yt_snap *s, const char *name, uint64_t *dst, size_t n_expected,
+                          yt_err *e);
+int yt_snap_get_bytes(yt_snap *s, const char *name, void *dst, size_t n_expected, yt_err *e);
+/* shape must hold YT_SNAP_MAX_DIMS entries. */
+int yt_snap_get_shape(yt_snap *s, const char *name, int *ndim, int64_t *shape, yt_err *e);
+int yt_snap_get_info(yt_snap *s, const char *name, yt_snap_info *info, yt_err *e);
+/* 1 if a dataset (resp. root attribute) of that name exists, else 0. */
+int yt_snap_has(yt_snap *s, const char *name);
+int yt_snap_has_attr(yt_snap *s, const char *key);
+
+/* Missing attribute or wrong type: error naming the key.  get_attr_str fails if the
+ * value (with its NUL) does not fit in cap; get_attr_str_dup returns malloc'd text. */
+int yt_snap_get_attr_str(yt_snap *s, const char *key, char *dst, size_t cap, yt_err *e);
+int yt_snap_get_attr_str_dup(yt_snap *s, const char *key, char **out, yt_err *e);
+int yt_snap_get_attr_i64(yt_snap *s, const char *key, int64_t *out, yt_err *e);
+int yt_snap_get_attr_f64(yt_snap *s, const char *key, double *out, yt_err *e);
+
+/* Calls fn for every dataset, depth first in name order.  fn returns 0 to go on,
+ * non-zero to stop (then yt_snap_foreach returns that value). */
+typedef int (*yt_snap_tensor_fn)(const yt_snap_info *info, void *ctx);
+int yt_snap_foreach(yt_snap *s, yt_snap_tensor_fn fn, void *ctx, yt_err *e);
+/* Calls fn for every root attribute in name order; kind is 's', 'i' or 'f' ('?' for
+ * another type). */
+typedef int (*yt_snap_attr_fn)(const char *key, char kind, void *ctx);
+int yt_snap_foreach_attr(yt_snap *s, yt_snap_attr_fn fn, void *ctx, yt_err *e);
+
+/* ---- snapshots folder ---- */
+/* "<dir>/step-%08ld.h5". */
+int yt_snap_path(char *out, size_t cap, const char *dir, long step, yt_err *e);
+/* Steps of the regular files named step-<digits>.h5, ascending; *steps is malloc'd
+ * (NULL when none; free() it).  A missing folder is an empty list. */
+int yt_snap_list(const char *dir, long **steps, size_t *n, yt_err *e);
+/* Newest snapshot that opens and verifies.  None: returns 0 with *step = -1 and
+ * path_out = "".  skipped (may be NULL) receives "step-X.h5: why; ..." for every newer
+ * snapshot that was rejected ("" when none). */
+int yt_snap_latest_valid(const char *dir, char *path_out, size_t path_cap, long *step,
+                         char *skipped, size_t skipped_cap, yt_err *e);
+/* Keeps the newest `keep` valid snapshots (keep < 1 counts as 1) and deletes every
+ * other step-*.h5, valid or not.  Older ones than the last kept are deleted without
+ * being opened.  *removed (may be NULL) counts deletions. */
+int yt_snap_prune(const char *dir, int keep, int *removed, yt_err *e);
+/* Removes step-<digits>.h5.tmp.* files left by a crashed writer.  Call it only when
+ * no writer is running in dir. */
+int yt_snap_clean_temps(const char *dir, int *removed, yt_err *e);
+
+#endif
