@@ -1,3 +1,49 @@
-/* placeholder: replaced by the runner */
+/* yieldtune: one binary, one subcommand per job. */
 #include <stdio.h>
-int main(void) { puts("yieldtune"); return 0; }
+#include <string.h>
+
+#include "config.h"
+#include "runner/runner.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *about;
+} commands[] = {
+    {"init-model", yt_cmd_init_model, "write a random-initialised Llama model folder (presets)"},
+    {"prep", yt_cmd_prep, "turn JSONL with input_ids into an HDF5 token dataset"},
+    {"train", yt_cmd_train, "LoRA fine-tune a model on a dataset (under mpirun or alone)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: yieldtune <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].about);
+    fprintf(f, "  %-12s %s\n", "version", "print the version and the libraries built in");
+    fprintf(f, "\n'yieldtune <command> --help' describes each command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return YT_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return YT_EXIT_OK;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("yieldtune %s (OpenBLAS %s build, HDF5 serial, MPI)\n", PACKAGE_VERSION,
+               YT_OPENBLAS_VARIANT);
+        return YT_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc, argv);
+    yt_report("unknown command '%s'", cmd);
+    usage(stderr);
+    return YT_EXIT_USAGE;
+}

@@ -1,0 +1,234 @@
+/* config.json <-> yt_config, presets, and the checks a model must pass before
+ * anything is allocated for it. */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int get_int(json_t *root, const char *key, int *dst, int required, const char *src, yt_err *e)
+{
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) {
+        if (required)
+            return yt_errf(e, "%s: missing key '%s'", src, key);
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return yt_errf(e, "%s: key '%s' must be an integer", src, key);
+    json_int_t x = json_integer_value(v);
+    if (x < -2147483647 || x > 2147483647)
+        return yt_errf(e, "%s: key '%s' out of range", src, key);
+    *dst = (int)x;
+    return 0;
+}
+
+static int get_float(json_t *root, const char *key, float *dst, int required, const char *src,
+                     yt_err *e)
+{
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) {
+        if (required)
+            return yt_errf(e, "%s: missing key '%s'", src, key);
+        return 0;
+    }
+    if (!json_is_number(v))
+        return yt_errf(e, "%s: key '%s' must be a number", src, key);
+    *dst = (float)json_number_value(v);
+    return 0;
+}
+
+int yt_config_from_json(yt_config *c, json_t *root, const char *src, yt_err *e)
+{
+    memset(c, 0, sizeof *c);
+    if (!json_is_object(root))
+        return yt_errf(e, "%s: not a JSON object", src);
+    json_t *mt = json_object_get(root, "model_type");
+    if (mt && json_is_string(mt) && strcmp(json_string_value(mt), "llama") != 0 &&
+        strcmp(json_string_value(mt), "mistral") != 0)
+        return yt_errf(e, "%s: key 'model_type' is '%s'; yieldtune supports Llama-architecture models",
+                       src, json_string_value(mt));
+    c->rms_eps = 1e-6f;
+    c->rope_theta = 10000.0f;
+    c->max_pos = 2048;
+    c->bos_id = 1;
+    c->eos_id = 2;
+    if (get_int(root, "vocab_size", &c->vocab_size, 1, src, e) ||
+        get_int(root, "hidden_size", &c->hidden_size, 1, src, e) ||
+        get_int(root, "intermediate_size", &c->intermediate_size, 1, src, e) ||
+        get_int(root, "num_hidden_layers", &c->n_layers, 1, src, e) ||
+        get_int(root, "num_attention_heads", &c->n_heads, 1, src, e) ||
+        get_int(root, "max_position_embeddings", &c->max_pos, 0, src, e) ||
+        get_float(root, "rms_norm_eps", &c->rms_eps, 0, src, e) ||
+        get_float(root, "rope_theta", &c->rope_theta, 0, src, e))
+        return -1;
+    c->n_kv_heads = c->n_heads;
+    if (get_int(root, "num_key_value_heads", &c->n_kv_heads, 0, src, e))
+        return -1;
+    c->head_dim = c->n_heads > 0 ? c->hidden_size / c->n_heads : 0;
+    if (get_int(root, "head_dim", &c->head_dim, 0, src, e))
+        return -1;
+    json_t *tie = json_object_get(root, "tie_word_embeddings");
+    if (tie && !json_is_boolean(tie))
+        return yt_errf(e, "%s: key 'tie_word_embeddings' must be true or false", src);
+    c->tie_embeddings = tie ? json_is_true(tie) : 0;
+    /* bos/eos may be lists in some configs: take the first. */
+    const char *ids[2] = {"bos_token_id", "eos_token_id"};
+    int *dst[2] = {&c->bos_id, &c->eos_id};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(root, ids[i]);
+        if (json_is_array(v))
+            v = json_array_get(v, 0);
+        if (json_is_integer(v))
+            *dst[i] = (int)json_integer_value(v);
+    }
+    json_t *rs = json_object_get(root, "rope_scaling");
+    if (rs && !json_is_null(rs)) {
+        if (!json_is_object(rs))
+            return yt_errf(e, "%s: key 'rope_scaling' must be an object or null", src);
+        json_t *t = json_object_get(rs, "rope_type");
+        if (!t)
+            t = json_object_get(rs, "type");
+        const char *type = json_is_string(t) ? json_string_value(t) : "";
+        if (strcmp(type, "llama3") == 0) {
+            yt_rope_scaling *s = &c->rope_scaling;
+            s->llama3 = 1;
+            if (get_float(rs, "factor", &s->factor, 1, src, e) ||
+                get_float(rs, "low_freq_factor", &s->low_freq_factor, 1, src, e) ||
+                get_float(rs, "high_freq_factor", &s->high_freq_factor, 1, src, e) ||
+                get_int(rs, "original_max_position_embeddings", &s->original_max_pos, 1, src, e))
+                return yt_err_prefix(e, "rope_scaling");
+        } else if (strcmp(type, "default") != 0) {
+            return yt_errf(e, "%s: key 'rope_scaling.rope_type' is '%s'; supported: llama3, default",
+                           src, type);
+        }
+    }
+    json_t *act = json_object_get(root, "hidden_act");
+    if (act && json_is_string(act) && strcmp(json_string_value(act), "silu") != 0)
+        return yt_errf(e, "%s: key 'hidden_act' is '%s'; Llama uses silu", src, json_string_value(act));
+    json_t *bias = json_object_get(root, "attention_bias");
+    if (bias && json_is_true(bias))
+        return yt_errf(e, "%s: key 'attention_bias' is true; biased projections are not supported", src);
+    return yt_config_validate(c, src, e);
+}
+
+int yt_config_validate(const yt_config *c, const char *src, yt_err *e)
+{
+    struct { const char *key; int v; } pos[] = {
+        {"vocab_size", c->vocab_size}, {"hidden_size", c->hidden_size},
+        {"intermediate_size", c->intermediate_size}, {"num_hidden_layers", c->n_layers},
+        {"num_attention_heads", c->n_heads}, {"num_key_value_heads", c->n_kv_heads},
+        {"head_dim", c->head_dim}, {"max_position_embeddings", c->max_pos},
+    };
+    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
+        if (pos[i].v <= 0)
+            return yt_errf(e, "%s: key '%s' must be positive (got %d)", src, pos[i].key, pos[i].v);
+    if (c->n_heads % c->n_kv_heads != 0)
+        return yt_errf(e, "%s: num_attention_heads (%d) must be a multiple of num_key_value_heads (%d)",
+                       src, c->n_heads, c->n_kv_heads);
+    if (c->head_dim % 2 != 0)
+        return yt_errf(e, "%s: head_dim (%d) must be even for rotary embeddings", src, c->head_dim);
+    if (!(c->rms_eps > 0) || !isfinite(c->rms_eps))
+        return yt_errf(e, "%s: key 'rms_norm_eps' must be positive", src);
+    if (!(c->rope_theta > 0) || !isfinite(c->rope_theta))
+        return yt_errf(e, "%s: key 'rope_theta' must be positive", src);
+    const yt_rope_scaling *s = &c->rope_scaling;
+    if (s->llama3 && (!(s->factor > 0) || !(s->high_freq_factor > s->low_freq_factor) ||
+                      !(s->low_freq_factor > 0) || s->original_max_pos <= 0))
+        return yt_errf(e, "%s: key 'rope_scaling': llama3 needs factor > 0, "
+                          "high_freq_factor > low_freq_factor > 0, original_max_position_embeddings > 0",
+                       src);
+    return 0;
+}
+
+int yt_config_load(yt_config *c, const char *model_dir, yt_err *e)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", model_dir);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root)
+        return yt_errf(e, "%s: %s (line %d)", path, je.text, je.line);
+    int rc = yt_config_from_json(c, root, path, e);
+    json_decref(root);
+    return rc;
+}
+
+json_t *yt_config_to_json(const yt_config *c, const char *torch_dtype)
+{
+    json_t *r = json_object();
+    json_object_set_new(r, "architectures", json_pack("[s]", "LlamaForCausalLM"));
+    json_object_set_new(r, "model_type", json_string("llama"));
+    json_object_set_new(r, "vocab_size", json_integer(c->vocab_size));
+    json_object_set_new(r, "hidden_size", json_integer(c->hidden_size));
+    json_object_set_new(r, "intermediate_size", json_integer(c->intermediate_size));
+    json_object_set_new(r, "num_hidden_layers", json_integer(c->n_layers));
+    json_object_set_new(r, "num_attention_heads", json_integer(c->n_heads));
+    json_object_set_new(r, "num_key_value_heads", json_integer(c->n_kv_heads));
+    json_object_set_new(r, "head_dim", json_integer(c->head_dim));
+    json_object_set_new(r, "max_position_embeddings", json_integer(c->max_pos));
+    json_object_set_new(r, "rms_norm_eps", json_real(c->rms_eps));
+    json_object_set_new(r, "rope_theta", json_real(c->rope_theta));
+    if (c->rope_scaling.llama3)
+        json_object_set_new(r, "rope_scaling",
+                            json_pack("{s:s, s:f, s:f, s:f, s:i}", "rope_type", "llama3", "factor",
+                                      (double)c->rope_scaling.factor, "low_freq_factor",
+                                      (double)c->rope_scaling.low_freq_factor, "high_freq_factor",
+                                      (double)c->rope_scaling.high_freq_factor,
+                                      "original_max_position_embeddings",
+                                      c->rope_scaling.original_max_pos));
+    else
+        json_object_set_new(r, "rope_scaling", json_null());
+    json_object_set_new(r, "tie_word_embeddings", json_boolean(c->tie_embeddings));
+    json_object_set_new(r, "hidden_act", json_string("silu"));
+    json_object_set_new(r, "attention_bias", json_false());
+    json_object_set_new(r, "mlp_bias", json_false());
+    json_object_set_new(r, "attention_dropout", json_real(0.0));
+    json_object_set_new(r, "bos_token_id", json_integer(c->bos_id));
+    json_object_set_new(r, "eos_token_id", json_integer(c->eos_id));
+    json_object_set_new(r, "initializer_range", json_real(0.02));
+    json_object_set_new(r, "torch_dtype", json_string(torch_dtype));
+    return r;
+}
+
+int yt_config_preset(yt_config *c, const char *name, yt_err *e)
+{
+    memset(c, 0, sizeof *c);
+    c->rms_eps = 1e-5f;
+    c->rope_theta = 10000.0f;
+    c->bos_id = 1;
+    c->eos_id = 2;
+    if (strcmp(name, "tiny") == 0) {
+        /* Small enough for finite differences and seconds-per-step tests, with
+         * GQA (ratio 2) so the grouped paths are exercised. */
+        c->vocab_size = 256;
+        c->hidden_size = 64;
+        c->intermediate_size = 160;
+        c->n_layers = 2;
+        c->n_heads = 4;
+        c->n_kv_heads = 2;
+        c->max_pos = 512;
+    } else if (strcmp(name, "bench-small") == 0) {
+        c->vocab_size = 32000;
+        c->hidden_size = 512;
+        c->intermediate_size = 1376;
+        c->n_layers = 8;
+        c->n_heads = 8;
+        c->n_kv_heads = 4;
+        c->max_pos = 2048;
+    } else {
+        return yt_errf(e, "unknown preset '%s' (known: tiny, bench-small)", name);
+    }
+    c->head_dim = c->hidden_size / c->n_heads;
+    return 0;
+}
+
+uint64_t yt_config_hash(const yt_config *c)
+{
+    int64_t f[] = {c->vocab_size, c->hidden_size, c->intermediate_size, c->n_layers, c->n_heads,
+                   c->n_kv_heads, c->head_dim, c->tie_embeddings, c->rope_scaling.llama3,
+                   c->rope_scaling.original_max_pos};
+    float g[] = {c->rms_eps, c->rope_theta, c->rope_scaling.factor, c->rope_scaling.low_freq_factor,
+                 c->rope_scaling.high_freq_factor};
+    return yt_hash64(g, sizeof g, yt_hash64(f, sizeof f, YT_HASH_SEED));
+}

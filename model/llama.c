@@ -1,0 +1,282 @@
+/* The Llama model: setup of all buffers for one micro-batch shape, and the
+ * forward and backward passes over the decoder layers.
+ *   x_mid = x_in + o(attn(rope(q(n1)), rope(k(n1)), v(n1)))   n1 = rmsnorm(x_in)
+ *   x_out = x_mid + down(silu(gate(n2)) * up(n2))             n2 = rmsnorm(x_mid)
+ *   loss  = cross_entropy(lm_head(rmsnorm(x_final)))          fused, in chunks */
+#include "model/model_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int yt_model_load_weights(yt_model *m, yt_err *e);
+
+const yt_config *yt_model_config(const yt_model *m) { return &m->cfg; }
+const yt_lora_config *yt_model_lora_config(const yt_model *m) { return &m->lora; }
+uint64_t yt_model_fingerprint(const yt_model *m) { return m->fingerprint; }
+size_t yt_model_converted_bytes(const yt_model *m) { return m->converted_bytes; }
+float *yt_model_params(yt_model *m) { return m->params; }
+float *yt_model_grads(yt_model *m) { return m->grads; }
+size_t yt_model_n_params(const yt_model *m) { return m->n_params; }
+int yt_model_n_lora_tensors(const yt_model *m) { return m->n_lt; }
+const yt_lora_tensor *yt_model_lora_tensor(const yt_model *m, int i) { return &m->lt[i]; }
+
+void yt_model_layer_span(const yt_model *m, int l, size_t *begin, size_t *end)
+{
+    *begin = *end = 0;
+    for (int p = 0; p < YT_NPROJ; p++) {
+        int i = m->lora_index[l * YT_NPROJ + p];
+        if (i < 0)
+            continue;
+        if (*end == 0)
+            *begin = m->lt[i].offset;
+        *end = m->lt[i + 1].offset + (size_t)m->lt[i + 1].rows * (size_t)m->lt[i + 1].cols;
+    }
+}
+
+/* Carves every per-step buffer out of one arena: sizes first, then pointers. */
+static size_t carve(float **p, float *base, size_t *off, size_t n)
+{
+    size_t n64 = (n + 15) & ~(size_t)15;
+    if (base)
+        *p = base + *off;
+    *off += n64;
+    return n64;
+}
+
+static void layout_buffers(yt_model *m, float *base, size_t *total)
+{
+    const yt_config *c = &m->cfg;
+    size_t T = (size_t)m->T, C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    size_t Q = (size_t)c->n_heads * c->head_dim, KV = (size_t)c->n_kv_heads * c->head_dim;
+    size_t r = (size_t)m->lora.rank, off = 0, max_in = C > F ? C : F;
+    if (Q > max_in)
+        max_in = Q;
+    float *dummy;
+    for (int l = 0; l < c->n_layers; l++) {
+        yt_layer_acts *a = base ? &m->acts[l] : NULL;
+#define CARVE(field, n) carve(a ? &a->field : &dummy, base, &off, (n))
+        CARVE(x_in, T * C);
+        CARVE(xn1, T * C);
+        CARVE(rstd1, T);
+        CARVE(q, T * Q);
+        CARVE(k, T * KV);
+        CARVE(v, T * KV);
+        CARVE(att, T * Q);
+        CARVE(lse, (size_t)m->B * c->n_heads * m->S);
+        CARVE(x_mid, T * C);
+        CARVE(xn2, T * C);
+        CARVE(rstd2, T);
+        CARVE(g, T * F);
+        CARVE(u, T * F);
+        CARVE(h, T * F);
+        for (int p = 0; p < YT_NPROJ; p++) {
+            if (!((m->lora.targets >> p) & 1))
+                continue;
+            CARVE(xa[p], T * r);
+            if (m->lora.dropout > 0)
+                CARVE(xd[p], T * (size_t)m->proj_in[p]);
+        }
+#undef CARVE
+    }
+#define CARVE_M(field, n) carve(base ? &m->field : &dummy, base, &off, (n))
+    CARVE_M(x_final, T * C);
+    CARVE_M(xn_final, T * C);
+    CARVE_M(rstd_final, T);
+    CARVE_M(rope_cos, (size_t)m->S * c->head_dim / 2);
+    CARVE_M(rope_sin, (size_t)m->S * c->head_dim / 2);
+    CARVE_M(dx, T * C);
+    CARVE_M(dtmp, T * C);
+    CARVE_M(dq, T * Q);
+    CARVE_M(dk, T * KV);
+    CARVE_M(dv, T * KV);
+    CARVE_M(datt, T * Q);
+    CARVE_M(dg, T * F);
+    CARVE_M(du, T * F);
+    CARVE_M(dh, T * F);
+    CARVE_M(dxa, T * (r ? r : 1));
+    CARVE_M(dxd, T * max_in);
+    CARVE_M(ws_attn, yt_k_attention_workspace(m->S, yt_k_get_threads()));
+    CARVE_M(ws_xent, yt_k_lmhead_xent_workspace(m->xent_chunk, c->vocab_size));
+    CARVE_M(params, m->n_params);
+    CARVE_M(grads, m->n_params);
+#undef CARVE_M
+    *total = off;
+}
+
+int yt_model_open(yt_model **out, const char *dir, const yt_lora_config *lc, int micro_batch,
+                  int seq_len, yt_err *e)
+{
+    *out = NULL;
+    if (lc->rank <= 0)
+        return yt_errf(e, "--lora-rank must be positive (got %d)", lc->rank);
+    if (!(lc->dropout >= 0 && lc->dropout < 1))
+        return yt_errf(e, "--lora-dropout must be in [0, 1) (got %g)", (double)lc->dropout);
+    if (micro_batch <= 0 || seq_len <= 0)
+        return yt_errf(e, "micro-batch and seq-len must be positive");
+    yt_model *m = yt_alloc(sizeof *m, "model", e);
+    if (!m)
+        return -1;
+    if (yt_config_load(&m->cfg, dir, e) != 0)
+        goto fail;
+    const yt_config *c = &m->cfg;
+    if (seq_len > c->max_pos) {
+        yt_errf(e, "--seq-len %d exceeds the model's max_position_embeddings (%d)", seq_len, c->max_pos);
+        goto fail;
+    }
+    m->lora = *lc;
+    m->lora_scale = yt_lora_scale(lc);
+    m->B = micro_batch;
+    m->S = seq_len;
+    m->T = micro_batch * seq_len;
+    int C = c->hidden_size, F = c->intermediate_size;
+    int Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim;
+    int ins[YT_NPROJ] = {C, C, C, Q, C, C, F}, outs[YT_NPROJ] = {Q, KV, KV, C, F, F, C};
+    memcpy(m->proj_in, ins, sizeof ins);
+    memcpy(m->proj_out, outs, sizeof outs);
+    /* Chunk of tokens per lm_head pass: ~8 MB of logits stays cache-friendly. */
+    m->xent_chunk = (int)(2u * 1024 * 1024 / (unsigned)c->vocab_size);
+    if (m->xent_chunk < 16)
+        m->xent_chunk = 16;
+    if (m->xent_chunk > m->T)
+        m->xent_chunk = m->T;
+    if (yt_st_open(&m->st, dir, e) != 0)
+        goto fail;
+    if (yt_model_load_weights(m, e) != 0)
+        goto fail;
+    if (yt_lora_layout(m, e) != 0)
+        goto fail;
+    m->acts = yt_alloc(sizeof(yt_layer_acts) * (size_t)c->n_layers, "activations", e);
+    m->pos = yt_alloc(sizeof(int32_t) * (size_t)m->T, "positions", e);
+    if (!m->acts || !m->pos)
+        goto fail;
+    size_t total = 0;
+    layout_buffers(m, NULL, &total);
+    m->arena = yt_alloc(total * sizeof(float), "activations and gradients", e);
+    if (!m->arena)
+        goto fail;
+    layout_buffers(m, m->arena, &total);
+    float inv_freq[1024];
+    if (c->head_dim / 2 > 1024) {
+        yt_errf(e, "%s: head_dim %d too large", dir, c->head_dim);
+        goto fail;
+    }
+    yt_k_rope_inv_freq(inv_freq, c->head_dim, c->rope_theta, &c->rope_scaling);
+    yt_k_rope_tables(m->rope_cos, m->rope_sin, inv_freq, m->S, c->head_dim);
+    for (int t = 0; t < m->T; t++)
+        m->pos[t] = t % m->S;
+    *out = m;
+    return 0;
+fail:
+    yt_model_close(m);
+    return -1;
+}
+
+void yt_model_close(yt_model *m)
+{
+    if (!m)
+        return;
+    if (m->st)
+        yt_st_close(m->st);
+    yt_free(m->converted);
+    yt_free(m->lw);
+    yt_free(m->lt);
+    yt_free(m->lora_index);
+    yt_free(m->acts);
+    yt_free(m->pos);
+    yt_free(m->arena);
+    yt_free(m);
+}
+
+/* Decoder layers forward; leaves the final hidden state in x_final. */
+static void forward_layers(yt_model *m, const int32_t *inputs, uint64_t seed)
+{
+    const yt_config *c = &m->cfg;
+    int T = m->T, C = c->hidden_size, F = c->intermediate_size;
+    yt_k_embed(m->acts[0].x_in, m->embed, inputs, T, C);
+    for (int l = 0; l < c->n_layers; l++) {
+        yt_layer_acts *a = &m->acts[l];
+        const yt_layer_weights *w = &m->lw[l];
+        float *x_out = l + 1 < c->n_layers ? m->acts[l + 1].x_in : m->x_final;
+        yt_k_rmsnorm_forward(a->xn1, a->rstd1, a->x_in, w->attn_norm, T, C, c->rms_eps);
+        yt_proj_forward(m, l, YT_Q, a->q, a->xn1, 0.0f, seed);
+        yt_proj_forward(m, l, YT_K, a->k, a->xn1, 0.0f, seed);
+        yt_proj_forward(m, l, YT_V, a->v, a->xn1, 0.0f, seed);
+        yt_k_rope_forward(a->q, m->rope_cos, m->rope_sin, m->pos, T, c->n_heads, c->head_dim);
+        yt_k_rope_forward(a->k, m->rope_cos, m->rope_sin, m->pos, T, c->n_kv_heads, c->head_dim);
+        yt_k_attention_forward(a->att, a->lse, a->q, a->k, a->v, NULL, m->B, m->S, c->n_heads,
+                               c->n_kv_heads, c->head_dim, m->ws_attn);
+        memcpy(a->x_mid, a->x_in, sizeof(float) * (size_t)T * C);
+        yt_proj_forward(m, l, YT_O, a->x_mid, a->att, 1.0f, seed);
+        yt_k_rmsnorm_forward(a->xn2, a->rstd2, a->x_mid, w->mlp_norm, T, C, c->rms_eps);
+        yt_proj_forward(m, l, YT_GATE, a->g, a->xn2, 0.0f, seed);
+        yt_proj_forward(m, l, YT_UP, a->u, a->xn2, 0.0f, seed);
+        yt_k_swiglu_forward(a->h, a->g, a->u, (size_t)T * F);
+        memcpy(x_out, a->x_mid, sizeof(float) * (size_t)T * C);
+        yt_proj_forward(m, l, YT_DOWN, x_out, a->h, 1.0f, seed);
+    }
+    yt_k_rmsnorm_forward(m->xn_final, m->rstd_final, m->x_final, m->final_norm, T, C, c->rms_eps);
+}
+
+static void backward_layers(yt_model *m, uint64_t seed, yt_layer_done_fn done, void *ctx)
+{
+    const yt_config *c = &m->cfg;
+    int T = m->T, C = c->hidden_size, F = c->intermediate_size;
+    /* m->dtmp holds d(loss)/d(xn_final). */
+    memset(m->dx, 0, sizeof(float) * (size_t)T * C);
+    yt_k_rmsnorm_backward(m->dx, m->dtmp, m->x_final, m->final_norm, m->rstd_final, T, C);
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        yt_layer_acts *a = &m->acts[l];
+        const yt_layer_weights *w = &m->lw[l];
+        /* MLP block: dx is d(x_out), which is also d(x_mid) through the residual. */
+        yt_proj_backward(m, l, YT_DOWN, m->dh, m->dx, a->h, 0.0f, seed);
+        yt_k_swiglu_backward(m->dg, m->du, m->dh, a->g, a->u, (size_t)T * F);
+        yt_proj_backward(m, l, YT_GATE, m->dtmp, m->dg, a->xn2, 0.0f, seed);
+        yt_proj_backward(m, l, YT_UP, m->dtmp, m->du, a->xn2, 1.0f, seed);
+        yt_k_rmsnorm_backward(m->dx, m->dtmp, a->x_mid, w->mlp_norm, a->rstd2, T, C);
+        /* Attention block. */
+        yt_proj_backward(m, l, YT_O, m->datt, m->dx, a->att, 0.0f, seed);
+        yt_k_attention_backward(m->dq, m->dk, m->dv, m->datt, a->q, a->k, a->v, a->att, a->lse, NULL,
+                                m->B, m->S, c->n_heads, c->n_kv_heads, c->head_dim, m->ws_attn);
+        yt_k_rope_backward(m->dq, m->rope_cos, m->rope_sin, m->pos, T, c->n_heads, c->head_dim);
+        yt_k_rope_backward(m->dk, m->rope_cos, m->rope_sin, m->pos, T, c->n_kv_heads, c->head_dim);
+        yt_proj_backward(m, l, YT_Q, m->dtmp, m->dq, a->xn1, 0.0f, seed);
+        yt_proj_backward(m, l, YT_K, m->dtmp, m->dk, a->xn1, 1.0f, seed);
+        yt_proj_backward(m, l, YT_V, m->dtmp, m->dv, a->xn1, 1.0f, seed);
+        yt_k_rmsnorm_backward(m->dx, m->dtmp, a->x_in, w->attn_norm, a->rstd1, T, C);
+        if (done)
+            done(l, ctx);
+    }
+}
+
+double yt_model_forward_backward(yt_model *m, const int32_t *inputs, const int32_t *targets,
+                                 const float *weight, uint64_t seed, yt_layer_done_fn done, void *ctx)
+{
+    const yt_config *c = &m->cfg;
+    forward_layers(m, inputs, seed);
+    double loss = yt_k_lmhead_xent(m->dtmp, m->xn_final, m->lm_head, targets, weight, m->T,
+                                   c->hidden_size, c->vocab_size, m->xent_chunk, m->ws_xent);
+    backward_layers(m, seed, done, ctx);
+    return loss;
+}
+
+/* Forward without dropout (evaluation, logits). */
+static void forward_eval(yt_model *m, const int32_t *inputs)
+{
+    m->eval = 1;
+    forward_layers(m, inputs, 0);
+    m->eval = 0;
+}
+
+double yt_model_forward_loss(yt_model *m, const int32_t *inputs, const int32_t *targets,
+                             const float *weight)
+{
+    forward_eval(m, inputs);
+    return yt_k_lmhead_xent(NULL, m->xn_final, m->lm_head, targets, weight, m->T,
+                            m->cfg.hidden_size, m->cfg.vocab_size, m->xent_chunk, m->ws_xent);
+}
+
+void yt_model_logits(yt_model *m, const int32_t *inputs, float *out)
+{
+    forward_eval(m, inputs);
+    yt_k_matmul_xwT(out, m->xn_final, m->lm_head, m->T, m->cfg.hidden_size, m->cfg.vocab_size, 0.0f);
+}

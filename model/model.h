@@ -1,0 +1,122 @@
+/* model/: the Llama architecture in Hugging Face conventions, LoRA adapters, and
+ * forward/backward of one micro-batch.
+ *
+ * Contract: knows nothing of MPI, snapshots or signals.  Loading reads config.json
+ * and safetensors (mmap; F32 tensors are used in place, BF16/F16 converted once).
+ * All activations and workspaces are allocated by yt_model_open for one fixed
+ * micro-batch shape; forward/backward allocates nothing.  Gradients exist only for
+ * the LoRA parameters, which live in one contiguous buffer, layer after layer, so
+ * a layer's gradients are one span (the all-reduce buckets by layer). */
+#ifndef YT_MODEL_H
+#define YT_MODEL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+#include "kernels/kernels.h"
+
+/* The seven projections LoRA can target, in PEFT's module names. */
+enum { YT_Q, YT_K, YT_V, YT_O, YT_GATE, YT_UP, YT_DOWN, YT_NPROJ };
+extern const char *const yt_proj_names[YT_NPROJ];      /* "q_proj", ... */
+extern const char *const yt_proj_short[YT_NPROJ];      /* "q", ... */
+
+typedef struct yt_config {
+    int vocab_size;
+    int hidden_size;
+    int intermediate_size;
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;
+    int max_pos;
+    float rms_eps;
+    float rope_theta;
+    yt_rope_scaling rope_scaling;
+    int tie_embeddings;
+    int bos_id, eos_id;
+} yt_config;
+
+/* Reads and validates DIR/config.json; errors name the file and the key. */
+int yt_config_load(yt_config *c, const char *model_dir, yt_err *e);
+int yt_config_from_json(yt_config *c, json_t *root, const char *src, yt_err *e);
+int yt_config_validate(const yt_config *c, const char *src, yt_err *e);
+/* A Hugging Face config.json object (LlamaForCausalLM). */
+json_t *yt_config_to_json(const yt_config *c, const char *torch_dtype);
+/* Named presets: "tiny", "bench-small". */
+int yt_config_preset(yt_config *c, const char *name, yt_err *e);
+/* Fingerprint of the architecture fields. */
+uint64_t yt_config_hash(const yt_config *c);
+
+typedef struct yt_lora_config {
+    int rank;
+    float alpha;
+    float dropout;
+    int rslora;         /* scale alpha/sqrt(r) instead of alpha/r */
+    unsigned targets;   /* bit YT_Q.. YT_DOWN */
+} yt_lora_config;
+
+/* Parses "q,k,v,o,gate,up,down" (also "all", and PEFT names like q_proj). */
+int yt_lora_parse_targets(const char *s, unsigned *targets, yt_err *e);
+float yt_lora_scale(const yt_lora_config *lc);
+
+/* One LoRA matrix inside the parameter buffer. */
+typedef struct yt_lora_tensor {
+    char name[96];      /* "layers.3.self_attn.q_proj.lora_A" (PEFT's, minus prefix/suffix) */
+    int layer, proj, is_b;
+    int rows, cols;     /* A: [r, in]; B: [out, r] */
+    size_t offset;      /* in floats, into params/grads */
+} yt_lora_tensor;
+
+typedef struct yt_model yt_model;
+
+/* Opens the model folder and allocates everything for micro-batches of
+ * `micro_batch` sequences of `seq_len` tokens. */
+int yt_model_open(yt_model **out, const char *model_dir, const yt_lora_config *lc, int micro_batch,
+                  int seq_len, yt_err *e);
+void yt_model_close(yt_model *m);
+
+const yt_config *yt_model_config(const yt_model *m);
+const yt_lora_config *yt_model_lora_config(const yt_model *m);
+/* Fingerprint of the base weights' bytes as stored (config + tensor data). */
+uint64_t yt_model_fingerprint(const yt_model *m);
+/* Bytes of base weights converted to fp32 and held in memory (0 when all mmapped F32). */
+size_t yt_model_converted_bytes(const yt_model *m);
+
+float *yt_model_params(yt_model *m);    /* LoRA parameters, n_params floats */
+float *yt_model_grads(yt_model *m);     /* their gradients, same layout */
+size_t yt_model_n_params(const yt_model *m);
+int yt_model_n_lora_tensors(const yt_model *m);
+const yt_lora_tensor *yt_model_lora_tensor(const yt_model *m, int i);
+/* Span [begin, end) in floats of layer l's parameters. */
+void yt_model_layer_span(const yt_model *m, int l, size_t *begin, size_t *end);
+
+/* PEFT initialisation: A kaiming-uniform (bound 1/sqrt(in)), B zero; deterministic in seed. */
+void yt_model_lora_init(yt_model *m, uint64_t seed);
+
+/* Called after layer l's LoRA gradients are final for this micro-batch. */
+typedef void (*yt_layer_done_fn)(int layer, void *ctx);
+
+/* One micro-batch: inputs/targets [B*S] token ids, weight[B*S] each target's
+ * weight in the loss (0 = not counted).  Returns sum(weight * nll).  LoRA
+ * gradients are ADDED to grads (zero them per optimizer step).  dropout_seed
+ * makes the LoRA dropout masks deterministic. */
+double yt_model_forward_backward(yt_model *m, const int32_t *inputs, const int32_t *targets,
+                                 const float *weight, uint64_t dropout_seed, yt_layer_done_fn done,
+                                 void *ctx);
+/* Forward only (no dropout): returns sum(weight * nll). */
+double yt_model_forward_loss(yt_model *m, const int32_t *inputs, const int32_t *targets,
+                             const float *weight);
+/* Forward only, full logits of the last micro-batch [B*S, V] into out (for tests). */
+void yt_model_logits(yt_model *m, const int32_t *inputs, float *out);
+
+/* PEFT adapter files (adapter_config.json + adapter_model.safetensors). */
+int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_model_path, yt_err *e);
+int yt_model_load_peft(yt_model *m, const char *dir, yt_err *e);
+
+/* A random-initialised model folder (config.json + model.safetensors). */
+int yt_model_write_random(const yt_config *c, const char *dir, uint64_t seed, const char *dtype,
+                          yt_err *e);
+
+#endif

@@ -1,0 +1,114 @@
+/* PEFT adapter files: adapter_config.json and adapter_model.safetensors with
+ * PEFT's key names ("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"),
+ * so that the adapter loads in PEFT and vLLM unchanged. */
+#include "model/model_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PEFT_PREFIX "base_model.model.model."
+
+int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_model_path, yt_err *e)
+{
+    if (yt_mkdirs(dir, e))
+        return -1;
+    yt_st_writer *w = NULL;
+    if (yt_st_writer_new(&w, e) || yt_st_writer_meta(w, "format", "pt", e))
+        goto fail;
+    for (int i = 0; i < m->n_lt; i++) {
+        const yt_lora_tensor *t = &m->lt[i];
+        char key[160];
+        snprintf(key, sizeof key, PEFT_PREFIX "%s.weight", t->name);
+        int64_t shape[2] = {t->rows, t->cols};
+        if (yt_st_writer_add(w, key, YT_ST_F32, 2, shape, m->params + t->offset, e))
+            goto fail;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    if (yt_st_writer_write(w, path, e))
+        goto fail;
+    yt_st_writer_free(w);
+    w = NULL;
+
+    json_t *targets = json_array();
+    for (int p = 0; p < YT_NPROJ; p++)
+        if ((m->lora.targets >> p) & 1)
+            json_array_append_new(targets, json_string(yt_proj_names[p]));
+    json_t *j = json_object();
+    json_object_set_new(j, "peft_type", json_string("LORA"));
+    json_object_set_new(j, "task_type", json_string("CAUSAL_LM"));
+    json_object_set_new(j, "base_model_name_or_path", json_string(base_model_path));
+    json_object_set_new(j, "r", json_integer(m->lora.rank));
+    json_object_set_new(j, "lora_alpha", json_real(m->lora.alpha));
+    json_object_set_new(j, "lora_dropout", json_real(m->lora.dropout));
+    json_object_set_new(j, "use_rslora", json_boolean(m->lora.rslora));
+    json_object_set_new(j, "target_modules", targets);
+    json_object_set_new(j, "bias", json_string("none"));
+    json_object_set_new(j, "fan_in_fan_out", json_false());
+    json_object_set_new(j, "inference_mode", json_true());
+    json_object_set_new(j, "init_lora_weights", json_true());
+    json_object_set_new(j, "modules_to_save", json_null());
+    json_object_set_new(j, "use_dora", json_false());
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!text)
+        return yt_errf(e, "out of memory");
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    int rc = yt_write_file_atomic(path, text, strlen(text), e);
+    free(text);
+    return rc;
+fail:
+    yt_st_writer_free(w);
+    return yt_err_prefix(e, "writing adapter %s", dir);
+}
+
+/* Checks the adapter's settings against this model's LoRA configuration: an
+ * adapter of another rank, scale or target set is not this run's. */
+static int check_adapter_config(const yt_model *m, const char *dir, yt_err *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j)
+        return yt_errf(e, "%s: %s (line %d)", path, je.text, je.line);
+    int rc = 0;
+    json_t *r = json_object_get(j, "r"), *a = json_object_get(j, "lora_alpha");
+    json_t *rs = json_object_get(j, "use_rslora");
+    if (!json_is_integer(r) || json_integer_value(r) != m->lora.rank)
+        rc = yt_errf(e, "%s: key 'r' is not %d (the --lora-rank of this run)", path, m->lora.rank);
+    else if (!json_is_number(a) || (float)json_number_value(a) != m->lora.alpha)
+        rc = yt_errf(e, "%s: key 'lora_alpha' is not %g (the --lora-alpha of this run)", path,
+                     (double)m->lora.alpha);
+    else if (json_is_true(rs) != (m->lora.rslora != 0))
+        rc = yt_errf(e, "%s: key 'use_rslora' differs from --rslora of this run", path);
+    json_decref(j);
+    return rc;
+}
+
+int yt_model_load_peft(yt_model *m, const char *dir, yt_err *e)
+{
+    if (check_adapter_config(m, dir, e))
+        return -1;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    yt_st_set *s = NULL;
+    if (yt_st_open(&s, path, e))
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < m->n_lt && !rc; i++) {
+        const yt_lora_tensor *t = &m->lt[i];
+        char key[160];
+        snprintf(key, sizeof key, PEFT_PREFIX "%s.weight", t->name);
+        int64_t shape[2] = {t->rows, t->cols};
+        rc = yt_st_expect_shape(s, key, 2, shape, e) ||
+             yt_st_read_f32(s, key, m->params + t->offset, (size_t)t->rows * t->cols, e);
+    }
+    /* Tensors this model has no place for would be silently dropped: refuse. */
+    if (!rc && yt_st_count(s) != (size_t)m->n_lt)
+        rc = yt_errf(e, "%s: holds %zu LoRA tensors but this run's --lora-targets make %d", path,
+                     yt_st_count(s), m->n_lt);
+    yt_st_close(s);
+    return rc ? -1 : 0;
+}

@@ -1,0 +1,102 @@
+/* Base weights: names, expected shapes, and the choice between using an F32
+ * tensor in place in the mmap and converting BF16/F16 once into our own buffer. */
+#include "model/model_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct wspec {
+    char name[128];
+    const float **dst;
+    int ndim;
+    int64_t shape[2];
+} wspec;
+
+/* Fingerprint from shapes and a strided sample of each tensor's values: cheap
+ * even for 8B models, and any real change of the weights changes it. */
+static uint64_t sample_hash(uint64_t h, const char *name, const float *w, size_t n)
+{
+    h = yt_hash64(name, strlen(name), h);
+    h = yt_hash64(&n, sizeof n, h);
+    size_t step = n > 4096 ? n / 4096 : 1;
+    for (size_t i = 0; i < n; i += step)
+        h = yt_hash64(&w[i], sizeof w[i], h);
+    return h;
+}
+
+int yt_model_load_weights(yt_model *m, yt_err *e)
+{
+    const yt_config *c = &m->cfg;
+    int nw = 3 + 9 * c->n_layers;
+    wspec *ws = yt_alloc(sizeof(wspec) * (size_t)nw, "weight table", e);
+    m->lw = yt_alloc(sizeof(yt_layer_weights) * (size_t)c->n_layers, "layer weights", e);
+    if (!ws || !m->lw) {
+        yt_free(ws);
+        return -1;
+    }
+    int n = 0;
+#define SPEC(ptr, nd, d0, d1, ...)                                                                  \
+    do {                                                                                           \
+        snprintf(ws[n].name, sizeof ws[n].name, __VA_ARGS__);                                       \
+        ws[n].dst = (ptr);                                                                         \
+        ws[n].ndim = (nd);                                                                         \
+        ws[n].shape[0] = (d0);                                                                     \
+        ws[n].shape[1] = (d1);                                                                     \
+        n++;                                                                                       \
+    } while (0)
+    SPEC(&m->embed, 2, c->vocab_size, c->hidden_size, "model.embed_tokens.weight");
+    SPEC(&m->final_norm, 1, c->hidden_size, 0, "model.norm.weight");
+    int have_head = yt_st_find(m->st, "lm_head.weight") != NULL;
+    if (!c->tie_embeddings || have_head)
+        SPEC(&m->lm_head, 2, c->vocab_size, c->hidden_size, "lm_head.weight");
+    for (int l = 0; l < c->n_layers; l++) {
+        yt_layer_weights *L = &m->lw[l];
+        SPEC(&L->attn_norm, 1, c->hidden_size, 0, "model.layers.%d.input_layernorm.weight", l);
+        SPEC(&L->mlp_norm, 1, c->hidden_size, 0, "model.layers.%d.post_attention_layernorm.weight", l);
+        for (int p = 0; p < YT_NPROJ; p++)
+            SPEC(&L->w[p], 2, m->proj_out[p], m->proj_in[p], "model.layers.%d.%s.%s.weight", l,
+                 p <= YT_O ? "self_attn" : "mlp", yt_proj_names[p]);
+    }
+#undef SPEC
+    /* Pass 1: check shapes, count what needs converting. */
+    size_t convert = 0;
+    for (int i = 0; i < n; i++) {
+        if (yt_st_expect_shape(m->st, ws[i].name, ws[i].ndim, ws[i].shape, e) != 0) {
+            yt_free(ws);
+            return -1;
+        }
+        if (!yt_st_f32_view(m->st, ws[i].name))
+            convert += (size_t)ws[i].shape[0] * (size_t)(ws[i].ndim == 2 ? ws[i].shape[1] : 1);
+    }
+    if (convert) {
+        m->converted = yt_alloc(convert * sizeof(float), "converted base weights", e);
+        if (!m->converted) {
+            yt_free(ws);
+            return -1;
+        }
+        m->converted_bytes = convert * sizeof(float);
+    }
+    /* Pass 2: point at the mmap or convert. */
+    size_t off = 0;
+    uint64_t h = yt_config_hash(c);
+    for (int i = 0; i < n; i++) {
+        size_t cnt = (size_t)ws[i].shape[0] * (size_t)(ws[i].ndim == 2 ? ws[i].shape[1] : 1);
+        const float *v = yt_st_f32_view(m->st, ws[i].name);
+        if (!v) {
+            float *dst = m->converted + off;
+            if (yt_st_read_f32(m->st, ws[i].name, dst, cnt, e) != 0) {
+                yt_free(ws);
+                return -1;
+            }
+            off += cnt;
+            v = dst;
+        }
+        *ws[i].dst = v;
+        h = sample_hash(h, ws[i].name, v, cnt);
+    }
+    if (!m->lm_head)
+        m->lm_head = m->embed;
+    m->fingerprint = h;
+    yt_free(ws);
+    return 0;
+}

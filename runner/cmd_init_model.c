@@ -1,0 +1,110 @@
+/* yieldtune init-model: a random Llama model folder from a preset, with every
+ * config field overridable, for tests, benchmarks and the demo. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "runner/options.h"
+#include "runner/runner.h"
+
+typedef struct init_opts {
+    char preset[32], out[4096], dtype[8], rope_scaling[16];
+    long seed;
+    int vocab_size, hidden_size, intermediate_size, layers, heads, kv_heads, head_dim, max_pos;
+    int tie;
+    float rope_theta, rms_eps, rope_factor, rope_low, rope_high;
+    int rope_orig_max;
+} init_opts;
+
+#define O(f) offsetof(init_opts, f)
+#define S(f) sizeof(((init_opts *)0)->f)
+static const yt_opt init_table[] = {
+    {"preset", YT_OPT_CHOICE, O(preset), S(preset), "tiny", 0, 0, "tiny|bench-small", 0, NULL,
+     "architecture preset"},
+    {"out", YT_OPT_STR, O(out), S(out), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR",
+     "model folder to write (config.json, model.safetensors)"},
+    {"seed", YT_OPT_LONG, O(seed), 0, "1", 0, 0, NULL, 0, NULL, "random seed of the weights"},
+    {"dtype", YT_OPT_CHOICE, O(dtype), S(dtype), "f32", 0, 0, "f32|bf16|f16", 0, NULL,
+     "dtype of the weights on disk"},
+    {"vocab-size", YT_OPT_INT, O(vocab_size), 0, "0", 0, 16777216, NULL, 0, NULL, "override vocab_size"},
+    {"hidden-size", YT_OPT_INT, O(hidden_size), 0, "0", 0, 65536, NULL, 0, NULL, "override hidden_size"},
+    {"intermediate-size", YT_OPT_INT, O(intermediate_size), 0, "0", 0, 262144, NULL, 0, NULL,
+     "override intermediate_size"},
+    {"layers", YT_OPT_INT, O(layers), 0, "0", 0, 1024, NULL, 0, NULL, "override num_hidden_layers"},
+    {"heads", YT_OPT_INT, O(heads), 0, "0", 0, 1024, NULL, 0, NULL, "override num_attention_heads"},
+    {"kv-heads", YT_OPT_INT, O(kv_heads), 0, "0", 0, 1024, NULL, 0, NULL, "override num_key_value_heads"},
+    {"head-dim", YT_OPT_INT, O(head_dim), 0, "0", 0, 1024, NULL, 0, NULL,
+     "override head_dim (default hidden/heads)"},
+    {"max-position", YT_OPT_INT, O(max_pos), 0, "0", 0, 16777216, NULL, 0, NULL,
+     "override max_position_embeddings"},
+    {"rope-theta", YT_OPT_FLOAT, O(rope_theta), 0, "0", 0, 1e12, NULL, 0, NULL, "override rope_theta"},
+    {"rms-eps", YT_OPT_FLOAT, O(rms_eps), 0, "0", 0, 1, NULL, 0, NULL, "override rms_norm_eps"},
+    {"tie-embeddings", YT_OPT_BOOL, O(tie), 0, "false", 0, 0, NULL, 0, NULL,
+     "tie lm_head to the embedding (no lm_head.weight)"},
+    {"rope-scaling", YT_OPT_CHOICE, O(rope_scaling), S(rope_scaling), "none", 0, 0, "none|llama3", 0,
+     NULL, "rope_scaling type"},
+    {"rope-factor", YT_OPT_FLOAT, O(rope_factor), 0, "8", 0, 1e6, NULL, 0, NULL, "llama3 factor"},
+    {"rope-low-freq-factor", YT_OPT_FLOAT, O(rope_low), 0, "1", 0, 1e6, NULL, 0, NULL,
+     "llama3 low_freq_factor"},
+    {"rope-high-freq-factor", YT_OPT_FLOAT, O(rope_high), 0, "4", 0, 1e6, NULL, 0, NULL,
+     "llama3 high_freq_factor"},
+    {"rope-original-max", YT_OPT_INT, O(rope_orig_max), 0, "8192", 1, 16777216, NULL, 0, NULL,
+     "llama3 original_max_position_embeddings"},
+    YT_OPT_END,
+};
+#undef O
+#undef S
+
+int yt_cmd_init_model(int argc, char **argv)
+{
+    init_opts o;
+    yt_err e = {{0}};
+    const char *pos[1];
+    int npos;
+    int rc = yt_opts_parse(init_table, &o, argc, argv, 2, pos, 0, &npos, &e);
+    if (rc == 1) {
+        yt_opts_help(stdout, "yieldtune init-model --out DIR [--preset tiny|bench-small] [options]",
+                     "Writes a random-initialised Llama model as a Hugging Face folder.", init_table);
+        return YT_EXIT_OK;
+    }
+    if (rc) {
+        yt_report("init-model: %s", e.msg);
+        return YT_EXIT_USAGE;
+    }
+    yt_config c;
+    if (yt_config_preset(&c, o.preset, &e)) {
+        yt_report("init-model: %s", e.msg);
+        return YT_EXIT_USAGE;
+    }
+    int head_dim_given = o.head_dim > 0;
+    if (o.vocab_size) c.vocab_size = o.vocab_size;
+    if (o.hidden_size) c.hidden_size = o.hidden_size;
+    if (o.intermediate_size) c.intermediate_size = o.intermediate_size;
+    if (o.layers) c.n_layers = o.layers;
+    if (o.heads) c.n_heads = o.heads;
+    if (o.kv_heads) c.n_kv_heads = o.kv_heads;
+    if (o.max_pos) c.max_pos = o.max_pos;
+    if (o.rope_theta > 0) c.rope_theta = o.rope_theta;
+    if (o.rms_eps > 0) c.rms_eps = o.rms_eps;
+    c.head_dim = head_dim_given ? o.head_dim : c.hidden_size / (c.n_heads ? c.n_heads : 1);
+    c.tie_embeddings = o.tie;
+    if (strcmp(o.rope_scaling, "llama3") == 0) {
+        c.rope_scaling.llama3 = 1;
+        c.rope_scaling.factor = o.rope_factor;
+        c.rope_scaling.low_freq_factor = o.rope_low;
+        c.rope_scaling.high_freq_factor = o.rope_high;
+        c.rope_scaling.original_max_pos = o.rope_orig_max;
+    }
+    if (c.eos_id >= c.vocab_size) c.eos_id = c.vocab_size - 1;
+    if (c.bos_id >= c.vocab_size) c.bos_id = 0;
+    if (yt_config_validate(&c, "init-model", &e) ||
+        yt_model_write_random(&c, o.out, (uint64_t)o.seed, o.dtype, &e)) {
+        yt_report("init-model: %s", e.msg);
+        return YT_EXIT_FAIL;
+    }
+    printf("wrote %s: llama, %d layers, hidden %d, %d heads / %d kv, ffn %d, vocab %d, %s\n", o.out,
+           c.n_layers, c.hidden_size, c.n_heads, c.n_kv_heads, c.intermediate_size, c.vocab_size,
+           o.dtype);
+    return YT_EXIT_OK;
+}

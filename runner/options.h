@@ -1,0 +1,48 @@
+/* runner/options: one table per subcommand describes every option once; the same
+ * table parses argv (--name value, --name=value), config files (key = value),
+ * fills defaults, checks ranges, prints --help and writes the resolved values as
+ * JSON.  Precedence: defaults < --config file < command line. */
+#ifndef YT_OPTIONS_H
+#define YT_OPTIONS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/common.h"
+
+typedef enum { YT_OPT_INT, YT_OPT_LONG, YT_OPT_FLOAT, YT_OPT_STR, YT_OPT_BOOL, YT_OPT_CHOICE } yt_opt_type;
+
+enum {
+    YT_OPT_REQUIRED = 1,   /* must be given (argv or config file) */
+    YT_OPT_CONFIG = 2,     /* this option names the config file */
+    YT_OPT_NOSAVE = 4,     /* not written into the resolved config */
+};
+
+typedef struct yt_opt {
+    const char *name;      /* without dashes: "max-steps" (config files may write max_steps) */
+    yt_opt_type type;
+    size_t offset;         /* into the options struct */
+    size_t size;           /* buffer size for STR and CHOICE */
+    const char *def;       /* default as text; NULL = empty / unset */
+    double min, max;       /* numeric range (inclusive) when min < max */
+    const char *choices;   /* "cosine|constant" for CHOICE */
+    int flags;
+    const char *metavar;
+    const char *help;
+} yt_opt;
+
+#define YT_OPT_END {NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL}
+
+/* Parses argv[first..argc) into dst.  Non-option words go to positional[]
+ * (up to max_pos; more is an error).  Returns 1 when --help was asked, 0 on
+ * success, -1 on error (message names the flag or the file and line). */
+int yt_opts_parse(const yt_opt *table, void *dst, int argc, char **argv, int first,
+                  const char **positional, int max_pos, int *n_pos, yt_err *e);
+/* Sets one option from text; `where` is "--name" or "FILE:LINE" for messages. */
+int yt_opts_set(const yt_opt *table, void *dst, const char *name, const char *value,
+                const char *where, yt_err *e);
+json_t *yt_opts_to_json(const yt_opt *table, const void *src);
+void yt_opts_help(FILE *f, const char *usage, const char *about, const yt_opt *table);
+
+#endif

@@ -1,0 +1,68 @@
+/* Progress line and metrics.jsonl. */
+#define _POSIX_C_SOURCE 200809L
+#include "runner/progress.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+int yt_progress_open(yt_progress *p, const char *run_dir, int log_every, long first_step, yt_err *e)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
+    p->metrics = fopen(path, "a");
+    if (!p->metrics)
+        return yt_errno(e, errno, "%s", path);
+    p->tty = isatty(STDOUT_FILENO);
+    p->log_every = log_every > 0 ? log_every : 10;
+    p->t_start = yt_now();
+    p->first_step = first_step;
+    return 0;
+}
+
+static void fmt_eta(char *buf, size_t n, double s)
+{
+    if (!(s >= 0) || s > 1e7) {
+        snprintf(buf, n, "--:--:--");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    snprintf(buf, n, "%02ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+}
+
+int yt_progress_step(yt_progress *p, const yt_step_metrics *m, yt_err *e)
+{
+    if (fprintf(p->metrics,
+                "{\"step\":%ld,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens\":%lld,"
+                "\"step_tokens\":%lld,\"counted_tokens\":%.0f,\"step_time_s\":%.6f,\"tokens_per_s\":%.2f,"
+                "\"time\":%.3f}\n",
+                m->step, m->loss, m->lr, m->grad_norm, m->tokens, m->step_tokens, m->counted,
+                m->step_time_s, m->tokens_per_s, yt_wall()) < 0 ||
+        fflush(p->metrics) != 0)
+        return yt_errno(e, errno, "metrics.jsonl: write failed");
+    double elapsed = yt_now() - p->t_start;
+    long done = m->step - p->first_step;
+    double eta = done > 0 ? elapsed / (double)done * (double)(m->total_steps - m->step) : -1;
+    char etas[32];
+    fmt_eta(etas, sizeof etas, eta);
+    int last = m->step == m->total_steps;
+    if (p->tty) {
+        printf("\rstep %ld/%ld | loss %.4f | lr %.2e | grad %.3f | %.0f tok/s | ETA %s  ", m->step,
+               m->total_steps, m->loss, m->lr, m->grad_norm, m->tokens_per_s, etas);
+        if (last)
+            putchar('\n');
+        fflush(stdout);
+    } else if (m->step % p->log_every == 0 || last || done == 1) {
+        printf("step %ld/%ld loss %.4f lr %.2e grad_norm %.3f tok/s %.0f step_s %.3f eta %s\n", m->step,
+               m->total_steps, m->loss, m->lr, m->grad_norm, m->tokens_per_s, m->step_time_s, etas);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+void yt_progress_close(yt_progress *p)
+{
+    if (p->metrics)
+        fclose(p->metrics);
+    p->metrics = NULL;
+}

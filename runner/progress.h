@@ -1,0 +1,37 @@
+/* runner/progress: what the user sees while training (a progress line refreshed
+ * in place on a terminal, one line per --log-every steps otherwise) and what
+ * tools read afterwards (RUN/metrics.jsonl, one JSON object per step). */
+#ifndef YT_PROGRESS_H
+#define YT_PROGRESS_H
+
+#include <stdio.h>
+
+#include "common/common.h"
+
+typedef struct yt_step_metrics {
+    long step;            /* 1-based, after the update */
+    long total_steps;
+    double loss;          /* mean over counted tokens of the global batch */
+    double lr;
+    double grad_norm;     /* before clipping */
+    long long tokens;     /* tokens processed so far, all ranks */
+    long long step_tokens;
+    double step_time_s;
+    double tokens_per_s;  /* this step, all ranks */
+    double counted;       /* counted (loss) tokens of this step */
+} yt_step_metrics;
+
+typedef struct yt_progress {
+    FILE *metrics;        /* RUN/metrics.jsonl, appended */
+    int tty;
+    int log_every;
+    double t_start;
+    long first_step;
+} yt_progress;
+
+int yt_progress_open(yt_progress *p, const char *run_dir, int log_every, long first_step, yt_err *e);
+/* Appends the metrics line and updates the screen. */
+int yt_progress_step(yt_progress *p, const yt_step_metrics *m, yt_err *e);
+void yt_progress_close(yt_progress *p);
+
+#endif

@@ -1,0 +1,25 @@
+/* runner/: the yieldtune program.  main dispatches to one function per
+ * subcommand; each parses its own option table (options.h), calls the library
+ * layers, and is the only place that prints to the user or chooses an exit code:
+ * errors read "yieldtune: <what>: <why>" and exit non-zero. */
+#ifndef YT_RUNNER_H
+#define YT_RUNNER_H
+
+#include "common/common.h"
+
+/* Exit codes. */
+enum {
+    YT_EXIT_OK = 0,
+    YT_EXIT_FAIL = 1,       /* an error, explained on stderr */
+    YT_EXIT_USAGE = 2,      /* bad command line */
+    YT_EXIT_YIELD = 75,     /* EX_TEMPFAIL: yielded, run me again */
+};
+
+int yt_cmd_init_model(int argc, char **argv);
+int yt_cmd_prep(int argc, char **argv);
+int yt_cmd_train(int argc, char **argv);
+
+/* Prints "yieldtune: <msg>" to stderr. */
+void yt_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

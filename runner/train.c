@@ -1,0 +1,274 @@
+/* yieldtune train: the training loop.
+ * Each optimizer step takes one global batch from the sampler (this rank's A
+ * micro-batches), weights every counted token by 1/(counted tokens of the whole
+ * global batch), sums LoRA gradients over micro-batches and ranks, clips, and
+ * applies AdamW.  Everything is allocated before the first step. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collectives/collectives.h"
+#include "config.h"
+#include "datasets/datasets.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "optim/optim.h"
+#include "runner/progress.h"
+#include "runner/runner.h"
+#include "runner/train_options.h"
+
+typedef struct trainer {
+    yt_train_opts o;
+    yt_comm *comm;
+    int rank, world;
+    yt_ds *ds;
+    yt_ds_sampler *sampler;
+    yt_model *model;
+    yt_optim_config oc;
+    yt_adamw adam;
+    int A, BS;                 /* micro-batches per step on this rank; tokens per micro-batch */
+    int32_t *inputs, *targets; /* [A][BS] */
+    float *weights;            /* [A][BS] */
+    yt_progress progress;
+} trainer;
+
+static int default_threads(const yt_comm *c)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int per = (int)(cores / (yt_comm_local_size(c) > 0 ? yt_comm_local_size(c) : 1));
+    return per > 0 ? per : 1;
+}
+
+static int write_run_config(trainer *t, yt_err *e)
+{
+    json_t *j = yt_opts_to_json(yt_train_table, &t->o);
+    json_object_set_new(j, "world_size", json_integer(t->world));
+    json_object_set_new(j, "global_batch", json_integer((json_int_t)t->o.micro_batch * t->A * t->world));
+    char fp[32];
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)yt_model_fingerprint(t->model));
+    json_object_set_new(j, "model_fingerprint", json_string(fp));
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t->ds->fingerprint);
+    json_object_set_new(j, "dataset_fingerprint", json_string(fp));
+    json_object_set_new(j, "lora_parameters", json_integer((json_int_t)yt_model_n_params(t->model)));
+    json_object_set_new(j, "yieldtune_version", json_string(PACKAGE_VERSION));
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!text)
+        return yt_errf(e, "out of memory writing config.json");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", t->o.out);
+    size_t n = strlen(text);
+    text[n] = '\n';
+    int rc = yt_write_file_atomic(path, text, n + 1, e);
+    free(text);
+    return rc;
+}
+
+/* Everything a step needs, built once.  Runs on every rank. */
+static int setup(trainer *t, yt_err *e)
+{
+    yt_train_opts *o = &t->o;
+    yt_lora_config lc = {.rank = o->lora_rank, .alpha = o->lora_alpha, .dropout = o->lora_dropout,
+                         .rslora = o->rslora};
+    if (yt_lora_parse_targets(o->lora_targets, &lc.targets, e))
+        return -1;
+    if (yt_ds_open(&t->ds, o->data, e))
+        return -1;
+    if (yt_model_open(&t->model, o->model, &lc, o->micro_batch, o->seq_len, e))
+        return -1;
+    const yt_config *c = yt_model_config(t->model);
+    if (t->ds->max_token_id_plus_one > (uint64_t)c->vocab_size)
+        return yt_errf(e, "%s: holds token id %llu but the model %s has vocab_size %d", o->data,
+                       (unsigned long long)(t->ds->max_token_id_plus_one - 1), o->model, c->vocab_size);
+    if (t->ds->vocab_size && t->ds->vocab_size != (uint64_t)c->vocab_size)
+        return yt_errf(e, "%s: made for vocab size %llu but the model %s has vocab_size %d", o->data,
+                       (unsigned long long)t->ds->vocab_size, o->model, c->vocab_size);
+    t->A = o->grad_accum;
+    t->BS = o->micro_batch * o->seq_len;
+    yt_ds_sampler_opts so = {.seq_len = (uint32_t)o->seq_len, .micro_batch = (uint32_t)o->micro_batch,
+                             .global_batch = (uint32_t)(o->micro_batch * o->grad_accum * t->world),
+                             .rank = t->rank, .world = t->world, .seed = (uint64_t)o->seed};
+    if (yt_ds_sampler_create(&t->sampler, t->ds, &so, e))
+        return yt_err_prefix(e, "%s", o->data);
+    if (o->init_adapter[0]) {
+        if (yt_model_load_peft(t->model, o->init_adapter, e))
+            return -1;
+    } else {
+        yt_model_lora_init(t->model, (uint64_t)o->seed);
+    }
+    t->oc = (yt_optim_config){.lr = o->lr, .beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps,
+                              .weight_decay = o->weight_decay, .clip = o->clip,
+                              .schedule = strcmp(o->schedule, "cosine") == 0 ? YT_SCHED_COSINE
+                                                                             : YT_SCHED_CONSTANT,
+                              .warmup = o->warmup, .total_steps = o->max_steps,
+                              .min_lr_ratio = o->min_lr_ratio};
+    if (yt_adamw_init(&t->adam, yt_model_n_params(t->model), e))
+        return -1;
+    size_t n = (size_t)t->A * t->BS;
+    t->inputs = yt_alloc(n * sizeof(int32_t), "batch inputs", e);
+    t->targets = yt_alloc(n * sizeof(int32_t), "batch targets", e);
+    t->weights = yt_alloc(n * sizeof(float), "batch weights", e);
+    if (!t->inputs || !t->targets || !t->weights)
+        return -1;
+    if (t->rank == 0) {
+        if (yt_mkdirs(o->out, e) || write_run_config(t, e))
+            return -1;
+    }
+    return 0;
+}
+
+/* One optimizer step; fills the metrics.  Returns -1 on a communication error. */
+static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
+{
+    double t0 = yt_now();
+    yt_model *m = t->model;
+    size_t np = yt_model_n_params(m);
+    float *grads = yt_model_grads(m);
+    /* The whole step's batch first: the loss weights need the global count. */
+    double counted = 0;
+    for (int a = 0; a < t->A; a++) {
+        size_t off = (size_t)a * t->BS;
+        if (yt_ds_sampler_next(t->sampler, t->inputs + off, t->targets + off, t->weights + off, NULL, e))
+            return -1;
+    }
+    for (size_t i = 0; i < (size_t)t->A * t->BS; i++)
+        counted += t->weights[i];
+    if (yt_comm_allreduce_f64(t->comm, &counted, 1, e))
+        return -1;
+    float inv = counted > 0 ? (float)(1.0 / counted) : 0.0f;
+    yt_k_scale(t->weights, inv, (size_t)t->A * t->BS);
+    memset(grads, 0, np * sizeof(float));
+    double loss = 0;
+    for (int a = 0; a < t->A; a++) {
+        size_t off = (size_t)a * t->BS;
+        /* Dropout masks keyed by the micro-batch's global index: the same for any
+         * split of the global batch over ranks. */
+        uint64_t g = (uint64_t)t->rank * (uint64_t)t->A + (uint64_t)a;
+        uint64_t seed = yt_mix64(yt_mix64((uint64_t)t->o.seed ^ 0x5eedULL) ^ yt_mix64((uint64_t)step)) ^ g;
+        loss += yt_model_forward_backward(m, t->inputs + off, t->targets + off, t->weights + off,
+                                          yt_mix64(seed), NULL, NULL);
+    }
+    if (yt_comm_allreduce_f32(t->comm, grads, np, e) || yt_comm_allreduce_f64(t->comm, &loss, 1, e))
+        return -1;
+    double norm = sqrt(yt_k_sumsq(grads, np));
+    float lr = yt_lr_at(&t->oc, step);
+    yt_adamw_step(&t->adam, &t->oc, yt_model_params(m), grads, lr, yt_clip_factor(norm, t->oc.clip));
+    double dt = yt_now() - t0;
+    long long step_tokens = (long long)t->A * t->BS * t->world;
+    sm->step = step + 1;
+    sm->total_steps = t->o.max_steps;
+    sm->loss = loss;
+    sm->lr = lr;
+    sm->grad_norm = norm;
+    sm->step_tokens = step_tokens;
+    sm->tokens += step_tokens;
+    sm->step_time_s = dt;
+    sm->tokens_per_s = dt > 0 ? (double)step_tokens / dt : 0;
+    sm->counted = counted;
+    return 0;
+}
+
+static void teardown(trainer *t)
+{
+    yt_progress_close(&t->progress);
+    yt_free(t->inputs);
+    yt_free(t->targets);
+    yt_free(t->weights);
+    yt_adamw_free(&t->adam);
+    yt_ds_sampler_free(t->sampler);
+    yt_model_close(t->model);
+    yt_ds_close(t->ds);
+}
+
+/* Reports an error once per failing rank and agrees with the others; returns
+ * non-zero when any rank failed. */
+static int agree_ok(trainer *t, int ok, const yt_err *e, const char *what)
+{
+    if (!ok) {
+        if (t->world > 1)
+            yt_report("train: rank %d: %s: %s", t->rank, what, e->msg);
+        else
+            yt_report("train: %s", e->msg);
+    }
+    return yt_comm_failed_ranks(t->comm, ok) != 0;
+}
+
+int yt_cmd_train(int argc, char **argv)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    yt_err e = {{0}};
+    const char *pos[1];
+    int npos;
+    int rc = yt_opts_parse(yt_train_table, &t.o, argc, argv, 2, pos, 0, &npos, &e);
+    if (rc == 1) {
+        yt_opts_help(stdout, "yieldtune train --model DIR --data FILE.h5 --out RUN [options]",
+                     "LoRA fine-tunes the model on the dataset.  Run it alone or under mpirun\n"
+                     "(one rank per socket or GPU); every option may also be written as\n"
+                     "'key = value' in a --config file.  The resolved configuration is\n"
+                     "written to RUN/config.json, one line per step to RUN/metrics.jsonl,\n"
+                     "and the final adapter (PEFT format) to RUN/adapter/.",
+                     yt_train_table);
+        return YT_EXIT_OK;
+    }
+    if (rc) {
+        yt_report("train: %s", e.msg);
+        return YT_EXIT_USAGE;
+    }
+    if (yt_comm_init(&t.comm, &argc, &argv, &e)) {
+        yt_report("train: %s", e.msg);
+        return YT_EXIT_FAIL;
+    }
+    t.rank = yt_comm_rank(t.comm);
+    t.world = yt_comm_size(t.comm);
+    yt_k_set_threads(t.o.threads > 0 ? t.o.threads : default_threads(t.comm));
+    int status = YT_EXIT_FAIL;
+    if (agree_ok(&t, setup(&t, &e) == 0, &e, "setup"))
+        goto out;
+    if (t.rank == 0 && yt_progress_open(&t.progress, t.o.out, t.o.log_every, 0, &e)) {
+        yt_report("train: %s", e.msg);
+        yt_comm_abort(t.comm, YT_EXIT_FAIL);
+    }
+    if (t.rank == 0)
+        printf("training %s on %s: %zu LoRA parameters, %d rank%s x %d thread%s, global batch %d x %d tokens\n",
+               t.o.model, t.o.data, yt_model_n_params(t.model), t.world, t.world > 1 ? "s" : "",
+               yt_k_get_threads(), yt_k_get_threads() > 1 ? "s" : "",
+               t.o.micro_batch * t.A * t.world, t.o.seq_len);
+    yt_step_metrics sm;
+    memset(&sm, 0, sizeof sm);
+    for (long step = 0; step < t.o.max_steps; step++) {
+        if (train_step(&t, step, &sm, &e)) {
+            yt_report("train: step %ld: %s", step + 1, e.msg);
+            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+        }
+        if (!isfinite(sm.loss)) {
+            if (t.rank == 0)
+                yt_report("train: step %ld: loss is %g; stopping (lower --lr?)", step + 1, sm.loss);
+            goto out;
+        }
+        if (t.rank == 0 && yt_progress_step(&t.progress, &sm, &e)) {
+            yt_report("train: %s", e.msg);
+            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+        }
+    }
+    rc = 0;
+    if (t.rank == 0) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/adapter", t.o.out);
+        rc = yt_model_save_peft(t.model, dir, t.o.model, &e);
+        if (rc == 0)
+            printf("adapter written to %s\n", dir);
+    }
+    if (agree_ok(&t, rc == 0, &e, "saving the adapter"))
+        goto out;
+    status = YT_EXIT_OK;
+out:
+    teardown(&t);
+    yt_comm_finalize(t.comm);
+    return status;
+}

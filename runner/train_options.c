@@ -1,0 +1,53 @@
+/* The option table of `yieldtune train`. */
+#include "runner/train_options.h"
+
+#include <stddef.h>
+
+#define O(f) offsetof(yt_train_opts, f)
+#define S(f) sizeof(((yt_train_opts *)0)->f)
+const yt_opt yt_train_table[] = {
+    {"config", YT_OPT_STR, O(config), S(config), NULL, 0, 0, NULL, YT_OPT_CONFIG, "FILE",
+     "read options from FILE (key = value lines; the command line wins)"},
+    {"model", YT_OPT_STR, O(model), S(model), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR",
+     "Hugging Face model folder (config.json + safetensors)"},
+    {"data", YT_OPT_STR, O(data), S(data), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "FILE.h5",
+     "token dataset made by 'yieldtune prep'"},
+    {"out", YT_OPT_STR, O(out), S(out), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "RUN",
+     "run folder (config.json, metrics.jsonl, adapter/)"},
+    {"max-steps", YT_OPT_LONG, O(max_steps), 0, "100", 1, 1e12, NULL, 0, NULL, "optimizer steps"},
+    {"seq-len", YT_OPT_INT, O(seq_len), 0, "256", 2, 1 << 20, NULL, 0, NULL, "tokens per sequence"},
+    {"micro-batch", YT_OPT_INT, O(micro_batch), 0, "4", 1, 1 << 16, NULL, 0, NULL,
+     "sequences per forward/backward on each rank"},
+    {"grad-accum", YT_OPT_INT, O(grad_accum), 0, "1", 1, 1 << 16, NULL, 0, NULL,
+     "micro-batches per optimizer step on each rank"},
+    {"lr", YT_OPT_FLOAT, O(lr), 0, "2e-4", 0, 10, NULL, 0, NULL, "peak learning rate"},
+    {"warmup", YT_OPT_LONG, O(warmup), 0, "0", 0, 1e12, NULL, 0, NULL, "linear warmup steps"},
+    {"schedule", YT_OPT_CHOICE, O(schedule), S(schedule), "cosine", 0, 0, "cosine|constant", 0, NULL,
+     "learning-rate schedule after warmup"},
+    {"min-lr-ratio", YT_OPT_FLOAT, O(min_lr_ratio), 0, "0", 0, 1, NULL, 0, NULL,
+     "cosine floor as a fraction of --lr"},
+    {"weight-decay", YT_OPT_FLOAT, O(weight_decay), 0, "0", 0, 10, NULL, 0, NULL,
+     "AdamW decoupled weight decay"},
+    {"clip", YT_OPT_FLOAT, O(clip), 0, "1.0", 0, 1e9, NULL, 0, NULL,
+     "clip the global gradient norm to X (0 = off)"},
+    {"beta1", YT_OPT_FLOAT, O(beta1), 0, "0.9", 0, 0.999999, NULL, 0, NULL, "AdamW beta1"},
+    {"beta2", YT_OPT_FLOAT, O(beta2), 0, "0.999", 0, 0.99999999, NULL, 0, NULL, "AdamW beta2"},
+    {"eps", YT_OPT_FLOAT, O(eps), 0, "1e-8", 1e-30, 1, NULL, 0, NULL, "AdamW epsilon"},
+    {"lora-rank", YT_OPT_INT, O(lora_rank), 0, "16", 1, 4096, NULL, 0, NULL, "LoRA rank r"},
+    {"lora-alpha", YT_OPT_FLOAT, O(lora_alpha), 0, "32", 0, 1e6, NULL, 0, NULL, "LoRA alpha"},
+    {"lora-dropout", YT_OPT_FLOAT, O(lora_dropout), 0, "0", 0, 0.99, NULL, 0, NULL,
+     "dropout on the LoRA input"},
+    {"lora-targets", YT_OPT_STR, O(lora_targets), S(lora_targets), "q,k,v,o,gate,up,down", 0, 0,
+     NULL, 0, "LIST", "projections with adapters: q,k,v,o,gate,up,down or all"},
+    {"rslora", YT_OPT_BOOL, O(rslora), 0, "false", 0, 0, NULL, 0, NULL,
+     "rank-stabilised scale alpha/sqrt(r) instead of alpha/r"},
+    {"init-adapter", YT_OPT_STR, O(init_adapter), S(init_adapter), NULL, 0, 0, NULL, 0, "DIR",
+     "start from this PEFT adapter instead of a fresh one"},
+    {"seed", YT_OPT_LONG, O(seed), 0, "1", 0, 0, NULL, 0, NULL,
+     "seed of LoRA init, data order and dropout"},
+    {"threads", YT_OPT_INT, O(threads), 0, "0", 0, 4096, NULL, YT_OPT_NOSAVE, NULL,
+     "threads per rank (0 = the node's cores / ranks on the node)"},
+    {"log-every", YT_OPT_INT, O(log_every), 0, "10", 1, 1 << 30, NULL, YT_OPT_NOSAVE, NULL,
+     "steps between progress lines when not on a terminal"},
+    YT_OPT_END,
+};

@@ -1,0 +1,22 @@
+/* The options of `yieldtune train`, shared by the command and its config file. */
+#ifndef YT_TRAIN_OPTIONS_H
+#define YT_TRAIN_OPTIONS_H
+
+#include "runner/options.h"
+
+typedef struct yt_train_opts {
+    char config[4096], model[4096], data[4096], out[4096], init_adapter[4096];
+    long max_steps, warmup, seed;
+    int seq_len, micro_batch, grad_accum;
+    float lr, min_lr_ratio, weight_decay, clip, beta1, beta2, eps;
+    char schedule[16];
+    int lora_rank;
+    float lora_alpha, lora_dropout;
+    char lora_targets[128];
+    int rslora;
+    int threads, log_every;
+} yt_train_opts;
+
+extern const yt_opt yt_train_table[];
+
+#endif

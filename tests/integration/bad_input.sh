@@ -1,0 +1,69 @@
+#!/bin/bash
+# Bad input gets a clear error naming the key, tensor, file or flag, and a
+# non-zero exit.  Each case: expected text in stderr.
+set -uo pipefail
+work=$(mktemp -d /tmp/yt-bad-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+failures=0
+expect_fail() {  # expect_fail "TEXT" cmd...
+    local want=$1; shift
+    local out rc
+    out=$("$@" 2>&1 >/dev/null); rc=$?
+    if [ $rc -eq 0 ]; then echo "FAIL (exit 0): $*"; failures=$((failures+1)); return; fi
+    if ! grep -qF -- "$want" <<<"$out"; then
+        echo "FAIL (message lacks '$want'): $*"; echo "   got: $out"; failures=$((failures+1)); return
+    fi
+    echo "ok   exit $rc: $out"
+}
+
+"$YT_BIN" init-model --preset tiny --out model > /dev/null
+"$PYTHON" "$YT_SRCDIR/tests/tools/make_repeated_jsonl.py" data.jsonl 100 256
+"$YT_BIN" prep --in data.jsonl --out data.h5 > /dev/null
+T=(train --data data.h5 --out run --max-steps 2 --seq-len 32 --micro-batch 2 --threads 1)
+
+# flags
+expect_fail "--lr" "$YT_BIN" "${T[@]}" --model model --lr abc
+expect_fail "--seq-len" "$YT_BIN" "${T[@]}" --model model --seq-len -5
+expect_fail "--model is required" "$YT_BIN" train --data data.h5 --out run
+expect_fail "--bogus" "$YT_BIN" "${T[@]}" --model model --bogus 1
+expect_fail "--lora-targets" "$YT_BIN" "${T[@]}" --model model --lora-targets q,x
+expect_fail "--schedule" "$YT_BIN" "${T[@]}" --model model --schedule fast
+expect_fail "unknown command" "$YT_BIN" frobnicate
+expect_fail "--preset" "$YT_BIN" init-model --preset huge --out m2
+expect_fail "max_position_embeddings" "$YT_BIN" "${T[@]}" --model model --seq-len 100000
+
+# config.json problems
+mkdir -p m_nokey && cp model/model.safetensors m_nokey/
+sed 's/"hidden_size"/"hidden_sizeX"/' model/config.json > m_nokey/config.json
+expect_fail "hidden_size" "$YT_BIN" "${T[@]}" --model m_nokey
+mkdir -p m_badtype && cp model/model.safetensors m_badtype/
+sed 's/"num_hidden_layers": 2/"num_hidden_layers": "two"/' model/config.json > m_badtype/config.json
+expect_fail "num_hidden_layers" "$YT_BIN" "${T[@]}" --model m_badtype
+mkdir -p m_badjson && cp model/model.safetensors m_badjson/ && echo '{"vocab_size": ' > m_badjson/config.json
+expect_fail "m_badjson/config.json" "$YT_BIN" "${T[@]}" --model m_badjson
+# weights: wrong shape (a model with another hidden size's config), missing tensor
+mkdir -p m_shape && cp model/model.safetensors m_shape/
+sed 's/"intermediate_size": 160/"intermediate_size": 128/' model/config.json > m_shape/config.json
+expect_fail "gate_proj.weight" "$YT_BIN" "${T[@]}" --model m_shape
+mkdir -p m_layers && cp model/model.safetensors m_layers/
+sed 's/"num_hidden_layers": 2/"num_hidden_layers": 3/' model/config.json > m_layers/config.json
+expect_fail "model.layers.2" "$YT_BIN" "${T[@]}" --model m_layers
+# unreadable / truncated files
+mkdir -p m_trunc && cp model/config.json m_trunc/ && head -c 5000 model/model.safetensors > m_trunc/model.safetensors
+expect_fail "m_trunc/model.safetensors" "$YT_BIN" "${T[@]}" --model m_trunc
+expect_fail "nonexistent.h5" "$YT_BIN" "${T[@]/data.h5/nonexistent.h5}" --model model
+echo "not hdf5" > junk.h5
+expect_fail "junk.h5" "$YT_BIN" train --data junk.h5 --out run --model model
+# vocab mismatch: a dataset with ids beyond the model's vocab
+"$PYTHON" "$YT_SRCDIR/tests/tools/make_repeated_jsonl.py" big.jsonl 50 1000
+"$YT_BIN" prep --in big.jsonl --out big.h5 > /dev/null
+expect_fail "vocab_size 256" "$YT_BIN" train --data big.h5 --out run --model model --seq-len 32 --micro-batch 2
+expect_fail "big.jsonl:" "$YT_BIN" prep --in big.jsonl --out big2.h5 --model model
+printf '{"input_ids": [1, 2, 3]}\n{"input_ids": [1, "x"]}\n' > bad.jsonl
+expect_fail "bad.jsonl:2" "$YT_BIN" prep --in bad.jsonl --out bad.h5
+# the run folder cannot be created
+expect_fail "/proc/yt-run" "$YT_BIN" "${T[@]/run/\/proc\/yt-run}" --model model
+
+[ $failures -eq 0 ] || { echo "$failures bad-input case(s) failed"; exit 1; }
+echo "bad_input: all cases gave clear errors"
