@@ -16,7 +16,7 @@ model_dir, steps, seq, mb, rank, alpha, threads = sys.argv[1:8]
 steps, seq, mb, rank, threads = int(steps), int(seq), int(mb), int(rank), int(threads)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-model = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32, attn_implementation="sdpa")
+model = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32, attn_implementation="eager")
 cfg = LoraConfig(r=rank, lora_alpha=float(alpha), lora_dropout=0.0, task_type="CAUSAL_LM",
                  target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
 pm = get_peft_model(model, cfg)
