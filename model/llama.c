@@ -5,6 +5,7 @@
  *   loss  = cross_entropy(lm_head(rmsnorm(x_final)))          fused, in chunks */
 #include "model/model_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@ const yt_config *yt_model_config(const yt_model *m) { return &m->cfg; }
 const yt_lora_config *yt_model_lora_config(const yt_model *m) { return &m->lora; }
 uint64_t yt_model_fingerprint(const yt_model *m) { return m->fingerprint; }
 size_t yt_model_converted_bytes(const yt_model *m) { return m->converted_bytes; }
+int yt_model_converted_filled(const yt_model *m) { return m->converted_filled; }
 float *yt_model_params(yt_model *m) { return m->params; }
 float *yt_model_grads(yt_model *m) { return m->grads; }
 size_t yt_model_n_params(const yt_model *m) { return m->n_params; }
@@ -106,6 +108,12 @@ static void layout_buffers(yt_model *m, float *base, size_t *total)
 int yt_model_open(yt_model **out, const char *dir, const yt_lora_config *lc, int micro_batch,
                   int seq_len, yt_err *e)
 {
+    return yt_model_open_ex(out, dir, lc, micro_batch, seq_len, NULL, e);
+}
+
+int yt_model_open_ex(yt_model **out, const char *dir, const yt_lora_config *lc, int micro_batch,
+                     int seq_len, const yt_model_alloc *alloc, yt_err *e)
+{
     *out = NULL;
     if (lc->rank <= 0)
         return yt_errf(e, "--lora-rank must be positive (got %d)", lc->rank);
@@ -116,6 +124,7 @@ int yt_model_open(yt_model **out, const char *dir, const yt_lora_config *lc, int
     yt_model *m = yt_alloc(sizeof *m, "model", e);
     if (!m)
         return -1;
+    m->alloc = alloc;
     if (yt_config_load(&m->cfg, dir, e) != 0)
         goto fail;
     const yt_config *c = &m->cfg;
@@ -179,7 +188,8 @@ void yt_model_close(yt_model *m)
         return;
     if (m->st)
         yt_st_close(m->st);
-    yt_free(m->converted);
+    if (!m->alloc)
+        yt_free(m->converted);
     yt_free(m->lw);
     yt_free(m->lt);
     yt_free(m->lora_index);
@@ -219,7 +229,7 @@ static void forward_layers(yt_model *m, const int32_t *inputs, uint64_t seed)
     yt_k_rmsnorm_forward(m->xn_final, m->rstd_final, m->x_final, m->final_norm, T, C, c->rms_eps);
 }
 
-static void backward_layers(yt_model *m, uint64_t seed, yt_layer_done_fn done, void *ctx)
+static int backward_layers(yt_model *m, uint64_t seed, yt_layer_done_fn done, void *ctx)
 {
     const yt_config *c = &m->cfg;
     int T = m->T, C = c->hidden_size, F = c->intermediate_size;
@@ -245,9 +255,10 @@ static void backward_layers(yt_model *m, uint64_t seed, yt_layer_done_fn done, v
         yt_proj_backward(m, l, YT_K, m->dtmp, m->dk, a->xn1, 1.0f, seed);
         yt_proj_backward(m, l, YT_V, m->dtmp, m->dv, a->xn1, 1.0f, seed);
         yt_k_rmsnorm_backward(m->dx, m->dtmp, a->x_in, w->attn_norm, a->rstd1, T, C);
-        if (done)
-            done(l, ctx);
+        if (done && done(l, ctx))
+            return -1;
     }
+    return 0;
 }
 
 double yt_model_forward_backward(yt_model *m, const int32_t *inputs, const int32_t *targets,
@@ -257,7 +268,8 @@ double yt_model_forward_backward(yt_model *m, const int32_t *inputs, const int32
     forward_layers(m, inputs, seed);
     double loss = yt_k_lmhead_xent(m->dtmp, m->xn_final, m->lm_head, targets, weight, m->T,
                                    c->hidden_size, c->vocab_size, m->xent_chunk, m->ws_xent);
-    backward_layers(m, seed, done, ctx);
+    if (backward_layers(m, seed, done, ctx))
+        return NAN;
     return loss;
 }
 

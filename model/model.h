@@ -75,6 +75,28 @@ typedef struct yt_model yt_model;
  * `micro_batch` sequences of `seq_len` tokens. */
 int yt_model_open(yt_model **out, const char *model_dir, const yt_lora_config *lc, int micro_batch,
                   int seq_len, yt_err *e);
+
+/* Where base weights converted to fp32 (BF16/F16 on disk) live: by default
+ * the model allocates and fills its own copy; a provider can hand out memory
+ * that several processes share (one copy per node), filled by one of them.
+ * yt_model_open_ex calls alloc exactly once when the folder's config and
+ * tensor shapes are good (before that, errors return without calling it),
+ * with the bytes needed (0 when every tensor is F32 and used in place).
+ * alloc returns 0 with *mem (NULL for 0 bytes) and *fill (1: this process
+ * converts into *mem; 0: another one does), or -1 with a message.  When alloc
+ * returned 0, barrier is called exactly once, after this process converted
+ * (ok = 0 if that failed) or right away when it does not fill: it returns when
+ * every filler is done, 0 when all succeeded, else -1 with a message.  The
+ * memory belongs to the provider: the model never frees it. */
+typedef struct yt_model_alloc {
+    int (*alloc)(size_t bytes, void **mem, int *fill, void *ctx, yt_err *e);
+    int (*barrier)(int ok, void *ctx, yt_err *e);
+    void *ctx;
+} yt_model_alloc;
+
+/* yt_model_open with a provider of the converted-weights memory (NULL = own copy). */
+int yt_model_open_ex(yt_model **out, const char *model_dir, const yt_lora_config *lc, int micro_batch,
+                     int seq_len, const yt_model_alloc *alloc, yt_err *e);
 void yt_model_close(yt_model *m);
 
 const yt_config *yt_model_config(const yt_model *m);
@@ -83,6 +105,9 @@ const yt_lora_config *yt_model_lora_config(const yt_model *m);
 uint64_t yt_model_fingerprint(const yt_model *m);
 /* Bytes of base weights converted to fp32 and held in memory (0 when all mmapped F32). */
 size_t yt_model_converted_bytes(const yt_model *m);
+/* 1 when this process converted them itself (its own copy, or the filler of a
+ * shared one); 0 when it uses a copy another process filled. */
+int yt_model_converted_filled(const yt_model *m);
 
 float *yt_model_params(yt_model *m);    /* LoRA parameters, n_params floats */
 float *yt_model_grads(yt_model *m);     /* their gradients, same layout */
@@ -95,13 +120,16 @@ void yt_model_layer_span(const yt_model *m, int l, size_t *begin, size_t *end);
 /* PEFT initialisation: A kaiming-uniform (bound 1/sqrt(in)), B zero; deterministic in seed. */
 void yt_model_lora_init(yt_model *m, uint64_t seed);
 
-/* Called after layer l's LoRA gradients are final for this micro-batch. */
-typedef void (*yt_layer_done_fn)(int layer, void *ctx);
+/* Called after layer l's LoRA gradients are final for this micro-batch.
+ * Returning non-zero abandons the rest of the backward pass (the gradients
+ * are then incomplete: the caller discards them). */
+typedef int (*yt_layer_done_fn)(int layer, void *ctx);
 
 /* One micro-batch: inputs/targets [B*S] token ids, weight[B*S] each target's
  * weight in the loss (0 = not counted).  Returns sum(weight * nll).  LoRA
  * gradients are ADDED to grads (zero them per optimizer step).  dropout_seed
- * makes the LoRA dropout masks deterministic. */
+ * makes the LoRA dropout masks deterministic.  Returns NAN when `done` asked
+ * to abandon the pass. */
 double yt_model_forward_backward(yt_model *m, const int32_t *inputs, const int32_t *targets,
                                  const float *weight, uint64_t dropout_seed, yt_layer_done_fn done,
                                  void *ctx);

@@ -20,22 +20,9 @@
 #include "optim/optim.h"
 #include "runner/progress.h"
 #include "runner/runner.h"
+#include "runner/train.h"
 #include "runner/train_options.h"
 
-typedef struct trainer {
-    yt_train_opts o;
-    yt_comm *comm;
-    int rank, world;
-    yt_ds *ds;
-    yt_ds_sampler *sampler;
-    yt_model *model;
-    yt_optim_config oc;
-    yt_adamw adam;
-    int A, BS;                 /* micro-batches per step on this rank; tokens per micro-batch */
-    int32_t *inputs, *targets; /* [A][BS] */
-    float *weights;            /* [A][BS] */
-    yt_progress progress;
-} trainer;
 
 static int default_threads(const yt_comm *c)
 {
@@ -122,10 +109,47 @@ static int setup(trainer *t, yt_err *e)
     return 0;
 }
 
-/* One optimizer step; fills the metrics.  Returns -1 on a communication error. */
+/* Whether to abandon the step in progress: a yield signal with a deadline
+ * arrived and the rest of the step would not finish in time.  Agreed across
+ * ranks at fixed points (after each layer's backward, between micro-batches),
+ * so that every rank abandons the same step. */
+static int abandon_now(trainer *t)
+{
+    int want = 0;
+    double deadline = yt_yield_deadline(&t->yc);
+    if (deadline < INFINITY) {
+        double now = yt_now();
+        double left = t->last_step_s > 0 ? t->last_step_s - (now - t->step_started) : INFINITY;
+        if (left < 0)
+            left = 0;
+        /* room for the snapshot and the exit */
+        want = now + left + 0.1 > deadline;
+    }
+    if (t->world == 1)
+        return want;
+    int any = 0;
+    yt_err e;
+    if (yt_comm_any(t->comm, want, &any, &e))
+        return 1;
+    return any;
+}
+
+static int layer_done(int layer, void *ctx)
+{
+    (void)layer;
+    trainer *t = ctx;
+    t->abandoned = abandon_now(t);
+    return t->abandoned;
+}
+
+/* One optimizer step; fills the metrics.  Returns 0 when done, 1 when the step
+ * was abandoned for a yield (weights, optimizer and data position are still
+ * those of the last completed step), -1 on an error. */
 static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
 {
     double t0 = yt_now();
+    t->step_started = t0;
+    yt_ds_cursor cursor = yt_ds_sampler_cursor(t->sampler);
     yt_model *m = t->model;
     size_t np = yt_model_n_params(m);
     float *grads = yt_model_grads(m);
@@ -144,6 +168,7 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     yt_k_scale(t->weights, inv, (size_t)t->A * t->BS);
     memset(grads, 0, np * sizeof(float));
     double loss = 0;
+    t->abandoned = 0;
     for (int a = 0; a < t->A; a++) {
         size_t off = (size_t)a * t->BS;
         /* Dropout masks keyed by the micro-batch's global index: the same for any
@@ -151,7 +176,13 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
         uint64_t g = (uint64_t)t->rank * (uint64_t)t->A + (uint64_t)a;
         uint64_t seed = yt_mix64(yt_mix64((uint64_t)t->o.seed ^ 0x5eedULL) ^ yt_mix64((uint64_t)step)) ^ g;
         loss += yt_model_forward_backward(m, t->inputs + off, t->targets + off, t->weights + off,
-                                          yt_mix64(seed), NULL, NULL);
+                                          yt_mix64(seed), layer_done, t);
+        if (t->abandoned || abandon_now(t)) {
+            t->abandoned = 0;
+            if (yt_ds_sampler_set_cursor(t->sampler, cursor, e))
+                return -1;
+            return 1;
+        }
     }
     if (yt_comm_allreduce_f32(t->comm, grads, np, e) || yt_comm_allreduce_f64(t->comm, &loss, 1, e))
         return -1;
@@ -159,6 +190,7 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     float lr = yt_lr_at(&t->oc, step);
     yt_adamw_step(&t->adam, &t->oc, yt_model_params(m), grads, lr, yt_clip_factor(norm, t->oc.clip));
     double dt = yt_now() - t0;
+    t->last_step_s = dt;
     long long step_tokens = (long long)t->A * t->BS * t->world;
     sm->step = step + 1;
     sm->total_steps = t->o.max_steps;
@@ -198,6 +230,71 @@ static int agree_ok(trainer *t, int ok, const yt_err *e, const char *what)
     return yt_comm_failed_ranks(t->comm, ok) != 0;
 }
 
+static json_t *snapshot_fields(long step, double seconds, size_t bytes)
+{
+    return json_pack("{s:I, s:f, s:I}", "step", (json_int_t)step, "seconds", seconds, "bytes",
+                     (json_int_t)bytes);
+}
+
+/* Writes the snapshot of the last completed step on rank 0 and agrees that it
+ * worked.  Returns 0 when every rank may go on. */
+static int save_agreed(trainer *t, yt_err *e)
+{
+    double secs = 0;
+    size_t bytes = 0;
+    int rc = yt_train_save(t, &secs, &bytes, e);
+    if (rc == 0) {
+        t->last_snapshot = yt_now();
+        yt_train_event(t, "snapshot", snapshot_fields(t->step, secs, bytes));
+    }
+    return agree_ok(t, rc == 0, e, "writing a snapshot") ? -1 : 0;
+}
+
+/* Every rank learns the same step whether any rank was signalled and whether a
+ * timed snapshot is due. */
+static int agree_after_step(trainer *t, int *yield, int *snap, yt_err *e)
+{
+    double v[2] = {yt_yield_pending() ? 1 : 0,
+                   t->o.snapshot_seconds > 0 && yt_now() - t->last_snapshot >= t->o.snapshot_seconds};
+    if (yt_comm_allreduce_f64(t->comm, v, 2, e))
+        return -1;
+    *yield = v[0] > 0;
+    *snap = v[1] > 0 || (t->o.snapshot_every > 0 && t->step % t->o.snapshot_every == 0);
+    return 0;
+}
+
+static int do_yield(trainer *t, yt_err *e)
+{
+    if (save_agreed(t, e))
+        return YT_EXIT_FAIL;
+    int signo = yt_yield_signo();
+    double latency = yt_yield_pending() ? yt_now() - yt_yield_time() : -1;
+    yt_train_event(t, "yield",
+                   json_pack("{s:s, s:I, s:f}", "signal",
+                             signo ? yt_signal_name(signo) : "(another rank)", "step",
+                             (json_int_t)t->step, "latency_s", latency));
+    if (t->rank == 0)
+        printf("%syielded at step %ld: snapshot written, exiting %d (run the same command to resume)\n",
+               t->progress.tty ? "\n" : "", t->step, YT_EXIT_YIELD);
+    return YT_EXIT_YIELD;
+}
+
+/* Prepares RUN (rank 0): the snapshots folder and the event log. */
+static int open_run(trainer *t, yt_err *e)
+{
+    snprintf(t->snap_dir, sizeof t->snap_dir, "%s/snapshots", t->o.out);
+    if (t->rank != 0)
+        return 0;
+    if (yt_mkdirs(t->snap_dir, e))
+        return -1;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/events.jsonl", t->o.out);
+    t->events = fopen(path, "a");
+    if (!t->events)
+        return yt_errno(e, errno, "%s", path);
+    return 0;
+}
+
 int yt_cmd_train(int argc, char **argv)
 {
     trainer t;
@@ -212,15 +309,21 @@ int yt_cmd_train(int argc, char **argv)
                      "(one rank per socket or GPU); every option may also be written as\n"
                      "'key = value' in a --config file.  The resolved configuration is\n"
                      "written to RUN/config.json, one line per step to RUN/metrics.jsonl,\n"
-                     "and the final adapter (PEFT format) to RUN/adapter/.",
+                     "events to RUN/events.jsonl, snapshots to RUN/snapshots/ and the final\n"
+                     "adapter (PEFT format) to RUN/adapter/.  On a yield signal every rank\n"
+                     "stops at the same step, a snapshot is written and the exit code is 75;\n"
+                     "the same command line resumes (--resume auto).",
                      yt_train_table);
         return YT_EXIT_OK;
     }
+    if (rc == 0)
+        rc = yt_yield_parse(&t.yc, t.o.yield_signals, t.o.yield_deadline, &e);
     if (rc) {
         yt_report("train: %s", e.msg);
         return YT_EXIT_USAGE;
     }
-    if (yt_comm_init(&t.comm, &argc, &argv, &e)) {
+    /* Before MPI and OpenMP start threads, so that all of them inherit the mask. */
+    if (yt_yield_start(&t.yc, &e) || yt_comm_init(&t.comm, &argc, &argv, &e)) {
         yt_report("train: %s", e.msg);
         return YT_EXIT_FAIL;
     }
@@ -228,34 +331,72 @@ int yt_cmd_train(int argc, char **argv)
     t.world = yt_comm_size(t.comm);
     yt_k_set_threads(t.o.threads > 0 ? t.o.threads : default_threads(t.comm));
     int status = YT_EXIT_FAIL;
-    if (agree_ok(&t, setup(&t, &e) == 0, &e, "setup"))
+    if (agree_ok(&t, setup(&t, &e) == 0 && open_run(&t, &e) == 0, &e, "setup"))
         goto out;
-    if (t.rank == 0 && yt_progress_open(&t.progress, t.o.out, t.o.log_every, 0, &e)) {
+    char from[4400], report[4096];
+    rc = yt_train_resume(&t, from, sizeof from, report, sizeof report, &e);
+    if (agree_ok(&t, rc >= 0, &e, "resume"))
+        goto out;
+    if (t.rank == 0 && report[0])
+        yt_report("train: skipped snapshots that do not verify: %s", report);
+    if (rc == 1)
+        yt_train_event(&t, "resume", json_pack("{s:s, s:I, s:i}", "from", from, "step",
+                                                 (json_int_t)t.step, "world_size", t.world));
+    else
+        yt_train_event(&t, "start", json_pack("{s:i}", "world_size", t.world));
+    t.last_snapshot = yt_now();
+    if (t.rank == 0 && yt_progress_open(&t.progress, t.o.out, t.o.log_every, t.step, &e)) {
         yt_report("train: %s", e.msg);
         yt_comm_abort(t.comm, YT_EXIT_FAIL);
     }
-    if (t.rank == 0)
+    if (t.rank == 0) {
         printf("training %s on %s: %zu LoRA parameters, %d rank%s x %d thread%s, global batch %d x %d tokens\n",
                t.o.model, t.o.data, yt_model_n_params(t.model), t.world, t.world > 1 ? "s" : "",
                yt_k_get_threads(), yt_k_get_threads() > 1 ? "s" : "",
                t.o.micro_batch * t.A * t.world, t.o.seq_len);
+        if (rc == 1)
+            printf("resumed from %s at step %ld\n", from, t.step);
+    }
     yt_step_metrics sm;
     memset(&sm, 0, sizeof sm);
-    for (long step = 0; step < t.o.max_steps; step++) {
-        if (train_step(&t, step, &sm, &e)) {
-            yt_report("train: step %ld: %s", step + 1, e.msg);
+    sm.tokens = t.tokens_seen;
+    while (t.step < t.o.max_steps) {
+        rc = train_step(&t, t.step, &sm, &e);
+        if (rc < 0) {
+            yt_report("train: step %ld: %s", t.step + 1, e.msg);
             yt_comm_abort(t.comm, YT_EXIT_FAIL);
         }
+        if (rc == 1) { /* abandoned: the snapshot holds the last completed step */
+            status = do_yield(&t, &e);
+            goto out;
+        }
+        t.step++;
+        t.tokens_seen = sm.tokens;
         if (!isfinite(sm.loss)) {
             if (t.rank == 0)
-                yt_report("train: step %ld: loss is %g; stopping (lower --lr?)", step + 1, sm.loss);
+                yt_report("train: step %ld: loss is %g; stopping (lower --lr?)", t.step, sm.loss);
             goto out;
         }
         if (t.rank == 0 && yt_progress_step(&t.progress, &sm, &e)) {
             yt_report("train: %s", e.msg);
             yt_comm_abort(t.comm, YT_EXIT_FAIL);
         }
+        int yield = 0, snap = 0;
+        if (agree_after_step(&t, &yield, &snap, &e)) {
+            yt_report("train: step %ld: %s", t.step, e.msg);
+            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+        }
+        if (yield && t.step < t.o.max_steps) {
+            status = do_yield(&t, &e);
+            goto out;
+        }
+        if (snap && t.step < t.o.max_steps && save_agreed(&t, &e))
+            goto out;
     }
+    /* Finished: a last snapshot (a requeued finished job then only re-exports)
+     * and the adapter. */
+    if (save_agreed(&t, &e))
+        goto out;
     rc = 0;
     if (t.rank == 0) {
         char dir[4200];
@@ -266,8 +407,12 @@ int yt_cmd_train(int argc, char **argv)
     }
     if (agree_ok(&t, rc == 0, &e, "saving the adapter"))
         goto out;
+    yt_train_event(&t, "finish", json_pack("{s:I, s:I}", "step", (json_int_t)t.step, "tokens",
+                                           (json_int_t)t.tokens_seen));
     status = YT_EXIT_OK;
 out:
+    if (t.events)
+        fclose(t.events);
     teardown(&t);
     yt_comm_finalize(t.comm);
     return status;

@@ -15,6 +15,10 @@ typedef struct yt_train_opts {
     char lora_targets[128];
     int rslora;
     int threads, log_every;
+    char resume[4096], yield_signals[128], yield_deadline[256];
+    long snapshot_every;
+    float snapshot_seconds;
+    int keep;
 } yt_train_opts;
 
 extern const yt_opt yt_train_table[];

@@ -18,6 +18,7 @@ expect_fail() {  # expect_fail "TEXT" cmd...
 }
 
 "$YT_BIN" init-model --preset tiny --out model > /dev/null
+"$YT_BIN" init-model --preset tiny --seed 99 --out m_other > /dev/null
 "$PYTHON" "$YT_SRCDIR/tests/tools/make_repeated_jsonl.py" data.jsonl 100 256
 "$YT_BIN" prep --in data.jsonl --out data.h5 > /dev/null
 T=(train --data data.h5 --out run --max-steps 2 --seq-len 32 --micro-batch 2 --threads 1)
@@ -65,5 +66,23 @@ expect_fail "bad.jsonl:2" "$YT_BIN" prep --in bad.jsonl --out bad.h5
 # the run folder cannot be created
 expect_fail "/proc/yt-run" "$YT_BIN" "${T[@]/run/\/proc\/yt-run}" --model model
 
+# resume refuses a snapshot of another configuration, model or dataset, and
+# leaves the snapshot as it was
+"$YT_BIN" "${T[@]}" --model model --out runr --snapshot-every 1 > /dev/null
+snap=runr/snapshots/step-00000002.h5
+before=$(md5sum < $snap)
+expect_fail "lr = 0.0002" "$YT_BIN" "${T[@]}" --model model --out runr --max-steps 4 --lr 1e-3
+expect_fail "another base model" "$YT_BIN" "${T[@]}" --model m_other --out runr --max-steps 4
+"$PYTHON" "$YT_SRCDIR/tests/tools/make_repeated_jsonl.py" data2.jsonl 120 256
+"$YT_BIN" prep --in data2.jsonl --out data2.h5 > /dev/null
+expect_fail "another dataset" "$YT_BIN" "${T[@]/data.h5/data2.h5}" --model model --out runr --max-steps 4
+expect_fail "--resume is never" "$YT_BIN" "${T[@]}" --model model --out runr --max-steps 4 --resume never
+[ "$(md5sum < $snap)" = "$before" ] || { echo "FAIL: a refused resume changed $snap"; failures=$((failures+1)); }
+# a corrupt newest snapshot is reported and skipped; the older one is used
+cp $snap runr/snapshots/step-00000003.h5
+printf 'garbage' | dd of=runr/snapshots/step-00000003.h5 bs=1 seek=$(( $(stat -c %s $snap) / 2 )) conv=notrunc 2>/dev/null
+out=$("$YT_BIN" "${T[@]}" --model model --out runr --max-steps 4 2>&1)
+grep -q "step-00000003.h5" <<<"$out" && grep -q "resumed from runr/snapshots/step-00000002.h5" <<<"$out" ||
+    { echo "FAIL: corrupt newest snapshot not skipped: $out"; failures=$((failures+1)); }
 [ $failures -eq 0 ] || { echo "$failures bad-input case(s) failed"; exit 1; }
 echo "bad_input: all cases gave clear errors"

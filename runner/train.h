@@ -1,0 +1,54 @@
+/* runner/train: the state of a training run, shared by the loop (train.c),
+ * its snapshots and resume (train_state.c).  Internal to runner/. */
+#ifndef YT_TRAIN_H
+#define YT_TRAIN_H
+
+#include <jansson.h>
+
+#include "collectives/collectives.h"
+#include "datasets/datasets.h"
+#include "model/model.h"
+#include "optim/optim.h"
+#include "runner/progress.h"
+#include "runner/train_options.h"
+#include "runner/yield.h"
+
+typedef struct trainer {
+    yt_train_opts o;
+    yt_comm *comm;
+    int rank, world;
+    yt_ds *ds;
+    yt_ds_sampler *sampler;
+    yt_model *model;
+    yt_optim_config oc;
+    yt_adamw adam;
+    int A, BS;                 /* micro-batches per step on this rank; tokens per micro-batch */
+    int32_t *inputs, *targets; /* [A][BS] */
+    float *weights;            /* [A][BS] */
+    yt_progress progress;
+    /* snapshots and yielding */
+    yt_yield_config yc;
+    char snap_dir[4200];
+    long step;                 /* optimizer steps completed */
+    long long tokens_seen;
+    double last_step_s;        /* duration of the last completed step */
+    double step_started;       /* monotonic time the current step began */
+    double last_snapshot;      /* monotonic time of the last snapshot */
+    FILE *events;              /* RUN/events.jsonl (rank 0) */
+    int abandoned;             /* the agreement decided to drop the step in progress */
+} trainer;
+
+/* The options and fingerprints a resumed run must share with its snapshot. */
+json_t *yt_train_identity(const trainer *t);
+/* Writes RUN/snapshots/step-N.h5 for the completed step t->step (rank 0 only;
+ * others return 0 at once), then prunes to --keep. */
+int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e);
+/* Collective.  Finds the snapshot --resume names (auto: newest valid in RUN),
+ * checks it belongs to this run, restores weights, optimizer, step, tokens
+ * and sampler cursor on every rank.  *resumed_from gets the path ("" for a
+ * fresh start); *report gets what was skipped. */
+int yt_train_resume(trainer *t, char *resumed_from, size_t cap, char *report, size_t rcap, yt_err *e);
+/* Appends one event line to RUN/events.jsonl (rank 0; fields as a JSON object). */
+void yt_train_event(trainer *t, const char *event, json_t *fields);
+
+#endif

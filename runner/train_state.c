@@ -1,0 +1,267 @@
+/* Snapshots of a training run and resuming from them.  A snapshot holds what
+ * makes the continuation bitwise identical to an uninterrupted run on the same
+ * ranks: LoRA weights, AdamW moments and step count, the optimizer step, tokens
+ * seen, the sampler cursor.  Random streams (LoRA init, dropout masks, data
+ * order) are counter-based functions of (seed, step, micro-batch), so the seed
+ * and the step are their whole state.  Rank 0 writes and reads; resume
+ * broadcasts to the others, so only rank 0 needs to see RUN. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "checkpoint/checkpoint.h"
+#include "config.h"
+#include "runner/train.h"
+
+static const char *const identity_keys[] = {
+    "seq_len", "lr", "warmup", "schedule", "min_lr_ratio", "weight_decay", "clip", "beta1", "beta2",
+    "eps", "lora_rank", "lora_alpha", "lora_dropout", "rslora", "seed",
+};
+
+json_t *yt_train_identity(const trainer *t)
+{
+    json_t *all = yt_opts_to_json(yt_train_table, &t->o);
+    json_t *id = json_object();
+    char fp[32];
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)yt_model_fingerprint(t->model));
+    json_object_set_new(id, "model_fingerprint", json_string(fp));
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t->ds->fingerprint);
+    json_object_set_new(id, "dataset_fingerprint", json_string(fp));
+    json_object_set_new(id, "global_batch", json_integer((json_int_t)t->o.micro_batch * t->A * t->world));
+    for (size_t i = 0; i < sizeof identity_keys / sizeof identity_keys[0]; i++)
+        json_object_set(id, identity_keys[i], json_object_get(all, identity_keys[i]));
+    /* targets as the set, not the spelling */
+    json_t *tg = json_array();
+    for (int p = 0; p < YT_NPROJ; p++)
+        if ((yt_model_lora_config(t->model)->targets >> p) & 1)
+            json_array_append_new(tg, json_string(yt_proj_short[p]));
+    json_object_set_new(id, "lora_targets", tg);
+    json_decref(all);
+    return id;
+}
+
+void yt_train_event(trainer *t, const char *event, json_t *fields)
+{
+    if (t->rank != 0 || !t->events) {
+        json_decref(fields);
+        return;
+    }
+    json_t *j = json_object();
+    json_object_set_new(j, "event", json_string(event));
+    json_object_set_new(j, "time", json_real(yt_wall()));
+    if (fields)
+        json_object_update(j, fields);
+    json_decref(fields);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (text) {
+        fprintf(t->events, "%s\n", text);
+        fflush(t->events);
+        free(text);
+    }
+}
+
+static int put_tensors(yt_snap_writer *w, const trainer *t, const char *group, const float *base,
+                       yt_err *e)
+{
+    const yt_model *m = t->model;
+    for (int i = 0; i < yt_model_n_lora_tensors(m); i++) {
+        const yt_lora_tensor *lt = yt_model_lora_tensor(m, i);
+        char name[200];
+        snprintf(name, sizeof name, "%s/%s", group, lt->name);
+        int64_t shape[2] = {lt->rows, lt->cols};
+        if (yt_snap_put_f32(w, name, base + lt->offset, 2, shape, e))
+            return -1;
+    }
+    return 0;
+}
+
+int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
+{
+    if (t->rank != 0)
+        return 0;
+    double t0 = yt_now();
+    char path[4400];
+    if (yt_snap_path(path, sizeof path, t->snap_dir, t->step, e))
+        return -1;
+    yt_snap_writer *w = yt_snap_begin(path, e);
+    if (!w)
+        return -1;
+    yt_ds_cursor cur = yt_ds_sampler_cursor(t->sampler);
+    json_t *id = yt_train_identity(t);
+    char *id_text = json_dumps(id, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(id);
+    json_t *cfg = yt_opts_to_json(yt_train_table, &t->o);
+    char *cfg_text = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(cfg);
+    char fp[32];
+    const yt_lora_config *lc = yt_model_lora_config(t->model);
+    int rc = put_tensors(w, t, "lora", yt_model_params(t->model), e) ||
+             put_tensors(w, t, "optim/m", t->adam.m, e) || put_tensors(w, t, "optim/v", t->adam.v, e) ||
+             yt_snap_attr_str(w, "program_version", "yieldtune " PACKAGE_VERSION, e) ||
+             yt_snap_attr_i64(w, "step", t->step, e) ||
+             yt_snap_attr_i64(w, "tokens_seen", t->tokens_seen, e) ||
+             yt_snap_attr_i64(w, "adamw_t", t->adam.t, e) ||
+             yt_snap_attr_i64(w, "sampler_epoch", (int64_t)cur.epoch, e) ||
+             yt_snap_attr_i64(w, "sampler_position", (int64_t)cur.position, e) ||
+             yt_snap_attr_i64(w, "world_size", t->world, e) ||
+             yt_snap_attr_str(w, "identity", id_text ? id_text : "{}", e) ||
+             yt_snap_attr_str(w, "config", cfg_text ? cfg_text : "{}", e) ||
+             yt_snap_attr_str(w, "base_model", t->o.model, e) ||
+             yt_snap_attr_i64(w, "lora_rank", lc->rank, e) ||
+             yt_snap_attr_f64(w, "lora_alpha", lc->alpha, e) ||
+             yt_snap_attr_f64(w, "lora_dropout", lc->dropout, e) ||
+             yt_snap_attr_i64(w, "use_rslora", lc->rslora, e) ||
+             yt_snap_attr_str(w, "rng", "counter-based: LoRA init, dropout and data order are "
+                                        "functions of (seed, step, micro-batch)", e);
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)yt_model_fingerprint(t->model));
+    rc = rc || yt_snap_attr_str(w, "model_fingerprint", fp, e);
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t->ds->fingerprint);
+    rc = rc || yt_snap_attr_str(w, "dataset_fingerprint", fp, e);
+    free(id_text);
+    free(cfg_text);
+    if (rc) {
+        yt_snap_abort(w);
+        return -1;
+    }
+    if (yt_snap_commit(w, e))
+        return -1;
+    if (yt_snap_prune(t->snap_dir, t->o.keep, NULL, e))
+        return -1;
+    struct stat st;
+    *bytes = stat(path, &st) == 0 ? (size_t)st.st_size : 0;
+    *seconds = yt_now() - t0;
+    return 0;
+}
+
+/* Compares the snapshot's identity with this run's; names the first key that differs. */
+static int check_identity(const trainer *t, const char *path, const char *text, yt_err *e)
+{
+    json_error_t je;
+    json_t *saved = json_loads(text, 0, &je);
+    if (!saved)
+        return yt_errf(e, "%s: attribute 'identity' is not JSON: %s", path, je.text);
+    json_t *now = yt_train_identity(t);
+    const char *key;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(now, key, v)
+    {
+        json_t *old = json_object_get(saved, key);
+        int same = old && (json_equal(old, v) ||
+                           (json_is_number(old) && json_is_number(v) &&
+                            (float)json_number_value(old) == (float)json_number_value(v)));
+        if (!same) {
+            char *a = old ? json_dumps(old, JSON_ENCODE_ANY | JSON_REAL_PRECISION(7)) : strdup("(absent)");
+            char *b = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(7));
+            const char *what = strcmp(key, "model_fingerprint") == 0 ? " (another base model)"
+                               : strcmp(key, "dataset_fingerprint") == 0 ? " (another dataset)"
+                               : strcmp(key, "global_batch") == 0
+                                   ? " (keep micro-batch x grad-accum x ranks equal)"
+                                   : "";
+            rc = yt_errf(e, "%s was made with %s = %s but this run has %s = %s%s; resume it with the "
+                            "same setting, or train into another --out",
+                         path, key, a ? a : "?", key, b ? b : "?", what);
+            free(a);
+            free(b);
+            break;
+        }
+    }
+    json_decref(now);
+    json_decref(saved);
+    return rc;
+}
+
+static int get_tensors(yt_snap *s, trainer *t, const char *group, float *base, yt_err *e)
+{
+    const yt_model *m = t->model;
+    for (int i = 0; i < yt_model_n_lora_tensors(m); i++) {
+        const yt_lora_tensor *lt = yt_model_lora_tensor(m, i);
+        char name[200];
+        snprintf(name, sizeof name, "%s/%s", group, lt->name);
+        if (yt_snap_get_f32(s, name, base + lt->offset, (size_t)lt->rows * lt->cols, e))
+            return -1;
+    }
+    return 0;
+}
+
+/* What rank 0 tells the others after looking at RUN. */
+typedef struct resume_msg {
+    int32_t status;        /* 0 fresh, 1 resumed, -1 error */
+    int64_t step, tokens, adam_t, epoch, position;
+} resume_msg;
+
+static int load_on_root(trainer *t, resume_msg *msg, char *from, size_t cap, char *report,
+                        size_t rcap, yt_err *e)
+{
+    const char *mode = t->o.resume;
+    char path[4400] = "";
+    long step = -1;
+    report[0] = '\0';
+    if (strcmp(mode, "never") == 0 || strcmp(mode, "auto") == 0) {
+        if (yt_snap_clean_temps(t->snap_dir, NULL, e) ||
+            yt_snap_latest_valid(t->snap_dir, path, sizeof path, &step, report, rcap, e))
+            return -1;
+        if (step >= 0 && strcmp(mode, "never") == 0)
+            return yt_errf(e, "%s holds snapshots (newest %s) and --resume is never: train into "
+                              "another --out, or resume with --resume auto",
+                           t->snap_dir, path);
+        if (step < 0) {
+            msg->status = 0;
+            from[0] = '\0';
+            return 0;
+        }
+    } else {
+        snprintf(path, sizeof path, "%s", mode);
+    }
+    yt_snap *s = NULL;
+    if (yt_snap_open(&s, path, e))
+        return -1;
+    char *id = NULL;
+    int64_t world = 0;
+    int rc = yt_snap_verify(s, e) || yt_snap_get_attr_str_dup(s, "identity", &id, e) ||
+             check_identity(t, path, id, e) || get_tensors(s, t, "lora", yt_model_params(t->model), e) ||
+             get_tensors(s, t, "optim/m", t->adam.m, e) || get_tensors(s, t, "optim/v", t->adam.v, e) ||
+             yt_snap_get_attr_i64(s, "step", &msg->step, e) ||
+             yt_snap_get_attr_i64(s, "tokens_seen", &msg->tokens, e) ||
+             yt_snap_get_attr_i64(s, "adamw_t", &msg->adam_t, e) ||
+             yt_snap_get_attr_i64(s, "sampler_epoch", &msg->epoch, e) ||
+             yt_snap_get_attr_i64(s, "sampler_position", &msg->position, e) ||
+             yt_snap_get_attr_i64(s, "world_size", &world, e);
+    free(id);
+    yt_snap_close(s);
+    if (rc)
+        return -1;
+    msg->status = 1;
+    snprintf(from, cap, "%s", path);
+    return 0;
+}
+
+int yt_train_resume(trainer *t, char *from, size_t cap, char *report, size_t rcap, yt_err *e)
+{
+    resume_msg msg = {0};
+    from[0] = report[0] = '\0';
+    if (t->rank == 0 && load_on_root(t, &msg, from, cap, report, rcap, e))
+        msg.status = -1;
+    if (yt_comm_bcast(t->comm, &msg, sizeof msg, 0, e))
+        return -1;
+    if (msg.status < 0)
+        return t->rank == 0 ? -1 : yt_errf(e, "rank 0 could not resume");
+    if (msg.status == 0)
+        return 0;
+    size_t np = yt_model_n_params(t->model);
+    if (yt_comm_bcast(t->comm, yt_model_params(t->model), np * sizeof(float), 0, e) ||
+        yt_comm_bcast(t->comm, t->adam.m, np * sizeof(float), 0, e) ||
+        yt_comm_bcast(t->comm, t->adam.v, np * sizeof(float), 0, e))
+        return -1;
+    t->step = (long)msg.step;
+    t->tokens_seen = msg.tokens;
+    t->adam.t = (long)msg.adam_t;
+    yt_ds_cursor c = {(uint64_t)msg.epoch, (uint64_t)msg.position};
+    if (yt_ds_sampler_set_cursor(t->sampler, c, e))
+        return yt_err_prefix(e, "restoring the data position");
+    return 1;
+}

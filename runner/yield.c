@@ -1,0 +1,133 @@
+/* Yield signals: blocked everywhere, taken by one sigwait thread. */
+#define _POSIX_C_SOURCE 200809L
+#include "runner/yield.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The one global: what the signal thread saw.  Written by that thread only. */
+static struct {
+    atomic_int pending;
+    atomic_int signo;
+    _Atomic double when;
+    sigset_t set;
+} yt_signal_flag;
+
+static const struct {
+    const char *name;
+    int signo;
+} names[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"INT", SIGINT},
+             {"HUP", SIGHUP},   {"ALRM", SIGALRM}, {"XCPU", SIGXCPU}};
+
+const char *yt_signal_name(int signo)
+{
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].signo == signo)
+            return names[i].name;
+    return "?";
+}
+
+static int lookup(const char *s, size_t n)
+{
+    if (n > 3 && strncmp(s, "SIG", 3) == 0) {
+        s += 3;
+        n -= 3;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i].name) == n && strncmp(names[i].name, s, n) == 0)
+            return names[i].signo;
+    return -1;
+}
+
+int yt_yield_parse(yt_yield_config *c, const char *signals, const char *deadlines, yt_err *e)
+{
+    memset(c, 0, sizeof *c);
+    for (const char *p = signals; *p;) {
+        size_t n = strcspn(p, ",");
+        int s = lookup(p, n);
+        if (s < 0)
+            return yt_errf(e, "--yield-signals: unknown signal '%.*s' (USR1, USR2, TERM, INT, HUP, ALRM, XCPU)",
+                           (int)n, p);
+        if (c->n == YT_YIELD_MAX_SIGNALS)
+            return yt_errf(e, "--yield-signals: too many signals");
+        c->signo[c->n++] = s;
+        p += n + (p[n] == ',');
+    }
+    if (c->n == 0)
+        return yt_errf(e, "--yield-signals: no signal given");
+    for (const char *p = deadlines; *p;) {
+        size_t n = strcspn(p, ",");
+        const char *eq = memchr(p, '=', n);
+        if (!eq)
+            return yt_errf(e, "--yield-deadline: '%.*s' is not SIGNAL=SECONDS", (int)n, p);
+        int s = lookup(p, (size_t)(eq - p));
+        char *end;
+        double d = strtod(eq + 1, &end);
+        if (s < 0 || end != p + n || !(d >= 0) || !isfinite(d))
+            return yt_errf(e, "--yield-deadline: bad entry '%.*s'", (int)n, p);
+        int found = 0;
+        for (int i = 0; i < c->n; i++)
+            if (c->signo[i] == s) {
+                c->deadline[i] = d;
+                found = 1;
+            }
+        if (!found)
+            return yt_errf(e, "--yield-deadline: %.*s is not one of --yield-signals", (int)(eq - p), p);
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+static void *signal_thread(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int s = 0;
+        if (sigwait(&yt_signal_flag.set, &s) != 0)
+            continue;
+        if (!atomic_load(&yt_signal_flag.pending)) {
+            atomic_store(&yt_signal_flag.when, yt_now());
+            atomic_store(&yt_signal_flag.signo, s);
+            atomic_store(&yt_signal_flag.pending, 1);
+        }
+    }
+    return NULL;
+}
+
+int yt_yield_start(const yt_yield_config *c, yt_err *e)
+{
+    sigemptyset(&yt_signal_flag.set);
+    for (int i = 0; i < c->n; i++)
+        sigaddset(&yt_signal_flag.set, c->signo[i]);
+    int rc = pthread_sigmask(SIG_BLOCK, &yt_signal_flag.set, NULL);
+    if (rc != 0)
+        return yt_errno(e, rc, "blocking the yield signals");
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&th, &attr, signal_thread, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        return yt_errno(e, rc, "starting the signal thread");
+    return 0;
+}
+
+int yt_yield_pending(void) { return atomic_load(&yt_signal_flag.pending); }
+int yt_yield_signo(void) { return atomic_load(&yt_signal_flag.signo); }
+double yt_yield_time(void) { return atomic_load(&yt_signal_flag.when); }
+
+double yt_yield_deadline(const yt_yield_config *c)
+{
+    if (!yt_yield_pending())
+        return INFINITY;
+    int s = yt_yield_signo();
+    for (int i = 0; i < c->n; i++)
+        if (c->signo[i] == s && c->deadline[i] > 0)
+            return yt_yield_time() + c->deadline[i];
+    return INFINITY;
+}

@@ -1,0 +1,102 @@
+#!/bin/bash
+# The yield protocol and exact resume on `tiny`.  Runs are interrupted at
+# random moments, several times each, until they finish; the final adapter must
+# be bitwise equal to the uninterrupted run's on the same number of ranks:
+#   np=1: SIGUSR1 to the process;
+#   np=2: SIGUSR1 to mpirun (forwarded to every rank), SIGUSR1 to one rank
+#         only, SIGTERM to one rank (the deadline path), kill -9 of one rank
+#         (mpirun fails; the restart resumes from the last periodic snapshot);
+# and a run yielded at np=2 and resumed at np=1 (same global batch) sees the
+# same data order and ends fp-close.
+set -euo pipefail
+work=$(mktemp -d /tmp/yt-yield-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fail() { echo "FAIL: $*"; exit 1; }
+RANDOM=${YT_TEST_SEED:-$$}
+echo "random seed of the interruption times: $RANDOM"
+
+"$YT_BIN" init-model --preset tiny --seed 5 --out model > /dev/null
+"$PYTHON" "$YT_SRCDIR/tests/tools/make_repeated_jsonl.py" data.jsonl 400 256
+"$YT_BIN" prep --in data.jsonl --out data.h5 > /dev/null
+common=(--model model --data data.h5 --max-steps 100 --seq-len 128 --micro-batch 2 --lr 3e-3
+        --lora-rank 8 --lora-alpha 16 --lora-dropout 0.1 --seed 7 --threads 1 --log-every 1000
+        --snapshot-every 5)
+one=("$YT_BIN" train "${common[@]}" --grad-accum 2)
+two=("$MPIRUN" -np 2 --oversubscribe "$YT_BIN" train "${common[@]}" --grad-accum 1)
+
+"${one[@]}" --out ref1 > /dev/null
+"${two[@]}" --out ref2 > /dev/null
+
+rank_pid() {  # a rank of the mpirun with pid $1 (its child), waiting for it to start
+    local p=""
+    for _ in $(seq 50); do
+        p=$(pgrep -P "$1" -f "yieldtune train" | head -1 || true)
+        [ -n "$p" ] && break
+        sleep 0.05
+    done
+    echo "$p"
+}
+
+# interrupt NAME HOW CMD...: reruns CMD until it exits 0, hitting each run
+# except the last with HOW after a random delay.  Counts the yields.
+interrupt() {
+    local name=$1 how=$2; shift 2
+    local yields=0 kills=0 rc
+    for attempt in $(seq 30); do
+        "$@" --out "$name" > "$name.$attempt.log" 2>&1 &
+        local pid=$!
+        sleep "0.$((RANDOM % 6 + 2))"
+        if kill -0 "$pid" 2>/dev/null; then
+            case $how in
+                usr1) kill -USR1 "$pid" ;;
+                usr1-rank) r=$(rank_pid "$pid"); [ -n "$r" ] && kill -USR1 "$r" ;;
+                term-rank) r=$(rank_pid "$pid"); [ -n "$r" ] && kill -TERM "$r" ;;
+                kill-rank) r=$(rank_pid "$pid"); [ -n "$r" ] && kill -9 "$r" ;;
+            esac
+        fi
+        set +e; wait "$pid"; rc=$?; set -e
+        case $rc in
+            0) break ;;
+            75) yields=$((yields + 1)) ;;
+            *) [ "$how" = kill-rank ] || { cat "$name.$attempt.log"; fail "$name: exit $rc"; }
+               kills=$((kills + 1)) ;;
+        esac
+    done
+    [ "$rc" = 0 ] || fail "$name: did not finish in 30 attempts"
+    [ $((yields + kills)) -ge 2 ] || fail "$name: interrupted only $((yields + kills)) time(s); the test needs 2+"
+    echo "$name: finished after $yields yield(s) and $kills kill(s)"
+}
+
+interrupt np1-usr1 usr1 "${one[@]}"
+cmp ref1/adapter/adapter_model.safetensors np1-usr1/adapter/adapter_model.safetensors ||
+    fail "np1-usr1: adapter differs from the uninterrupted run"
+interrupt np2-usr1-mpirun usr1 "${two[@]}"
+interrupt np2-usr1-rank usr1-rank "${two[@]}"
+interrupt np2-term-rank term-rank "${two[@]}"
+interrupt np2-kill-rank kill-rank "${two[@]}"
+for r in np2-usr1-mpirun np2-usr1-rank np2-term-rank np2-kill-rank; do
+    cmp ref2/adapter/adapter_model.safetensors $r/adapter/adapter_model.safetensors ||
+        fail "$r: adapter differs from the uninterrupted np=2 run"
+    grep -q '"event":"yield"' $r/events.jsonl || [ $r = np2-kill-rank ] || fail "$r: no yield event"
+done
+grep -q '"signal":"TERM"' np2-term-rank/events.jsonl || fail "np2-term-rank: no TERM yield recorded"
+echo "all interrupted runs: bitwise equal to the uninterrupted run"
+
+# Yield at np=2, resume at np=1 with the same global batch.
+"${two[@]}" --out cross > cross.log 2>&1 &                # np=2, yielded ...
+pid=$!; sleep 0.6; kill -USR1 $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc = 75 ] || fail "cross: np=2 run exited $rc, expected a yield (75)"
+"${one[@]}" --out cross > /dev/null                      # ... the rest at np=1
+grep -q '"world_size":1' cross/events.jsonl || fail "cross: no np=1 resume event"
+"$PYTHON" - "$work" <<'PY'
+import sys, numpy as np
+from safetensors.numpy import load_file
+w = sys.argv[1]
+a, b = load_file(f"{w}/ref1/adapter/adapter_model.safetensors"), load_file(f"{w}/cross/adapter/adapter_model.safetensors")
+worst = max(float(np.abs(a[k] - b[k]).max() / max(np.abs(a[k]).max(), 1e-12)) for k in a)
+print(f"np=2 then np=1 vs np=1: worst relative difference {worst:.2e}")
+sys.exit(0 if worst < 1e-3 else 1)
+PY
+echo "yield_resume: all checks passed"
