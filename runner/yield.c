@@ -8,13 +8,17 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-/* The one global: what the signal thread saw.  Written by that thread only. */
+/* The one global: what the signal thread saw (written by that thread only),
+ * and what it needs to act as the watchdog. */
 static struct {
     atomic_int pending;
     atomic_int signo;
     _Atomic double when;
     sigset_t set;
+    yt_yield_config config;
 } yt_signal_flag;
 
 static const struct {
@@ -82,6 +86,29 @@ int yt_yield_parse(yt_yield_config *c, const char *signals, const char *deadline
     return 0;
 }
 
+/* The watchdog: a process still alive shortly after its yield deadline is
+ * stuck (a peer died or hangs in a collective).  It exits non-zero at once:
+ * snapshots are written to a temp file and renamed, so the last good one is
+ * untouched whatever the main thread was doing.  No margin: the loop plans to
+ * be out 0.1 s before the deadline, so a process still here at the deadline
+ * is stuck, and mpirun's SIGKILL follows about 0.2 s later. */
+static void watch_deadline(double deadline)
+{
+    const double margin = 0.0;
+    for (;;) {
+        double left = deadline + margin - yt_now();
+        if (left <= 0)
+            break;
+        struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+        sigtimedwait(&yt_signal_flag.set, NULL, &ts);
+    }
+    static const char msg[] = "yieldtune: yield deadline passed with the ranks not agreed "
+                              "(a peer died or hangs); exiting without a new snapshot\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(1);
+}
+
 static void *signal_thread(void *arg)
 {
     (void)arg;
@@ -93,6 +120,9 @@ static void *signal_thread(void *arg)
             atomic_store(&yt_signal_flag.when, yt_now());
             atomic_store(&yt_signal_flag.signo, s);
             atomic_store(&yt_signal_flag.pending, 1);
+            double d = yt_yield_deadline(&yt_signal_flag.config);
+            if (d < INFINITY)
+                watch_deadline(d);
         }
     }
     return NULL;
@@ -100,6 +130,7 @@ static void *signal_thread(void *arg)
 
 int yt_yield_start(const yt_yield_config *c, yt_err *e)
 {
+    yt_signal_flag.config = *c;
     sigemptyset(&yt_signal_flag.set);
     for (int i = 0; i < c->n; i++)
         sigaddset(&yt_signal_flag.set, c->signo[i]);

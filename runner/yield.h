@@ -3,7 +3,9 @@
  * every later thread inherits the mask and none swallows a signal) and starts
  * one thread that takes them with sigwait and only records them: the flag, the
  * first signal and when it came.  The training loop reads the flag at its
- * agreement points; all decisions are taken there, agreed across ranks. */
+ * agreement points; all decisions are taken there, agreed across ranks.
+ * The same thread is the watchdog: after a signal with a deadline, a process
+ * still running at it exits 1 (its peers stopped answering). */
 #ifndef YT_YIELD_H
 #define YT_YIELD_H
 

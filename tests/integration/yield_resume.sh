@@ -99,4 +99,32 @@ worst = max(float(np.abs(a[k] - b[k]).max() / max(np.abs(a[k]).max(), 1e-12)) fo
 print(f"np=2 then np=1 vs np=1: worst relative difference {worst:.2e}")
 sys.exit(0 if worst < 1e-3 else 1)
 PY
+# A hung peer: one rank stopped (SIGSTOP), the other gets SIGTERM.  The
+# signalled rank cannot agree with its peer; its watchdog ends it shortly after
+# the 0.8 s deadline, mpirun fails, and the snapshots on disk are untouched.
+"${two[@]}" --max-steps 1000000 --out hung > hung.log 2>&1 &
+pid=$!
+for _ in $(seq 600); do ls hung/snapshots/step-*.h5 > /dev/null 2>&1 && break; sleep 0.05; done
+ranks=($(pgrep -P $pid -f "yieldtune train"))
+[ ${#ranks[@]} = 2 ] || fail "hung: expected 2 ranks, found ${ranks[*]:-none}"
+kill -STOP "${ranks[0]}"
+sleep 0.3
+before=$(cd hung/snapshots && md5sum step-*.h5)
+t0=$(date +%s.%N)
+kill -TERM "${ranks[1]}"
+while kill -0 "${ranks[1]}" 2>/dev/null && [ "$(ps -o stat= -p "${ranks[1]}" | cut -c1)" != Z ]; do sleep 0.01; done
+t1=$(date +%s.%N)
+set +e; wait $pid; rc=$?; set -e
+t2=$(date +%s.%N)
+kill -9 "${ranks[0]}" 2>/dev/null || true
+after=$(cd hung/snapshots && md5sum step-*.h5)
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+all=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.2f", b - a }')
+echo "hung peer: the signalled rank exited ${secs}s after SIGTERM, mpirun exited $rc after ${all}s"
+[ $rc != 0 ] && [ $rc != 75 ] || fail "hung: exit $rc, expected a failure"
+awk -v s="$secs" 'BEGIN { exit !(s < 1.5) }' || fail "hung: the signalled rank took ${secs}s to exit"
+awk -v s="$all" 'BEGIN { exit !(s < 10) }' || fail "hung: mpirun took ${all}s to exit"
+[ "$before" = "$after" ] || fail "hung: snapshots changed"
+grep -q "yield deadline passed" hung.log || fail "hung: no watchdog message"
+
 echo "yield_resume: all checks passed"
