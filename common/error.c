@@ -26,7 +26,7 @@ int yt_err_prefix(yt_err *e, const char *fmt, ...)
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+    snprintf(e->msg, sizeof e->msg, "%.511s: %.509s", head, old);
     return -1;
 }
 
@@ -39,6 +39,6 @@ int yt_errno(yt_err *e, int errnum, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", head, strerror(errnum));
+    snprintf(e->msg, sizeof e->msg, "%.900s: %.120s", head, strerror(errnum));
     return -1;
 }

@@ -1,0 +1,155 @@
+/* datasets/tokenizer: the text tokenizer of Llama-family models, token-exact with
+ * Hugging Face `tokenizers` (0.20) for the files it accepts.
+ *
+ * Sources: a Hugging Face tokenizer.json (or a model folder holding one), or the
+ * metadata of a GGUF file (tokenizer.ggml.model "gpt2" = byte-level BPE, "llama" =
+ * SentencePiece BPE with byte fallback; tokenizer.ggml.pre names the pre-tokenizer).
+ * yt_tok_load picks by content (GGUF magic) or by a folder.
+ *
+ * Supported tokenizer.json parts (anything else is refused at load, naming the key):
+ *   model         BPE (vocab, merges as "a b" strings or [a, b] pairs, unk_token,
+ *                 fuse_unk, byte_fallback, ignore_merges; no dropout, no subword
+ *                 prefix/suffix)
+ *   normalizer    null, Sequence, Prepend, Replace (String or Regex), NFC/NFKC only
+ *                 for text whose code points are all < U+0300 (identity there; other
+ *                 text is refused at encode: no Unicode normalization tables here)
+ *   pre_tokenizer null, Sequence, Split (String or Regex, all five behaviours,
+ *                 invert), ByteLevel (add_prefix_space, use_regex = GPT-2 regex),
+ *                 Digits, Metaspace (prepend_scheme first/always/never, split)
+ *   post_processor null, Sequence, TemplateProcessing (single), ByteLevel (no-op on
+ *                 ids), RobertaProcessing, BertProcessing
+ *   decoder       null, Sequence, ByteLevel, Replace (String), ByteFallback, Fuse,
+ *                 Strip, Metaspace
+ *   added_tokens  split first, leftmost-longest, with lstrip/rstrip/single_word and
+ *                 normalized (matched on the raw or on the normalized text) as HF.
+ * Regular expressions run in PCRE2 (UTF, UCP, JIT when available); \s and \S are
+ * rewritten to Unicode White_Space as Oniguruma (HF's engine) reads them.
+ *
+ * Input text must be valid UTF-8 (HF's Python API cannot even hold anything else):
+ * encode refuses other bytes with a message naming the byte offset.  Decoding is
+ * lossy exactly where HF's is (ByteFallback: one U+FFFD per byte of an invalid run;
+ * ByteLevel: maximal-subpart U+FFFD as Rust's from_utf8_lossy), and refuses an id
+ * outside the vocabulary (HF silently drops it).
+ *
+ * Contract: 0 / -1 with a message in yt_err naming the file and key (load), the byte
+ * offset (encode) or the id (decode); nothing prints.  A yt_tok keeps a cache of
+ * pre-token -> ids and scratch buffers: use one yt_tok per thread. */
+#ifndef YT_TOKENIZER_H
+#define YT_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+typedef struct yt_tok yt_tok;
+
+/* A growable id array (free v with free()). */
+typedef struct yt_tok_ids {
+    uint32_t *v;
+    size_t n, cap;
+} yt_tok_ids;
+
+/* A growable byte string, NUL-terminated after n bytes (free s with free()). */
+typedef struct yt_tok_text {
+    char *s;
+    size_t n, cap;
+} yt_tok_text;
+
+/* PATH: a tokenizer.json, a GGUF file (by its magic or a .gguf name), or a folder
+ * with tokenizer.json. */
+int yt_tok_load(yt_tok **out, const char *path, yt_err *e);
+int yt_tok_load_json(yt_tok **out, const char *path, yt_err *e);
+/* JSON text already in memory; NAME is used in messages. */
+int yt_tok_load_json_text(yt_tok **out, const char *text, size_t len, const char *name,
+                          yt_err *e);
+int yt_tok_load_gguf(yt_tok **out, const char *path, yt_err *e);
+void yt_tok_free(yt_tok *t);
+
+/* Appends the ids of TEXT (len bytes, any bytes incl. NUL; must be UTF-8) to OUT.
+ * add_special: add what the post-processor adds (BOS, and EOS where it says so; for
+ * GGUF: tokenizer.ggml.add_bos_token (default true for "llama", false for "gpt2") and
+ * add_eos_token (default false)).  On error OUT keeps what it had before the call. */
+int yt_tok_encode(yt_tok *t, const char *text, size_t len, int add_special, yt_tok_ids *out,
+                  yt_err *e);
+/* Appends the text of N ids to OUT, as HF's decode(ids, skip_special_tokens). */
+int yt_tok_decode(yt_tok *t, const uint32_t *ids, size_t n, int skip_special, yt_tok_text *out,
+                  yt_err *e);
+
+/* Largest id + 1 over the model vocabulary and the added tokens. */
+uint32_t yt_tok_vocab_size(const yt_tok *t);
+/* BOS / EOS ids the file names (post-processor or GGUF keys); -1 when none. */
+int64_t yt_tok_bos_id(const yt_tok *t);
+int64_t yt_tok_eos_id(const yt_tok *t);
+/* Token string as stored in the file ("Ġhello", "▁hello", "<s>"), NULL when unused. */
+const char *yt_tok_piece(const yt_tok *t, uint32_t id);
+/* Id of an exact token string (vocabulary or added token); -1 when absent. */
+int64_t yt_tok_piece_id(const yt_tok *t, const char *piece);
+/* "tokenizer.json" or "gguf". */
+const char *yt_tok_source_kind(const yt_tok *t);
+
+/* 64-bit fingerprint of everything that decides the ids: model kind, vocabulary
+ * (id -> bytes), merge ranks, added tokens and their flags, normalizer,
+ * pre-tokenizer and post-processor configuration (the decoder is included too).
+ * Formatting as 16 lowercase hex digits gives the dataset's tokenizer_fingerprint. */
+uint64_t yt_tok_fingerprint(const yt_tok *t);
+void yt_tok_fingerprint_hex(const yt_tok *t, char buf[17]);
+
+/* Small buffer helpers. */
+int yt_tok_ids_push(yt_tok_ids *a, uint32_t id, yt_err *e);
+int yt_tok_text_append(yt_tok_text *s, const void *p, size_t n, yt_err *e);
+/* Checks UTF-8 (no overlongs, no surrogates, <= U+10FFFF); returns the offset of the
+ * first bad byte, or len when valid. */
+size_t yt_tok_utf8_check(const char *s, size_t len);
+
+/* ---- GGUF metadata reader (header and key/value pairs; tensors are not read) ----
+ * Versions 2 and 3, little-endian.  Every length and count is checked against the
+ * file size before anything is allocated; errors name the file and the key. */
+typedef enum yt_gguf_type {
+    YT_GGUF_U8 = 0, YT_GGUF_I8 = 1, YT_GGUF_U16 = 2, YT_GGUF_I16 = 3, YT_GGUF_U32 = 4,
+    YT_GGUF_I32 = 5, YT_GGUF_F32 = 6, YT_GGUF_BOOL = 7, YT_GGUF_STRING = 8,
+    YT_GGUF_ARRAY = 9, YT_GGUF_U64 = 10, YT_GGUF_I64 = 11, YT_GGUF_F64 = 12,
+    YT_GGUF_NTYPES
+} yt_gguf_type;
+
+typedef struct yt_gguf_str {
+    const char *s; /* NUL-terminated copy (may also hold NULs inside: use len) */
+    uint64_t len;
+} yt_gguf_str;
+
+typedef struct yt_gguf_value {
+    yt_gguf_type type;
+    /* scalars: the value widened (bool -> u 0/1; floats in f) */
+    uint64_t u;
+    int64_t i;
+    double f;
+    yt_gguf_str str;            /* STRING */
+    yt_gguf_type elem_type;     /* ARRAY */
+    uint64_t n;                 /* ARRAY: element count */
+    const void *raw;            /* numeric ARRAY: n little-endian elements of elem_type */
+    const yt_gguf_str *strs;    /* STRING ARRAY */
+    const struct yt_gguf_value *items; /* ARRAY of ARRAY */
+} yt_gguf_value;
+
+typedef struct yt_gguf_kv {
+    const char *key;
+    yt_gguf_value v;
+} yt_gguf_kv;
+
+typedef struct yt_gguf yt_gguf;
+
+int yt_gguf_open(yt_gguf **out, const char *path, yt_err *e);
+void yt_gguf_close(yt_gguf *g);
+uint32_t yt_gguf_version(const yt_gguf *g);
+uint64_t yt_gguf_tensor_count(const yt_gguf *g);
+size_t yt_gguf_kv_count(const yt_gguf *g);
+const yt_gguf_kv *yt_gguf_kv_at(const yt_gguf *g, size_t i);
+/* NULL when absent. */
+const yt_gguf_value *yt_gguf_find(const yt_gguf *g, const char *key);
+/* Numeric element i of a numeric array (or the scalar itself, i = 0), as double /
+ * int64; 0 when out of range. */
+double yt_gguf_elem_f64(const yt_gguf_value *v, uint64_t i);
+int64_t yt_gguf_elem_i64(const yt_gguf_value *v, uint64_t i);
+const char *yt_gguf_type_name(yt_gguf_type t);
+
+#endif
