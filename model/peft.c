@@ -9,51 +9,90 @@
 
 #define PEFT_PREFIX "base_model.model.model."
 
-int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_model_path, yt_err *e)
+/* A float setting as PEFT has it: the shortest decimal that reads back as
+ * this float (0.05f -> 0.05, not 0.05000000074505806), printed with at most 9
+ * significant digits, which is how Python's json writes that decimal. */
+static json_t *json_float_setting(float f)
 {
+    char buf[40];
+    for (int p = 1; p <= 9; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, (double)f);
+        if (strtof(buf, NULL) == f && (float)strtod(buf, NULL) == f)
+            return json_real(strtod(buf, NULL));
+    }
+    return json_real((double)f);
+}
+
+/* adapter_config.json as PEFT 0.13 writes it for LoraConfig(r, lora_alpha,
+ * lora_dropout, use_rslora, target_modules, task_type="CAUSAL_LM") after
+ * save_pretrained: every field, keys sorted, indent 2. */
+static char *peft_config_text(const yt_lora_config *lc, const char *base_model_path)
+{
+    json_t *targets = json_array();
+    for (int p = 0; p < YT_NPROJ; p++)
+        if ((lc->targets >> p) & 1)
+            json_array_append_new(targets, json_string(yt_proj_names[p]));
+    json_t *j = json_object();
+    json_object_set_new(j, "alpha_pattern", json_object());
+    json_object_set_new(j, "auto_mapping", json_null());
+    json_object_set_new(j, "base_model_name_or_path",
+                        base_model_path ? json_string(base_model_path) : json_null());
+    json_object_set_new(j, "bias", json_string("none"));
+    json_object_set_new(j, "fan_in_fan_out", json_false());
+    json_object_set_new(j, "inference_mode", json_true());
+    json_object_set_new(j, "init_lora_weights", json_true());
+    json_object_set_new(j, "layer_replication", json_null());
+    json_object_set_new(j, "layers_pattern", json_null());
+    json_object_set_new(j, "layers_to_transform", json_null());
+    json_object_set_new(j, "loftq_config", json_object());
+    json_object_set_new(j, "lora_alpha", json_float_setting(lc->alpha));
+    json_object_set_new(j, "lora_dropout", json_float_setting(lc->dropout));
+    json_object_set_new(j, "megatron_config", json_null());
+    json_object_set_new(j, "megatron_core", json_string("megatron.core"));
+    json_object_set_new(j, "modules_to_save", json_null());
+    json_object_set_new(j, "peft_type", json_string("LORA"));
+    json_object_set_new(j, "r", json_integer(lc->rank));
+    json_object_set_new(j, "rank_pattern", json_object());
+    json_object_set_new(j, "revision", json_null());
+    json_object_set_new(j, "target_modules", targets);
+    json_object_set_new(j, "task_type", json_string("CAUSAL_LM"));
+    json_object_set_new(j, "use_dora", json_false());
+    json_object_set_new(j, "use_rslora", json_boolean(lc->rslora));
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
+    json_decref(j);
+    return text;
+}
+
+int yt_peft_write(const char *dir, const yt_peft_tensor *t, int n, const yt_lora_config *lc,
+                  const char *base_model_path, yt_err *e)
+{
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s/adapter_config.json", dir) >= (int)sizeof path)
+        return yt_errf(e, "%s: path too long", dir);
     if (yt_mkdirs(dir, e))
-        return -1;
+        return yt_err_prefix(e, "writing adapter %s", dir);
     yt_st_writer *w = NULL;
     if (yt_st_writer_new(&w, e) || yt_st_writer_meta(w, "format", "pt", e))
         goto fail;
-    for (int i = 0; i < m->n_lt; i++) {
-        const yt_lora_tensor *t = &m->lt[i];
-        char key[160];
-        snprintf(key, sizeof key, PEFT_PREFIX "%s.weight", t->name);
-        int64_t shape[2] = {t->rows, t->cols};
-        if (yt_st_writer_add(w, key, YT_ST_F32, 2, shape, m->params + t->offset, e))
+    for (int i = 0; i < n; i++) {
+        char key[200];
+        if (snprintf(key, sizeof key, PEFT_PREFIX "%s.weight", t[i].name) >= (int)sizeof key) {
+            yt_errf(e, "tensor name '%s' too long", t[i].name);
+            goto fail;
+        }
+        int64_t shape[2] = {t[i].rows, t[i].cols};
+        if (yt_st_writer_add(w, key, YT_ST_F32, 2, shape, t[i].data, e))
             goto fail;
     }
-    char path[4200];
     snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
     if (yt_st_writer_write(w, path, e))
         goto fail;
     yt_st_writer_free(w);
     w = NULL;
 
-    json_t *targets = json_array();
-    for (int p = 0; p < YT_NPROJ; p++)
-        if ((m->lora.targets >> p) & 1)
-            json_array_append_new(targets, json_string(yt_proj_names[p]));
-    json_t *j = json_object();
-    json_object_set_new(j, "peft_type", json_string("LORA"));
-    json_object_set_new(j, "task_type", json_string("CAUSAL_LM"));
-    json_object_set_new(j, "base_model_name_or_path", json_string(base_model_path));
-    json_object_set_new(j, "r", json_integer(m->lora.rank));
-    json_object_set_new(j, "lora_alpha", json_real(m->lora.alpha));
-    json_object_set_new(j, "lora_dropout", json_real(m->lora.dropout));
-    json_object_set_new(j, "use_rslora", json_boolean(m->lora.rslora));
-    json_object_set_new(j, "target_modules", targets);
-    json_object_set_new(j, "bias", json_string("none"));
-    json_object_set_new(j, "fan_in_fan_out", json_false());
-    json_object_set_new(j, "inference_mode", json_true());
-    json_object_set_new(j, "init_lora_weights", json_true());
-    json_object_set_new(j, "modules_to_save", json_null());
-    json_object_set_new(j, "use_dora", json_false());
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(j);
+    char *text = peft_config_text(lc, base_model_path);
     if (!text)
-        return yt_errf(e, "out of memory");
+        return yt_errf(e, "writing adapter %s: out of memory", dir);
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
     int rc = yt_write_file_atomic(path, text, strlen(text), e);
     free(text);
@@ -61,6 +100,20 @@ int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_mode
 fail:
     yt_st_writer_free(w);
     return yt_err_prefix(e, "writing adapter %s", dir);
+}
+
+int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_model_path, yt_err *e)
+{
+    yt_peft_tensor *t = yt_alloc(sizeof *t * (size_t)(m->n_lt ? m->n_lt : 1), "adapter table", e);
+    if (!t)
+        return -1;
+    for (int i = 0; i < m->n_lt; i++) {
+        const yt_lora_tensor *lt = &m->lt[i];
+        t[i] = (yt_peft_tensor){lt->name, lt->rows, lt->cols, m->params + lt->offset};
+    }
+    int rc = yt_peft_write(dir, t, m->n_lt, &m->lora, base_model_path, e);
+    yt_free(t);
+    return rc;
 }
 
 /* Checks the adapter's settings against this model's LoRA configuration: an

@@ -180,6 +180,14 @@ int yt_st_writer_add(yt_st_writer *w, const char *name, yt_st_dtype dtype, int n
  * match the shape. */
 int yt_st_writer_add_raw(yt_st_writer *w, const char *name, yt_st_dtype dtype, int ndim,
                          const int64_t *shape, const void *data, size_t nbytes, yt_err *e);
+/* Float data produced while the file is written: fill(ctx, dst, numel, e)
+ * writes the tensor's numel floats into a buffer the writer allocates for that
+ * tensor alone (freed once it is written), stored as DTYPE (F32, BF16 or F16).
+ * A file larger than memory is thus written one tensor at a time.  A failing
+ * fill (0 / -1 with a message) fails the write: no file is left. */
+typedef int (*yt_st_fill_fn)(void *ctx, float *dst, size_t numel, yt_err *e);
+int yt_st_writer_add_fill(yt_st_writer *w, const char *name, yt_st_dtype dtype, int ndim,
+                          const int64_t *shape, yt_st_fill_fn fill, void *ctx, yt_err *e);
 /* A "__metadata__" string entry (a repeated key replaces the value). */
 int yt_st_writer_meta(yt_st_writer *w, const char *key, const char *value, yt_err *e);
 /* Writes PATH atomically.  Header keys follow insertion order (metadata first);

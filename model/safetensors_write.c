@@ -18,7 +18,8 @@ typedef struct wentry {
     int ndim;
     int64_t shape[YT_ST_MAX_DIMS];
     const void *data;
-    int from_float;      /* data is float[numel], stored as dtype */
+    int from_float;      /* 1: data is float[numel]; 2: fill() makes it; stored as dtype */
+    yt_st_fill_fn fill;
     size_t nbytes;       /* stored size */
     uint64_t offset;
 } wentry;
@@ -85,7 +86,7 @@ static int add_entry(yt_st_writer *w, const char *name, yt_st_dtype dtype, int n
     if (!from_float && raw_nbytes != nbytes)
         return yt_errf(e, "safetensors writer: tensor '%s': %zu bytes given, shape of %s needs %zu",
                        name, raw_nbytes, yt_st_dtype_name(dtype), nbytes);
-    if (!data && nbytes)
+    if (!data && nbytes && from_float != 2)
         return yt_errf(e, "safetensors writer: tensor '%s': no data", name);
     if (w->n == w->cap) {
         size_t cap = w->cap ? 2 * w->cap : 32;
@@ -118,6 +119,20 @@ int yt_st_writer_add(yt_st_writer *w, const char *name, yt_st_dtype dtype, int n
         return yt_errf(e, "safetensors writer: tensor '%s': float data can be stored as F32, BF16 "
                        "or F16, not %s", name ? name : "(null)", yt_st_dtype_name(dtype));
     return add_entry(w, name, dtype, ndim, shape, data, 1, 0, e);
+}
+
+int yt_st_writer_add_fill(yt_st_writer *w, const char *name, yt_st_dtype dtype, int ndim,
+                          const int64_t *shape, yt_st_fill_fn fill, void *ctx, yt_err *e)
+{
+    if (dtype != YT_ST_F32 && dtype != YT_ST_BF16 && dtype != YT_ST_F16)
+        return yt_errf(e, "safetensors writer: tensor '%s': float data can be stored as F32, BF16 "
+                       "or F16, not %s", name ? name : "(null)", yt_st_dtype_name(dtype));
+    if (!fill)
+        return yt_errf(e, "safetensors writer: tensor '%s': no fill function", name ? name : "(null)");
+    if (add_entry(w, name, dtype, ndim, shape, ctx, 2, 0, e))
+        return -1;
+    w->v[w->n - 1].fill = fill;
+    return 0;
 }
 
 int yt_st_writer_add_raw(yt_st_writer *w, const char *name, yt_st_dtype dtype, int ndim,
@@ -182,11 +197,10 @@ static int put(wout *o, const void *p, size_t n, yt_err *e)
     return 0;
 }
 
-static int write_tensor(wout *o, const wentry *t, yt_err *e)
+static int write_floats(wout *o, const wentry *t, const float *x, yt_err *e)
 {
-    if (!t->from_float || t->dtype == YT_ST_F32)
-        return put(o, t->data, t->nbytes, e);
-    const float *x = t->data;
+    if (t->dtype == YT_ST_F32)
+        return put(o, x, t->nbytes, e);
     size_t n = t->nbytes / 2;
     for (size_t i = 0; i < n; i++) {
         if (o->len + 2 > o->cap && flush_out(o, e) != 0)
@@ -196,6 +210,21 @@ static int write_tensor(wout *o, const wentry *t, yt_err *e)
         o->len += 2;
     }
     return 0;
+}
+
+static int write_tensor(wout *o, const wentry *t, yt_err *e)
+{
+    if (!t->from_float)
+        return put(o, t->data, t->nbytes, e);
+    if (t->from_float == 1)
+        return write_floats(o, t, t->data, e);
+    size_t numel = t->nbytes / (size_t)(yt_st_dtype_bits(t->dtype) / 8);
+    float *x = malloc((numel ? numel : 1) * sizeof *x);
+    if (!x)
+        return yt_errf(e, "out of memory (%zu floats)", numel);
+    int rc = t->fill((void *)t->data, x, numel, e) != 0 ? -1 : write_floats(o, t, x, e);
+    free(x);
+    return rc;
 }
 
 static char *build_header(yt_st_writer *w, size_t *len, yt_err *e)

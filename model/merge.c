@@ -1,0 +1,346 @@
+/* Merging a PEFT LoRA adapter into its base model: W' = W + scale * B A in
+ * fp32, stored in W's dtype, every other tensor copied byte for byte, one
+ * output model.safetensors written tensor by tensor (the merged ones are
+ * computed while the file is written, so one tensor's fp32 copy is the only
+ * large allocation). */
+#define _POSIX_C_SOURCE 200809L
+#include "model/model.h"
+#include "model/safetensors.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define ADAPTER_PREFIX "base_model.model."
+
+/* The adapter settings merge needs, read from adapter_config.json. */
+typedef struct adapter_cfg {
+    int rank;
+    double alpha;
+    int rslora;
+    json_t *targets; /* array of module names, or NULL when a pattern string */
+} adapter_cfg;
+
+static int key_is_empty(json_t *v)
+{
+    return !v || json_is_null(v) || (json_is_object(v) && json_object_size(v) == 0) ||
+           (json_is_array(v) && json_array_size(v) == 0);
+}
+
+static int read_adapter_config(adapter_cfg *c, json_t **root, const char *path, yt_err *e)
+{
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    *root = j;
+    if (!j)
+        return yt_errf(e, "%s: %s (line %d)", path, je.text, je.line);
+    if (!json_is_object(j))
+        return yt_errf(e, "%s: not a JSON object", path);
+    json_t *v = json_object_get(j, "peft_type");
+    if (v && !(json_is_string(v) && strcmp(json_string_value(v), "LORA") == 0))
+        return yt_errf(e, "%s: key 'peft_type' is not \"LORA\" (only LoRA adapters merge)", path);
+    v = json_object_get(j, "r");
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > INT_MAX)
+        return yt_errf(e, "%s: key 'r' missing or not a positive integer", path);
+    c->rank = (int)json_integer_value(v);
+    v = json_object_get(j, "lora_alpha");
+    if (!json_is_number(v))
+        return yt_errf(e, "%s: key 'lora_alpha' missing or not a number", path);
+    c->alpha = json_number_value(v);
+    v = json_object_get(j, "use_rslora");
+    if (v && !json_is_boolean(v))
+        return yt_errf(e, "%s: key 'use_rslora' is not true/false", path);
+    c->rslora = json_is_true(v);
+    v = json_object_get(j, "bias");
+    if (v && !(json_is_string(v) && strcmp(json_string_value(v), "none") == 0))
+        return yt_errf(e, "%s: key 'bias' is not \"none\" (adapter biases are not supported)", path);
+    static const char *const must_be_false[] = {"use_dora", "fan_in_fan_out"};
+    for (size_t i = 0; i < sizeof must_be_false / sizeof must_be_false[0]; i++) {
+        v = json_object_get(j, must_be_false[i]);
+        if (v && !json_is_false(v) && !json_is_null(v))
+            return yt_errf(e, "%s: key '%s' is set (not supported by merge)", path, must_be_false[i]);
+    }
+    static const char *const must_be_empty[] = {"modules_to_save", "rank_pattern", "alpha_pattern",
+                                                "layers_to_transform", "layer_replication"};
+    for (size_t i = 0; i < sizeof must_be_empty / sizeof must_be_empty[0]; i++)
+        if (!key_is_empty(json_object_get(j, must_be_empty[i])))
+            return yt_errf(e, "%s: key '%s' is set (not supported by merge)", path, must_be_empty[i]);
+    v = json_object_get(j, "target_modules");
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (!json_is_string(json_array_get(v, i)))
+                return yt_errf(e, "%s: key 'target_modules' holds a non-string", path);
+        c->targets = v;
+    } else if (json_is_string(v)) {
+        c->targets = NULL; /* a regular expression or "all-linear": not checked */
+    } else {
+        return yt_errf(e, "%s: key 'target_modules' missing or not a list", path);
+    }
+    return 0;
+}
+
+/* "model.layers.0.self_attn.q_proj": is its last component a target? */
+static int module_targeted(const adapter_cfg *c, const char *module)
+{
+    if (!c->targets)
+        return 1;
+    const char *last = strrchr(module, '.');
+    last = last ? last + 1 : module;
+    for (size_t i = 0; i < json_array_size(c->targets); i++) {
+        const char *t = json_string_value(json_array_get(c->targets, i));
+        size_t lt = strlen(t), lm = strlen(module);
+        if (strcmp(t, last) == 0 || strcmp(t, module) == 0 ||
+            (lm > lt && strcmp(module + lm - lt, t) == 0 && module[lm - lt - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+/* One adapted base weight. */
+typedef struct merge_item {
+    const yt_st_tensor *w, *a, *b;
+    float scale;
+    int rank;
+} merge_item;
+
+static int merge_fill(void *ctx, float *dst, size_t numel, yt_err *e)
+{
+    const merge_item *it = ctx;
+    int out = (int)it->w->shape[0], in = (int)it->w->shape[1], r = it->rank;
+    if (yt_st_tensor_read_f32(it->w, dst, numel, e))
+        return -1;
+    float *bs = malloc(sizeof(float) * ((size_t)out * r + (size_t)r * in));
+    if (!bs)
+        return yt_errf(e, "out of memory merging '%s'", it->w->name);
+    float *a = bs + (size_t)out * r;
+    if (yt_st_tensor_read_f32(it->b, bs, (size_t)out * r, e) ||
+        yt_st_tensor_read_f32(it->a, a, (size_t)r * in, e)) {
+        free(bs);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)out * r; i++)
+        bs[i] *= it->scale;
+    /* W[out,in] += (scale B)[out,r] A[r,in], in fp32 */
+    yt_k_matmul_dyW(dst, bs, a, out, in, r, 1.0f);
+    free(bs);
+    for (size_t i = 0; i < numel; i++)
+        if (!isfinite(dst[i]))
+            return yt_errf(e, "W + scale*B*A is not finite at element %zu (adapter '%s' or '%s' "
+                              "holds inf/nan or huge values)", i, it->b->name, it->a->name);
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+/* Pairs the adapter's lora_A/lora_B tensors with base weights; by_base[i] is
+ * the item of base tensor i (NULL when it is copied unchanged). */
+static int match_adapter(const yt_st_set *ad, const yt_st_set *base, const adapter_cfg *c,
+                         const char *apath, merge_item *items, merge_item **by_base, int *n_items,
+                         yt_err *e)
+{
+    static const char sa[] = ".lora_A.weight", sb[] = ".lora_B.weight";
+    const size_t lp = strlen(ADAPTER_PREFIX), ls = sizeof sa - 1;
+    float scale = c->rslora ? (float)(c->alpha / sqrt((double)c->rank)) : (float)(c->alpha / c->rank);
+    size_t na = yt_st_count(ad), nb = yt_st_count(base);
+    int n = 0;
+    for (size_t i = 0; i < nb; i++)
+        by_base[i] = NULL;
+    for (size_t i = 0; i < na; i++) {
+        const yt_st_tensor *a = yt_st_at(ad, i);
+        const char *nm = a->name;
+        size_t len = strlen(nm);
+        int is_a = ends_with(nm, sa), is_b = ends_with(nm, sb);
+        if (strncmp(nm, ADAPTER_PREFIX, lp) != 0 || len <= lp + ls || (!is_a && !is_b))
+            return yt_errf(e, "%s: tensor '%s' is not a LoRA weight "
+                              "(base_model.model.<module>.lora_A/lora_B.weight); merge handles only those",
+                           apath, nm);
+        if (is_b)
+            continue; /* paired through its lora_A */
+        char module[1024], bname[1100], wname[1100];
+        size_t lm = len - lp - ls;
+        if (lm >= sizeof module)
+            return yt_errf(e, "%s: tensor name '%s' too long", apath, nm);
+        memcpy(module, nm + lp, lm);
+        module[lm] = '\0';
+        snprintf(bname, sizeof bname, ADAPTER_PREFIX "%s%s", module, sb);
+        snprintf(wname, sizeof wname, "%s.weight", module);
+        const yt_st_tensor *b = yt_st_find(ad, bname), *w = yt_st_find(base, wname);
+        if (!b)
+            return yt_errf(e, "%s: tensor '%s' has no '%s'", apath, nm, bname);
+        if (!module_targeted(c, module))
+            return yt_errf(e, "%s: tensor '%s' adapts '%s', which is not in target_modules", apath,
+                           nm, module);
+        if (!w)
+            return yt_errf(e, "%s: tensor '%s': the base model has no tensor '%s'", apath, nm, wname);
+        if (w->dtype != YT_ST_F32 && w->dtype != YT_ST_BF16 && w->dtype != YT_ST_F16)
+            return yt_errf(e, "%s: tensor '%s' is %s; merge handles F32, BF16 and F16", w->file,
+                           wname, yt_st_dtype_name(w->dtype));
+        if (w->ndim != 2 || w->shape[0] > INT_MAX || w->shape[1] > INT_MAX)
+            return yt_errf(e, "%s: tensor '%s' is not a 2-D [out, in] weight", w->file, wname);
+        int64_t out = w->shape[0], in = w->shape[1], r = c->rank;
+        if (a->ndim != 2 || a->shape[0] != r || a->shape[1] != in)
+            return yt_errf(e, "%s: tensor '%s' is not [r=%lld, in=%lld] (base '%s' is [%lld, %lld])",
+                           apath, nm, (long long)r, (long long)in, wname, (long long)out, (long long)in);
+        if (b->ndim != 2 || b->shape[0] != out || b->shape[1] != r)
+            return yt_errf(e, "%s: tensor '%s' is not [out=%lld, r=%lld] (base '%s' is [%lld, %lld])",
+                           apath, bname, (long long)out, (long long)r, wname, (long long)out,
+                           (long long)in);
+        size_t wi = 0;
+        while (wi < nb && yt_st_at(base, wi) != w)
+            wi++;
+        if (wi == nb || by_base[wi])
+            return yt_errf(e, "%s: base tensor '%s' is adapted twice", apath, wname);
+        items[n] = (merge_item){w, a, b, scale, c->rank};
+        by_base[wi] = &items[n];
+        n++;
+    }
+    /* Every lora_B was paired with a lora_A. */
+    for (size_t i = 0; i < na; i++) {
+        const yt_st_tensor *t = yt_st_at(ad, i);
+        int used = 0;
+        for (int k = 0; k < n && !used; k++)
+            used = items[k].a == t || items[k].b == t;
+        if (!used)
+            return yt_errf(e, "%s: tensor '%s' has no matching lora_A", apath, t->name);
+    }
+    *n_items = n;
+    return 0;
+}
+
+/* Copies SRC_DIR/NAME to DST_DIR/NAME atomically; a missing optional file is
+ * skipped (*copied = 0). */
+static int copy_file(const char *src_dir, const char *dst_dir, const char *name, int required,
+                     int *copied, yt_err *e)
+{
+    char src[4200], dst[4200];
+    snprintf(src, sizeof src, "%s/%s", src_dir, name);
+    snprintf(dst, sizeof dst, "%s/%s", dst_dir, name);
+    *copied = 0;
+    struct stat st;
+    if (stat(src, &st) != 0) {
+        if (errno == ENOENT && !required)
+            return 0;
+        return yt_errno(e, errno, "%s", src);
+    }
+    char *data = NULL;
+    size_t len = 0;
+    if (yt_read_file(src, &data, &len, e))
+        return -1;
+    int rc = yt_write_file_atomic(dst, data, len, e);
+    free(data);
+    *copied = rc == 0;
+    return rc;
+}
+
+/* 1 when A and B name the same existing folder. */
+static int same_dir(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int yt_merge_peft(const char *model_dir, const char *adapter_dir, const char *out_dir,
+                  yt_merge_stats *stats, yt_err *e)
+{
+    static const char *const extra_files[] = {"generation_config.json", "tokenizer.json",
+                                              "tokenizer_config.json", "special_tokens_map.json",
+                                              "tokenizer.model"};
+    memset(stats, 0, sizeof *stats);
+    char cpath[4200], apath[4200], opath[4200];
+    if (snprintf(cpath, sizeof cpath, "%s/adapter_config.json", adapter_dir) >= (int)sizeof cpath ||
+        snprintf(apath, sizeof apath, "%s/adapter_model.safetensors", adapter_dir) >= (int)sizeof apath ||
+        snprintf(opath, sizeof opath, "%s/model.safetensors", out_dir) >= (int)sizeof opath)
+        return yt_errf(e, "path too long");
+    struct stat st;
+    if (stat(apath, &st) != 0) {
+        char bin[4200];
+        snprintf(bin, sizeof bin, "%s/adapter_model.bin", adapter_dir);
+        if (stat(bin, &st) == 0)
+            return yt_errf(e, "%s: PyTorch pickle adapters are not supported; save it with "
+                              "safe_serialization=True", bin);
+        return yt_errno(e, errno, "%s", apath);
+    }
+    adapter_cfg ac = {0};
+    json_t *acj = NULL;
+    yt_st_set *ad = NULL, *base = NULL;
+    yt_st_writer *w = NULL;
+    merge_item *items = NULL;
+    merge_item **by_base = NULL;
+    int rc = -1, n_items = 0;
+    if (read_adapter_config(&ac, &acj, cpath, e) || yt_st_open(&ad, apath, e) ||
+        yt_st_open(&base, model_dir, e))
+        goto out;
+    size_t nb = yt_st_count(base);
+    items = calloc(yt_st_count(ad) + 1, sizeof *items);
+    by_base = calloc(nb + 1, sizeof *by_base);
+    if (!items || !by_base) {
+        yt_errf(e, "out of memory");
+        goto out;
+    }
+    if (match_adapter(ad, base, &ac, apath, items, by_base, &n_items, e))
+        goto out;
+    if (n_items == 0) {
+        yt_errf(e, "%s: holds no LoRA tensors", apath);
+        goto out;
+    }
+    if (yt_mkdirs(out_dir, e))
+        goto out;
+    if (same_dir(out_dir, model_dir) || same_dir(out_dir, adapter_dir)) {
+        yt_errf(e, "%s: the output folder must differ from the model and adapter folders", out_dir);
+        goto out;
+    }
+    char idx[4200];
+    snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", out_dir);
+    if (stat(idx, &st) == 0) {
+        yt_errf(e, "%s exists: a sharded model's index would hide the merged model.safetensors; "
+                   "use an empty --out folder", idx);
+        goto out;
+    }
+    if (yt_st_writer_new(&w, e) || yt_st_writer_meta(w, "format", "pt", e))
+        goto out;
+    for (size_t i = 0; i < nb; i++) {
+        const yt_st_tensor *t = yt_st_at(base, i);
+        int r = by_base[i]
+                    ? yt_st_writer_add_fill(w, t->name, t->dtype, t->ndim, t->shape, merge_fill,
+                                            by_base[i], e)
+                    : yt_st_writer_add_raw(w, t->name, t->dtype, t->ndim, t->shape, t->data,
+                                           t->nbytes, e);
+        if (r)
+            goto out;
+        stats->bytes += t->nbytes;
+    }
+    if (yt_st_writer_write(w, opath, e)) {
+        yt_err_prefix(e, "%s", opath);
+        goto out;
+    }
+    int copied = 0;
+    if (copy_file(model_dir, out_dir, "config.json", 1, &copied, e))
+        goto out;
+    stats->copied_files += copied;
+    for (size_t i = 0; i < sizeof extra_files / sizeof extra_files[0]; i++) {
+        if (copy_file(model_dir, out_dir, extra_files[i], 0, &copied, e))
+            goto out;
+        stats->copied_files += copied;
+    }
+    stats->tensors = nb;
+    stats->merged = n_items;
+    stats->rank = ac.rank;
+    stats->scale = items[0].scale;
+    rc = 0;
+out:
+    yt_st_writer_free(w);
+    free(items);
+    free(by_base);
+    yt_st_close(base);
+    yt_st_close(ad);
+    json_decref(acj);
+    return rc;
+}
