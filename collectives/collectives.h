@@ -1,7 +1,14 @@
 /* collectives/: the communicator.  Rank, size and local rank; sums of float
- * buffers across ranks; broadcast; and agreement ("did any rank flag?", "are all
- * ranks well?") so that every rank takes the same decision at the same step.
- * Backends: MPI now; NCCL plugs in behind the same calls.
+ * buffers across ranks, blocking or started asynchronously and waited for later;
+ * sharded sums (reduce-scatter / all-gather) for optimizer-state sharding;
+ * broadcast; agreement ("did any rank flag?", "are all ranks well?") so that
+ * every rank takes the same decision at the same step; memory shared by the
+ * ranks of one node.
+ * Backends: MPI now; NCCL plugs in behind the same calls (nothing here names
+ * an MPI type: requests live inside opaque sets).
+ * Every call is collective over all ranks (or, where it says so, over the
+ * ranks of one node) and must be made by every rank in the same order.  With
+ * one rank every call returns at once (copying where it has to).
  * Knows nothing of models or files. */
 #ifndef YT_COLLECTIVES_H
 #define YT_COLLECTIVES_H
@@ -12,8 +19,10 @@
 
 typedef struct yt_comm yt_comm;
 
-/* MPI_Init_thread (FUNNELED); works under mpirun, srun, or alone (singleton). */
+/* MPI_Init_thread (FUNNELED: only the thread that called init calls the
+ * communicator); works under mpirun, srun, or alone (singleton). */
 int yt_comm_init(yt_comm **out, int *argc, char ***argv, yt_err *e);
+/* Frees the node-shared memory (collective) and finalizes. */
 void yt_comm_finalize(yt_comm *c);
 /* Ends every rank now (a rank that cannot go on and cannot tell the others). */
 void yt_comm_abort(yt_comm *c, int code);
@@ -22,15 +31,59 @@ int yt_comm_rank(const yt_comm *c);
 int yt_comm_size(const yt_comm *c);
 int yt_comm_local_rank(const yt_comm *c);
 int yt_comm_local_size(const yt_comm *c);
+/* Seconds spent inside this communicator's calls since init: blocking calls,
+ * starts, tests and waits (the runner's comm_s is its difference over a step). */
+double yt_comm_seconds(const yt_comm *c);
 
 /* In-place sums over all ranks. */
 int yt_comm_allreduce_f32(yt_comm *c, float *buf, size_t n, yt_err *e);
 int yt_comm_allreduce_f64(yt_comm *c, double *buf, size_t n, yt_err *e);
 int yt_comm_bcast(yt_comm *c, void *buf, size_t bytes, int root, yt_err *e);
+/* Every rank's `bytes` bytes, in rank order, into all[size * bytes]. */
+int yt_comm_allgather(yt_comm *c, const void *mine, size_t bytes, void *all, yt_err *e);
 /* 1 when any rank passed a non-zero flag. */
 int yt_comm_any(yt_comm *c, int flag, int *any, yt_err *e);
 /* Collective check that every rank succeeded so far: returns the number of
  * ranks that passed ok == 0 (0 means all fine). */
 int yt_comm_failed_ranks(yt_comm *c, int ok);
+
+/* ---- asynchronous in-place sums ----
+ * A request set holds up to `cap` sums in flight (allocated once).  Start a sum
+ * as soon as its buffer is final; do not touch that buffer until the set was
+ * waited for.  yt_comm_reqs_test lets the started sums progress (the MPI
+ * backend has no progress thread: call it between pieces of work);
+ * yt_comm_reqs_wait completes them all and empties the set.  After a failed
+ * call, wait before reusing the set. */
+typedef struct yt_comm_reqs yt_comm_reqs;
+int yt_comm_reqs_create(yt_comm *c, int cap, yt_comm_reqs **out, yt_err *e);
+void yt_comm_reqs_free(yt_comm_reqs *r);
+int yt_comm_iallreduce_f32(yt_comm_reqs *r, float *buf, size_t n, yt_err *e);
+/* *done = 1 when every started sum is complete (done may be NULL). */
+int yt_comm_reqs_test(yt_comm_reqs *r, int *done, yt_err *e);
+int yt_comm_reqs_wait(yt_comm_reqs *r, yt_err *e);
+int yt_comm_reqs_pending(const yt_comm_reqs *r);
+
+/* ---- sharded buffers ----
+ * counts[0..size) cut a buffer of sum(counts) floats into consecutive pieces,
+ * piece r belonging to rank r (pieces may be empty; sizes may differ). */
+/* out[0..counts[rank]) = piece `rank` of the sum over ranks of in. */
+int yt_comm_reduce_scatter_f32(yt_comm *c, const float *in, float *out, const size_t *counts,
+                               yt_err *e);
+/* In place: every rank's piece of buf reaches every rank. */
+int yt_comm_allgather_f32(yt_comm *c, float *buf, const size_t *counts, yt_err *e);
+/* Pieces to one rank: full (on root only) gets every rank's `piece`. */
+int yt_comm_gather_f32(yt_comm *c, const float *piece, float *full, const size_t *counts, int root,
+                       yt_err *e);
+/* And back: every rank's piece from root's full. */
+int yt_comm_scatter_f32(yt_comm *c, const float *full, float *piece, const size_t *counts, int root,
+                        yt_err *e);
+
+/* ---- memory shared by the ranks of one node ----
+ * Collective over ALL ranks (so that every rank makes the same calls): each
+ * node's local rank 0 allocates `bytes`, and every rank of that node gets the
+ * same memory in *mem (NULL when bytes is 0).  It stays until
+ * yt_comm_finalize.  Fill it on one rank, then yt_comm_failed_ranks (or any
+ * other collective) before the others read it. */
+int yt_comm_node_shared(yt_comm *c, size_t bytes, void **mem, yt_err *e);
 
 #endif

@@ -199,8 +199,17 @@ void yt_model_close(yt_model *m)
     yt_free(m);
 }
 
-/* Decoder layers forward; leaves the final hidden state in x_final. */
-static void forward_layers(yt_model *m, const int32_t *inputs, uint64_t seed)
+void yt_model_set_poll(yt_model *m, yt_poll_fn poll, void *ctx)
+{
+    m->poll = poll;
+    m->poll_ctx = ctx;
+}
+
+static int polled_stop(yt_model *m) { return m->poll && !m->eval && m->poll(m->poll_ctx); }
+
+/* Decoder layers forward; leaves the final hidden state in x_final.  Returns
+ * -1 when the poll abandoned the pass. */
+static int forward_layers(yt_model *m, const int32_t *inputs, uint64_t seed)
 {
     const yt_config *c = &m->cfg;
     int T = m->T, C = c->hidden_size, F = c->intermediate_size;
@@ -225,8 +234,11 @@ static void forward_layers(yt_model *m, const int32_t *inputs, uint64_t seed)
         yt_k_swiglu_forward(a->h, a->g, a->u, (size_t)T * F);
         memcpy(x_out, a->x_mid, sizeof(float) * (size_t)T * C);
         yt_proj_forward(m, l, YT_DOWN, x_out, a->h, 1.0f, seed);
+        if (polled_stop(m))
+            return -1;
     }
     yt_k_rmsnorm_forward(m->xn_final, m->rstd_final, m->x_final, m->final_norm, T, C, c->rms_eps);
+    return 0;
 }
 
 static int backward_layers(yt_model *m, uint64_t seed, yt_layer_done_fn done, void *ctx)
@@ -255,7 +267,7 @@ static int backward_layers(yt_model *m, uint64_t seed, yt_layer_done_fn done, vo
         yt_proj_backward(m, l, YT_K, m->dtmp, m->dk, a->xn1, 1.0f, seed);
         yt_proj_backward(m, l, YT_V, m->dtmp, m->dv, a->xn1, 1.0f, seed);
         yt_k_rmsnorm_backward(m->dx, m->dtmp, a->x_in, w->attn_norm, a->rstd1, T, C);
-        if (done && done(l, ctx))
+        if ((done && done(l, ctx)) || polled_stop(m))
             return -1;
     }
     return 0;
@@ -265,7 +277,8 @@ double yt_model_forward_backward(yt_model *m, const int32_t *inputs, const int32
                                  const float *weight, uint64_t seed, yt_layer_done_fn done, void *ctx)
 {
     const yt_config *c = &m->cfg;
-    forward_layers(m, inputs, seed);
+    if (forward_layers(m, inputs, seed))
+        return NAN;
     double loss = yt_k_lmhead_xent(m->dtmp, m->xn_final, m->lm_head, targets, weight, m->T,
                                    c->hidden_size, c->vocab_size, m->xent_chunk, m->ws_xent);
     if (backward_layers(m, seed, done, ctx))

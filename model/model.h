@@ -125,6 +125,12 @@ void yt_model_lora_init(yt_model *m, uint64_t seed);
  * are then incomplete: the caller discards them). */
 typedef int (*yt_layer_done_fn)(int layer, void *ctx);
 
+/* A poll between layers, forward and backward: returning non-zero abandons
+ * the micro-batch in progress (forward_backward then returns NAN).  The
+ * training loop uses it to stop a step that would overrun a yield deadline. */
+typedef int (*yt_poll_fn)(void *ctx);
+void yt_model_set_poll(yt_model *m, yt_poll_fn poll, void *ctx);
+
 /* One micro-batch: inputs/targets [B*S] token ids, weight[B*S] each target's
  * weight in the loss (0 = not counted).  Returns sum(weight * nll).  LoRA
  * gradients are ADDED to grads (zero them per optimizer step).  dropout_seed
@@ -142,6 +148,44 @@ void yt_model_logits(yt_model *m, const int32_t *inputs, float *out);
 /* PEFT adapter files (adapter_config.json + adapter_model.safetensors). */
 int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_model_path, yt_err *e);
 int yt_model_load_peft(yt_model *m, const char *dir, yt_err *e);
+
+/* One LoRA matrix for yt_peft_write (borrowed data, row-major float). */
+typedef struct yt_peft_tensor {
+    const char *name;   /* "layers.3.self_attn.q_proj.lora_A" (as yt_lora_tensor.name) */
+    int rows, cols;     /* A: [r, in]; B: [out, r] */
+    const float *data;
+} yt_peft_tensor;
+
+/* The one writer of PEFT adapters (the training loop's and `export`'s):
+ * DIR/adapter_model.safetensors (F32, keys "base_model.model.model.<name>.weight"
+ * in the order given, __metadata__ {"format": "pt"}) and DIR/adapter_config.json
+ * holding what PEFT 0.13's save_pretrained writes for a LoraConfig with these
+ * settings (lc: rank, alpha, dropout, rslora, targets; base_model_path as
+ * base_model_name_or_path).  Each file is written atomically; DIR is created. */
+int yt_peft_write(const char *dir, const yt_peft_tensor *t, int n, const yt_lora_config *lc,
+                  const char *base_model_path, yt_err *e);
+
+/* Merging a PEFT LoRA adapter into its base model (model/merge.c).
+ * OUT_DIR gets model.safetensors with every base tensor (sharded bases are
+ * written as one file): untouched tensors copied byte for byte, each adapted
+ * projection W replaced by W + scale * B A computed in fp32 and stored in W's
+ * dtype (F32, BF16 or F16, round to nearest even); scale = alpha/r, or
+ * alpha/sqrt(r) with use_rslora.  Then config.json, and the tokenizer files and
+ * generation_config.json that exist, are copied.  Every file is written
+ * atomically (temp file, fsync, rename); a failure leaves no partial file.
+ * Holds one tensor in fp32 at a time besides the mmapped inputs.  Adapters
+ * with DoRA, biases, modules_to_save, rank/alpha patterns or fan_in_fan_out
+ * are refused, naming the adapter_config.json key. */
+typedef struct yt_merge_stats {
+    size_t tensors;        /* tensors written */
+    int merged;            /* of which merged with an adapter */
+    int rank;
+    float scale;
+    uint64_t bytes;        /* bytes of tensor data written */
+    int copied_files;      /* config.json + tokenizer files copied */
+} yt_merge_stats;
+int yt_merge_peft(const char *model_dir, const char *adapter_dir, const char *out_dir,
+                  yt_merge_stats *stats, yt_err *e);
 
 /* A random-initialised model folder (config.json + model.safetensors). */
 int yt_model_write_random(const yt_config *c, const char *dir, uint64_t seed, const char *dtype,

@@ -23,11 +23,15 @@ struct yt_model {
     float lora_scale;
     int B, S, T;
     int eval;                      /* forward without dropout */
+    yt_poll_fn poll;               /* between layers; non-zero abandons */
+    void *poll_ctx;
     int proj_in[YT_NPROJ], proj_out[YT_NPROJ];
 
     yt_st_set *st;
     float *converted;              /* BF16/F16 weights converted to fp32 */
     size_t converted_bytes;
+    int converted_filled;          /* this process converted them */
+    const yt_model_alloc *alloc;   /* provider of `converted` (NULL: ours, freed at close) */
     const float *embed, *final_norm, *lm_head;
     yt_layer_weights *lw;
     uint64_t fingerprint;

@@ -68,31 +68,61 @@ int yt_model_load_weights(yt_model *m, yt_err *e)
         if (!yt_st_f32_view(m->st, ws[i].name))
             convert += (size_t)ws[i].shape[0] * (size_t)(ws[i].ndim == 2 ? ws[i].shape[1] : 1);
     }
-    if (convert) {
+    if (m->alloc) {
+        void *mem = NULL;
+        int fill = 0;
+        if (m->alloc->alloc(convert * sizeof(float), &mem, &fill, m->alloc->ctx, e) != 0) {
+            yt_free(ws);
+            return -1;
+        }
+        if (convert && !mem) {
+            yt_free(ws);
+            return yt_errf(e, "no memory for %zu bytes of converted base weights", convert * sizeof(float));
+        }
+        m->converted = mem;
+        m->converted_filled = fill;
+    } else if (convert) {
         m->converted = yt_alloc(convert * sizeof(float), "converted base weights", e);
         if (!m->converted) {
             yt_free(ws);
             return -1;
         }
-        m->converted_bytes = convert * sizeof(float);
+        m->converted_filled = 1;
     }
-    /* Pass 2: point at the mmap or convert. */
+    m->converted_bytes = convert * sizeof(float);
+    /* Pass 2: point at the mmap or at the converted copy, converting it here
+     * when this process fills it. */
     size_t off = 0;
-    uint64_t h = yt_config_hash(c);
+    int ok = 1;
     for (int i = 0; i < n; i++) {
         size_t cnt = (size_t)ws[i].shape[0] * (size_t)(ws[i].ndim == 2 ? ws[i].shape[1] : 1);
         const float *v = yt_st_f32_view(m->st, ws[i].name);
         if (!v) {
             float *dst = m->converted + off;
-            if (yt_st_read_f32(m->st, ws[i].name, dst, cnt, e) != 0) {
-                yt_free(ws);
-                return -1;
+            if (m->converted_filled && yt_st_read_f32(m->st, ws[i].name, dst, cnt, e) != 0) {
+                ok = 0;
+                break;
             }
             off += cnt;
             v = dst;
         }
         *ws[i].dst = v;
-        h = sample_hash(h, ws[i].name, v, cnt);
+    }
+    /* Others may be filling the copy we use: wait for them (and they for us).
+     * Our own failure keeps its message. */
+    if (m->alloc) {
+        yt_err others;
+        if (m->alloc->barrier(ok, m->alloc->ctx, ok ? e : &others) != 0)
+            ok = 0;
+    }
+    if (!ok) {
+        yt_free(ws);
+        return -1;
+    }
+    uint64_t h = yt_config_hash(c);
+    for (int i = 0; i < n; i++) {
+        size_t cnt = (size_t)ws[i].shape[0] * (size_t)(ws[i].ndim == 2 ? ws[i].shape[1] : 1);
+        h = sample_hash(h, ws[i].name, *ws[i].dst, cnt);
     }
     if (!m->lm_head)
         m->lm_head = m->embed;

@@ -1,5 +1,6 @@
 /* optim/: AdamW over a flat parameter buffer, learning-rate schedules, global-norm
- * clipping.  Knows nothing of models or files: it sees float spans.
+ * clipping, optimizer-state sharding across ranks (ZeRO stage 1).  Knows nothing
+ * of models or files: it sees float spans (and the communicator for sharding).
  * Gradient accumulation is the caller summing micro-batch gradients (with the
  * loss already weighted by 1/global-token-count) before one yt_adamw_step. */
 #ifndef YT_OPTIM_H
@@ -7,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "collectives/collectives.h"
 #include "common/common.h"
 
 enum { YT_SCHED_CONSTANT = 0, YT_SCHED_COSINE = 1 };
@@ -41,5 +43,39 @@ void yt_adamw_free(yt_adamw *a);
 /* One update of p[0..n) from g[0..n) times grad_scale. */
 void yt_adamw_step(yt_adamw *a, const yt_optim_config *c, float *p, const float *g, float lr,
                    float grad_scale);
+
+/* ---- optimizer-state sharding (ZeRO stage 1) ----
+ * The n parameters are cut into `world` consecutive shards whose sizes differ
+ * by at most one (the first n % world shards hold one more).  Each rank keeps
+ * AdamW moments for its own shard only: the summed gradients are
+ * reduce-scattered, each rank updates its shard, and the parameters are
+ * all-gathered.  The result equals the unsharded update up to the order of
+ * floating-point sums.  All calls but yt_zero_shard are collective. */
+void yt_zero_shard(size_t n, int world, int rank, size_t *begin, size_t *count);
+
+typedef struct yt_zero {
+    yt_comm *comm;
+    size_t n;
+    int rank, world;
+    size_t *counts;        /* [world] shard sizes */
+    size_t begin, count;   /* this rank's shard */
+    float *gshard;         /* [count] this rank's piece of the summed gradients */
+} yt_zero;
+
+/* Allocates the shard table and gradient piece; the caller's yt_adamw holds
+ * z->count moments (yt_adamw_init(&a, z->count)). */
+int yt_zero_init(yt_zero *z, yt_comm *c, size_t n, yt_err *e);
+void yt_zero_free(yt_zero *z);
+/* Sums grads[0..n) over ranks into z->gshard; *sumsq gets the sum of squares of
+ * the whole summed gradient (every rank's shard, all-reduced). */
+int yt_zero_reduce(yt_zero *z, const float *grads, double *sumsq, yt_err *e);
+/* AdamW on this rank's shard of p[0..n) with z->gshard (a->n == z->count), then
+ * every rank receives every shard of p. */
+int yt_zero_step(yt_zero *z, yt_adamw *a, const yt_optim_config *c, float *p, float lr,
+                 float grad_scale, yt_err *e);
+/* Shard state <-> one full-size copy on root (snapshots): full is read or
+ * written on root only. */
+int yt_zero_gather(yt_zero *z, const float *shard, float *full, int root, yt_err *e);
+int yt_zero_scatter(yt_zero *z, const float *full, float *shard, int root, yt_err *e);
 
 #endif

@@ -12,7 +12,11 @@ static const struct {
 } commands[] = {
     {"init-model", yt_cmd_init_model, "write a random-initialised Llama model folder (presets)"},
     {"prep", yt_cmd_prep, "turn JSONL with input_ids into an HDF5 token dataset"},
+    {"tokenize", yt_cmd_tokenize, "JSONL text -> token ids (or --decode) with a tokenizer.json or GGUF"},
     {"train", yt_cmd_train, "LoRA fine-tune a model on a dataset (under mpirun or alone)"},
+    {"export", yt_cmd_export, "write a snapshot's LoRA weights as a PEFT adapter"},
+    {"inspect", yt_cmd_inspect, "show what a snapshot holds and whether it verifies"},
+    {"merge", yt_cmd_merge, "merge a PEFT adapter into its base model (Hugging Face folder)"},
 };
 
 static void usage(FILE *f)

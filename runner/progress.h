@@ -19,6 +19,8 @@ typedef struct yt_step_metrics {
     double step_time_s;
     double tokens_per_s;  /* this step, all ranks */
     double counted;       /* counted (loss) tokens of this step */
+    double comm_s;        /* time inside collectives this step */
+    double exposed_comm_s; /* communication after the backward pass (not hidden by it) */
 } yt_step_metrics;
 
 typedef struct yt_progress {

@@ -18,6 +18,10 @@ enum {
 int yt_cmd_init_model(int argc, char **argv);
 int yt_cmd_prep(int argc, char **argv);
 int yt_cmd_train(int argc, char **argv);
+int yt_cmd_tokenize(int argc, char **argv);
+int yt_cmd_export(int argc, char **argv);
+int yt_cmd_inspect(int argc, char **argv);
+int yt_cmd_merge(int argc, char **argv);
 
 /* Prints "yieldtune: <msg>" to stderr. */
 void yt_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -24,12 +24,7 @@
 #include "runner/train_options.h"
 
 
-static int default_threads(const yt_comm *c)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int per = (int)(cores / (yt_comm_local_size(c) > 0 ? yt_comm_local_size(c) : 1));
-    return per > 0 ? per : 1;
-}
+static int default_threads(const yt_comm *c) { return yt_ddp_default_threads(c); }
 
 static int write_run_config(trainer *t, yt_err *e)
 {
@@ -43,6 +38,7 @@ static int write_run_config(trainer *t, yt_err *e)
     json_object_set_new(j, "dataset_fingerprint", json_string(fp));
     json_object_set_new(j, "lora_parameters", json_integer((json_int_t)yt_model_n_params(t->model)));
     json_object_set_new(j, "yieldtune_version", json_string(PACKAGE_VERSION));
+    yt_ddp_config_json(&t->ddp, j);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
     if (!text)
@@ -57,7 +53,7 @@ static int write_run_config(trainer *t, yt_err *e)
 }
 
 /* Everything a step needs, built once.  Runs on every rank. */
-static int setup(trainer *t, yt_err *e)
+static int setup_body(trainer *t, yt_err *e)
 {
     yt_train_opts *o = &t->o;
     yt_lora_config lc = {.rank = o->lora_rank, .alpha = o->lora_alpha, .dropout = o->lora_dropout,
@@ -66,7 +62,8 @@ static int setup(trainer *t, yt_err *e)
         return -1;
     if (yt_ds_open(&t->ds, o->data, e))
         return -1;
-    if (yt_model_open(&t->model, o->model, &lc, o->micro_batch, o->seq_len, e))
+    if (yt_model_open_ex(&t->model, o->model, &lc, o->micro_batch, o->seq_len,
+                         yt_ddp_weights_alloc(&t->ddp, t->comm), e))
         return -1;
     const yt_config *c = yt_model_config(t->model);
     if (t->ds->max_token_id_plus_one > (uint64_t)c->vocab_size)
@@ -94,7 +91,8 @@ static int setup(trainer *t, yt_err *e)
                                                                              : YT_SCHED_CONSTANT,
                               .warmup = o->warmup, .total_steps = o->max_steps,
                               .min_lr_ratio = o->min_lr_ratio};
-    if (yt_adamw_init(&t->adam, yt_model_n_params(t->model), e))
+    if (yt_ddp_init(&t->ddp, t->comm, t->model, o->zero, e) ||
+        yt_adamw_init(&t->adam, yt_ddp_optim_size(&t->ddp), e))
         return -1;
     size_t n = (size_t)t->A * t->BS;
     t->inputs = yt_alloc(n * sizeof(int32_t), "batch inputs", e);
@@ -102,17 +100,33 @@ static int setup(trainer *t, yt_err *e)
     t->weights = yt_alloc(n * sizeof(float), "batch weights", e);
     if (!t->inputs || !t->targets || !t->weights)
         return -1;
-    if (t->rank == 0) {
-        if (yt_mkdirs(o->out, e) || write_run_config(t, e))
-            return -1;
-    }
+    return 0;
+}
+
+/* setup_body on every rank, then what needs all of them: the calls a rank that
+ * failed before loading the weights owes the others, the agreement, the check
+ * that every rank runs the same configuration, model and data, and (rank 0)
+ * RUN/config.json with every rank's memory. */
+static int setup(trainer *t, yt_err *e)
+{
+    int ok = setup_body(t, e) == 0;
+    yt_ddp_weights_settle(&t->ddp);
+    int failed = yt_comm_failed_ranks(t->comm, ok);
+    if (!ok)
+        return -1;
+    if (failed)
+        return yt_errf(e, "setup failed on %d other rank%s", failed, failed > 1 ? "s" : "");
+    if (yt_ddp_setup_check(&t->ddp, yt_train_table, &t->o, t->ds->fingerprint, e))
+        return -1;
+    if (t->rank == 0 && (yt_mkdirs(t->o.out, e) || write_run_config(t, e)))
+        return -1;
     return 0;
 }
 
 /* Whether to abandon the step in progress: a yield signal with a deadline
  * arrived and the rest of the step would not finish in time.  Agreed across
- * ranks at fixed points (after each layer's backward, between micro-batches),
- * so that every rank abandons the same step. */
+ * ranks at fixed points (after each layer, forward and backward, and between
+ * micro-batches), so that every rank abandons the same step. */
 static int abandon_now(trainer *t)
 {
     int want = 0;
@@ -136,7 +150,14 @@ static int abandon_now(trainer *t)
 
 static int layer_done(int layer, void *ctx)
 {
-    (void)layer;
+    trainer *t = ctx;
+    yt_ddp_layer_done(&t->ddp, layer); /* start this layer's all-reduce (last micro-batch) */
+    return 0;
+}
+
+/* The model's poll between layers, forward and backward. */
+static int poll_abandon(void *ctx)
+{
     trainer *t = ctx;
     t->abandoned = abandon_now(t);
     return t->abandoned;
@@ -149,6 +170,7 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
 {
     double t0 = yt_now();
     t->step_started = t0;
+    yt_ddp_step_begin(&t->ddp);
     yt_ds_cursor cursor = yt_ds_sampler_cursor(t->sampler);
     yt_model *m = t->model;
     size_t np = yt_model_n_params(m);
@@ -175,20 +197,25 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
          * split of the global batch over ranks. */
         uint64_t g = (uint64_t)t->rank * (uint64_t)t->A + (uint64_t)a;
         uint64_t seed = yt_mix64(yt_mix64((uint64_t)t->o.seed ^ 0x5eedULL) ^ yt_mix64((uint64_t)step)) ^ g;
+        yt_ddp_micro_batch(&t->ddp, a == t->A - 1);
         loss += yt_model_forward_backward(m, t->inputs + off, t->targets + off, t->weights + off,
                                           yt_mix64(seed), layer_done, t);
         if (t->abandoned || abandon_now(t)) {
             t->abandoned = 0;
+            if (yt_ddp_abandon(&t->ddp, e))
+                return -1;
             if (yt_ds_sampler_set_cursor(t->sampler, cursor, e))
                 return -1;
             return 1;
         }
     }
-    if (yt_comm_allreduce_f32(t->comm, grads, np, e) || yt_comm_allreduce_f64(t->comm, &loss, 1, e))
+    /* Gradients, loss and norm summed over ranks (ddp.c), then AdamW (sharded with --zero 1). */
+    double norm = 0;
+    if (yt_ddp_reduce(&t->ddp, &loss, &norm, e))
         return -1;
-    double norm = sqrt(yt_k_sumsq(grads, np));
     float lr = yt_lr_at(&t->oc, step);
-    yt_adamw_step(&t->adam, &t->oc, yt_model_params(m), grads, lr, yt_clip_factor(norm, t->oc.clip));
+    if (yt_ddp_update(&t->ddp, &t->adam, &t->oc, lr, yt_clip_factor(norm, t->oc.clip), e))
+        return -1;
     double dt = yt_now() - t0;
     t->last_step_s = dt;
     long long step_tokens = (long long)t->A * t->BS * t->world;
@@ -202,6 +229,7 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     sm->step_time_s = dt;
     sm->tokens_per_s = dt > 0 ? (double)step_tokens / dt : 0;
     sm->counted = counted;
+    yt_ddp_step_end(&t->ddp, &sm->comm_s, &sm->exposed_comm_s);
     return 0;
 }
 
@@ -212,6 +240,7 @@ static void teardown(trainer *t)
     yt_free(t->targets);
     yt_free(t->weights);
     yt_adamw_free(&t->adam);
+    yt_ddp_free(&t->ddp);
     yt_ds_sampler_free(t->sampler);
     yt_model_close(t->model);
     yt_ds_close(t->ds);
@@ -333,6 +362,7 @@ int yt_cmd_train(int argc, char **argv)
     int status = YT_EXIT_FAIL;
     if (agree_ok(&t, setup(&t, &e) == 0 && open_run(&t, &e) == 0, &e, "setup"))
         goto out;
+    yt_model_set_poll(t.model, poll_abandon, &t);
     char from[4400], report[4096];
     rc = yt_train_resume(&t, from, sizeof from, report, sizeof report, &e);
     if (agree_ok(&t, rc >= 0, &e, "resume"))
@@ -350,10 +380,11 @@ int yt_cmd_train(int argc, char **argv)
         yt_comm_abort(t.comm, YT_EXIT_FAIL);
     }
     if (t.rank == 0) {
-        printf("training %s on %s: %zu LoRA parameters, %d rank%s x %d thread%s, global batch %d x %d tokens\n",
+        printf("training %s on %s: %zu LoRA parameters, %d rank%s x %d thread%s, global batch %d x %d tokens%s; %s\n",
                t.o.model, t.o.data, yt_model_n_params(t.model), t.world, t.world > 1 ? "s" : "",
                yt_k_get_threads(), yt_k_get_threads() > 1 ? "s" : "",
-               t.o.micro_batch * t.A * t.world, t.o.seq_len);
+               t.o.micro_batch * t.A * t.world, t.o.seq_len,
+               t.o.zero ? ", optimizer state sharded (--zero 1)" : "", t.ddp.summary);
         if (rc == 1)
             printf("resumed from %s at step %ld\n", from, t.step);
     }

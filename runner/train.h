@@ -9,6 +9,7 @@
 #include "datasets/datasets.h"
 #include "model/model.h"
 #include "optim/optim.h"
+#include "runner/ddp.h"
 #include "runner/progress.h"
 #include "runner/train_options.h"
 #include "runner/yield.h"
@@ -21,7 +22,8 @@ typedef struct trainer {
     yt_ds_sampler *sampler;
     yt_model *model;
     yt_optim_config oc;
-    yt_adamw adam;
+    yt_adamw adam;             /* with --zero 1: this rank's shard only (ddp.h) */
+    yt_ddp ddp;                /* data-parallel reduction, sharding, setup checks */
     int A, BS;                 /* micro-batches per step on this rank; tokens per micro-batch */
     int32_t *inputs, *targets; /* [A][BS] */
     float *weights;            /* [A][BS] */

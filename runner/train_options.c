@@ -59,6 +59,9 @@ const yt_opt yt_train_table[] = {
     {"yield-deadline", YT_OPT_STR, O(yield_deadline), S(yield_deadline), "TERM=0.8", 0, 0, NULL,
      YT_OPT_NOSAVE, "SIG=S,...",
      "seconds from a signal to exit; a step that cannot finish in time is abandoned (0 = finish the step)"},
+    {"zero", YT_OPT_INT, O(zero), 0, "0", 0, 1, NULL, 0, NULL,
+     "optimizer-state sharding: 1 = each rank keeps the AdamW moments of its shard of the LoRA "
+     "parameters only (reduce-scatter, update, all-gather); 0 = off"},
     {"threads", YT_OPT_INT, O(threads), 0, "0", 0, 4096, NULL, YT_OPT_NOSAVE, NULL,
      "threads per rank (0 = the node's cores / ranks on the node)"},
     {"log-every", YT_OPT_INT, O(log_every), 0, "10", 1, 1 << 30, NULL, YT_OPT_NOSAVE, NULL,

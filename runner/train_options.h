@@ -15,6 +15,7 @@ typedef struct yt_train_opts {
     char lora_targets[128];
     int rslora;
     int threads, log_every;
+    int zero;                  /* optimizer-state sharding (0 or 1) */
     char resume[4096], yield_signals[128], yield_deadline[256];
     long snapshot_every;
     float snapshot_seconds;

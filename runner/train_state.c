@@ -81,6 +81,10 @@ static int put_tensors(yt_snap_writer *w, const trainer *t, const char *group, c
 
 int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
 {
+    /* With --zero 1 every rank holds a shard of the moments: gather them on rank 0. */
+    const float *adam_m, *adam_v;
+    if (yt_ddp_optim_gather(&t->ddp, &t->adam, &adam_m, &adam_v, e))
+        return -1;
     if (t->rank != 0)
         return 0;
     double t0 = yt_now();
@@ -100,7 +104,7 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
     char fp[32];
     const yt_lora_config *lc = yt_model_lora_config(t->model);
     int rc = put_tensors(w, t, "lora", yt_model_params(t->model), e) ||
-             put_tensors(w, t, "optim/m", t->adam.m, e) || put_tensors(w, t, "optim/v", t->adam.v, e) ||
+             put_tensors(w, t, "optim/m", adam_m, e) || put_tensors(w, t, "optim/v", adam_v, e) ||
              yt_snap_attr_str(w, "program_version", "yieldtune " PACKAGE_VERSION, e) ||
              yt_snap_attr_i64(w, "step", t->step, e) ||
              yt_snap_attr_i64(w, "tokens_seen", t->tokens_seen, e) ||
@@ -220,11 +224,13 @@ static int load_on_root(trainer *t, resume_msg *msg, char *from, size_t cap, cha
     yt_snap *s = NULL;
     if (yt_snap_open(&s, path, e))
         return -1;
+    float *adam_m, *adam_v; /* full-size moments (scattered to the shards by yt_ddp_optim_scatter) */
+    yt_ddp_optim_full(&t->ddp, &t->adam, &adam_m, &adam_v);
     char *id = NULL;
     int64_t world = 0;
     int rc = yt_snap_verify(s, e) || yt_snap_get_attr_str_dup(s, "identity", &id, e) ||
              check_identity(t, path, id, e) || get_tensors(s, t, "lora", yt_model_params(t->model), e) ||
-             get_tensors(s, t, "optim/m", t->adam.m, e) || get_tensors(s, t, "optim/v", t->adam.v, e) ||
+             get_tensors(s, t, "optim/m", adam_m, e) || get_tensors(s, t, "optim/v", adam_v, e) ||
              yt_snap_get_attr_i64(s, "step", &msg->step, e) ||
              yt_snap_get_attr_i64(s, "tokens_seen", &msg->tokens, e) ||
              yt_snap_get_attr_i64(s, "adamw_t", &msg->adam_t, e) ||
@@ -254,8 +260,7 @@ int yt_train_resume(trainer *t, char *from, size_t cap, char *report, size_t rca
         return 0;
     size_t np = yt_model_n_params(t->model);
     if (yt_comm_bcast(t->comm, yt_model_params(t->model), np * sizeof(float), 0, e) ||
-        yt_comm_bcast(t->comm, t->adam.m, np * sizeof(float), 0, e) ||
-        yt_comm_bcast(t->comm, t->adam.v, np * sizeof(float), 0, e))
+        yt_ddp_optim_scatter(&t->ddp, &t->adam, e))
         return -1;
     t->step = (long)msg.step;
     t->tokens_seen = msg.tokens;

@@ -19,7 +19,7 @@ echo "random seed of the interruption times: $RANDOM"
 "$YT_BIN" init-model --preset tiny --seed 5 --out model > /dev/null
 "$PYTHON" "$YT_SRCDIR/tests/tools/make_repeated_jsonl.py" data.jsonl 400 256
 "$YT_BIN" prep --in data.jsonl --out data.h5 > /dev/null
-common=(--model model --data data.h5 --max-steps 100 --seq-len 128 --micro-batch 2 --lr 3e-3
+common=(--model model --data data.h5 --max-steps 60 --seq-len 128 --micro-batch 2 --lr 3e-3
         --lora-rank 8 --lora-alpha 16 --lora-dropout 0.1 --seed 7 --threads 1 --log-every 1000
         --snapshot-every 5)
 one=("$YT_BIN" train "${common[@]}" --grad-accum 2)
@@ -38,15 +38,27 @@ rank_pid() {  # a rank of the mpirun with pid $1 (its child), waiting for it to 
     echo "$p"
 }
 
+steps_done() { [ -f "$1/metrics.jsonl" ] && wc -l < "$1/metrics.jsonl" || echo 0; }
+
 # interrupt NAME HOW CMD...: reruns CMD until it exits 0, hitting each run
-# except the last with HOW after a random delay.  Counts the yields.
+# except the last with HOW at a random moment after it has made progress (a
+# signal before a process has started its signal handling kills it: that window
+# is the process start-up, before main() blocks the yield signals).
+# Counts the yields.
 interrupt() {
     local name=$1 how=$2; shift 2
-    local yields=0 kills=0 rc
-    for attempt in $(seq 30); do
+    local yields=0 kills=0 rc=1
+    for attempt in $(seq 40); do
+        local before
+        before=$(steps_done "$name")
         "$@" --out "$name" > "$name.$attempt.log" 2>&1 &
         local pid=$!
-        sleep "0.$((RANDOM % 6 + 2))"
+        for _ in $(seq 1200); do
+            [ "$(steps_done "$name")" -gt "$before" ] && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
         if kill -0 "$pid" 2>/dev/null; then
             case $how in
                 usr1) kill -USR1 "$pid" ;;
@@ -63,7 +75,7 @@ interrupt() {
                kills=$((kills + 1)) ;;
         esac
     done
-    [ "$rc" = 0 ] || fail "$name: did not finish in 30 attempts"
+    [ "$rc" = 0 ] || fail "$name: did not finish in 40 attempts"
     [ $((yields + kills)) -ge 2 ] || fail "$name: interrupted only $((yields + kills)) time(s); the test needs 2+"
     echo "$name: finished after $yields yield(s) and $kills kill(s)"
 }

@@ -66,6 +66,54 @@ START_TEST(test_adamw_reference)
 }
 END_TEST
 
+/* Optimizer-state shards tile the buffer, differ in size by at most one, and
+ * AdamW run shard by shard with per-shard moments equals AdamW on the whole. */
+START_TEST(test_zero_shards)
+{
+    for (size_t n = 0; n < 40; n++)
+        for (int w = 1; w <= 7; w++) {
+            size_t next = 0, lo = (size_t)-1, hi = 0;
+            for (int r = 0; r < w; r++) {
+                size_t b, c;
+                yt_zero_shard(n, w, r, &b, &c);
+                ck_assert_msg(b == next, "n=%zu w=%d rank %d begins at %zu, want %zu", n, w, r, b, next);
+                next = b + c;
+                lo = c < lo ? c : lo;
+                hi = c > hi ? c : hi;
+            }
+            ck_assert_msg(next == n && hi - lo <= 1, "n=%zu w=%d: end %zu, sizes %zu..%zu", n, w, next, lo, hi);
+        }
+    enum { N = 3177, W = 4 };
+    static float p[N], ps[N], g[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = ps[i] = 0.01f * (float)((i * 37) % 101 - 50);
+        g[i] = 0.003f * (float)((i * 53) % 97 - 48);
+    }
+    yt_optim_config c = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f};
+    yt_err e;
+    yt_adamw full, shard[W];
+    ck_assert_int_eq(yt_adamw_init(&full, N, &e), 0);
+    for (int r = 0; r < W; r++) {
+        size_t b, n;
+        yt_zero_shard(N, W, r, &b, &n);
+        ck_assert_int_eq(yt_adamw_init(&shard[r], n, &e), 0);
+    }
+    for (int step = 0; step < 3; step++) {
+        yt_adamw_step(&full, &c, p, g, c.lr, 0.5f);
+        for (int r = 0; r < W; r++) {
+            size_t b, n;
+            yt_zero_shard(N, W, r, &b, &n);
+            yt_adamw_step(&shard[r], &c, ps + b, g + b, c.lr, 0.5f);
+        }
+    }
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(p[i] == ps[i], "p[%d]: whole %g, sharded %g", i, p[i], ps[i]);
+    yt_adamw_free(&full);
+    for (int r = 0; r < W; r++)
+        yt_adamw_free(&shard[r]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("optim");
@@ -73,6 +121,7 @@ int main(void)
     tcase_add_test(tc, test_warmup_cosine);
     tcase_add_test(tc, test_clip);
     tcase_add_test(tc, test_adamw_reference);
+    tcase_add_test(tc, test_zero_shards);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Yield and restart on bench-small at np=2 (1 thread per rank), measured from
+outside as a scheduler sees it:
+
+  SIGUSR1 -> mpirun (forwarded to every rank): time from the signal until
+            mpirun has exited 75 with the snapshot durable; target <= one step + 0.3 s
+  SIGTERM -> every rank (what Slurm does at the end of a preemption grace
+            time): time until mpirun exited 75; target <= 1 s (mpirun's
+            SIGKILL follows about 1 s after its own SIGTERM)
+  restart  : from launching the resumed job until the resume is done and the
+            first step starts (the "resume" event); target <= 2 s
+  snapshot : write time against size (events.jsonl), for LoRA ranks 16 and 64
+
+usage: bench/bench_yield.py [--yieldtune build/yieldtune] [--repeats 3]"""
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+here = os.path.dirname(os.path.abspath(__file__))
+ap = argparse.ArgumentParser()
+ap.add_argument("--yieldtune", default=os.path.join(here, "..", "build", "yieldtune"))
+ap.add_argument("--repeats", type=int, default=3)
+args = ap.parse_args()
+yt = os.path.abspath(args.yieldtune)
+env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_pml="ob1", OMPI_MCA_btl="self,vader")
+work = tempfile.mkdtemp(prefix="yt-bench-yield-")
+model, data = os.path.join(work, "model"), os.path.join(work, "data.h5")
+subprocess.run([yt, "init-model", "--preset", "bench-small", "--out", model], check=True, stdout=subprocess.DEVNULL)
+rng = random.Random(0)
+with open(os.path.join(work, "data.jsonl"), "w") as f:
+    for _ in range(64):
+        f.write(json.dumps({"input_ids": [rng.randrange(32000) for _ in range(1024)]}) + "\n")
+subprocess.run([yt, "prep", "--in", os.path.join(work, "data.jsonl"), "--out", data], check=True,
+               stdout=subprocess.DEVNULL)
+
+
+def cmd(run, rank=16):
+    return ["mpirun", "-np", "2", yt, "train", "--model", model, "--data", data, "--out", run,
+            "--max-steps", "1000", "--seq-len", "256", "--micro-batch", "4", "--lora-rank", str(rank),
+            "--lora-alpha", "32", "--threads", "1", "--log-every", "1000", "--snapshot-every", "1"]
+
+
+def events(run):
+    with open(os.path.join(run, "events.jsonl")) as f:
+        return [json.loads(l) for l in f]
+
+
+def step_times(run):
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        return [json.loads(l)["step_time_s"] for l in f]
+
+
+def wait_steps(run, n, timeout=300):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            if len(step_times(run)) >= n:
+                return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.02)
+    sys.exit("bench: run made no progress")
+
+
+def rank_pids(mpirun_pid):
+    out = subprocess.run(["pgrep", "-P", str(mpirun_pid), "-f", "yieldtune train"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+usr1, term, restart, step = [], [], [], []
+snaps = {}
+for i in range(args.repeats):
+    for how in ("usr1", "term"):
+        run = os.path.join(work, f"{how}{i}")
+        p = subprocess.Popen(cmd(run), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_steps(run, 2)
+        time.sleep(rng.uniform(0.1, 1.0))       # somewhere inside a step
+        t0 = time.time()
+        if how == "usr1":
+            os.kill(p.pid, signal.SIGUSR1)
+        else:
+            for r in rank_pids(p.pid):
+                os.kill(r, signal.SIGTERM)
+        rc = p.wait()
+        dt = time.time() - t0
+        if rc != 75:
+            sys.exit(f"bench: {how}: mpirun exited {rc}, not 75")
+        (usr1 if how == "usr1" else term).append(dt)
+        step += step_times(run)[1:]
+        # restart: launch, wait for the resume event, stop it
+        t0 = time.time()
+        p = subprocess.Popen(cmd(run), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not [e for e in events(run) if e["event"] == "resume"]:
+            time.sleep(0.005)
+        resumed = [e for e in events(run) if e["event"] == "resume"][-1]["time"]
+        restart.append(resumed - t0)
+        p.send_signal(signal.SIGUSR1)
+        p.wait()
+for rank in (16, 64):
+    run = os.path.join(work, f"snap{rank}")
+    p = subprocess.Popen(cmd(run, rank), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_steps(run, 4)
+    p.send_signal(signal.SIGUSR1)
+    p.wait()
+    s = [e for e in events(run) if e["event"] == "snapshot"]
+    snaps[rank] = (statistics.median(e["seconds"] for e in s), s[-1]["bytes"])
+
+med = statistics.median
+print(f"\nyield and restart, bench-small, np=2 x 1 thread, seq 256 x micro-batch 4, "
+      f"{args.repeats} repeats; median step {med(step):.2f} s")
+print("| measure | median s | max s | target |")
+print("|---|---|---|---|")
+print(f"| SIGUSR1 to mpirun -> all ranks exited 75 | {med(usr1):.2f} | {max(usr1):.2f} | <= step + 0.3 = {med(step) + 0.3:.2f} |")
+print(f"| SIGTERM to every rank -> all exited 75 | {med(term):.2f} | {max(term):.2f} | <= 1.0 |")
+print(f"| restart -> resumed, first step starts | {med(restart):.2f} | {max(restart):.2f} | <= 2.0 |")
+for rank, (s, b) in snaps.items():
+    print(f"| snapshot write, LoRA r={rank}, {b / 2**20:.1f} MiB | {s:.3f} | | {b / 2**20 / s:.0f} MiB/s |")
+subprocess.run(["rm", "-rf", work])

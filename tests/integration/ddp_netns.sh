@@ -1,0 +1,98 @@
+#!/bin/bash
+# Two hosts on one machine: network namespaces A and B joined by a veth pair
+# (10.99.0.1/24 and 10.99.0.2/24, addresses that exist only inside these
+# namespaces), each with its own hostname (UTS namespace).  mpirun runs in A
+# and starts B's daemon through a launch agent that enters B instead of ssh;
+# ranks talk over TCP only (btl self,tcp on the veth subnet).  Checks: np=2
+# (one rank per host) gives the same losses and LoRA weights as np=1 with
+# grad-accum 2, with and without --zero 1; the bytes went over the veth; each
+# host has its own local rank 0 (BF16 weights: one converted copy per host).
+# Needs root (ip netns); if namespaces cannot be made the test FAILS.
+set -euo pipefail
+work=$(mktemp -d /tmp/yt-netns-XXXXXX)
+id=$$
+nsA=ytA$id nsB=ytB$id vA=ytva$id vB=ytvb$id
+cleanup() {
+    ip netns del "$nsA" 2>/dev/null || true
+    ip netns del "$nsB" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+fail() { echo "FAIL: $*"; exit 1; }
+MPIRUN=${MPIRUN:-mpirun}
+
+command -v ip > /dev/null || fail "the 'ip' command (iproute2) is missing"
+ip netns add "$nsA" 2> err.txt || fail "cannot create network namespaces (root with CAP_SYS_ADMIN needed): $(cat err.txt)"
+ip netns add "$nsB" || fail "cannot create network namespace $nsB"
+ip link add "$vA" type veth peer name "$vB" || fail "cannot create a veth pair"
+ip link set "$vA" netns "$nsA"
+ip link set "$vB" netns "$nsB"
+ip -n "$nsA" addr add 10.99.0.1/24 dev "$vA"
+ip -n "$nsB" addr add 10.99.0.2/24 dev "$vB"
+for ns in "$nsA" "$nsB"; do ip -n "$ns" link set lo up; done
+ip -n "$nsA" link set "$vA" up
+ip -n "$nsB" link set "$vB" up
+echo "namespaces $nsA (10.99.0.1, $vA) and $nsB (10.99.0.2, $vB) joined by a veth pair"
+
+# The launch agent: mpirun calls "AGENT [options] HOST COMMAND..." as it would ssh.
+cat > agent.sh <<SH
+#!/bin/bash
+while [ \$# -gt 0 ]; do case "\$1" in -*) shift ;; *) break ;; esac; done
+host=\$1
+shift
+case "\$host" in
+10.99.0.1) ns=$nsA name=hostA ;;
+10.99.0.2) ns=$nsB name=hostB ;;
+*) echo "agent: unknown host \$host" >&2; exit 1 ;;
+esac
+exec ip netns exec "\$ns" unshare --uts /bin/sh -c "hostname \$name; \$*"
+SH
+chmod +x agent.sh
+printf '10.99.0.1 slots=1\n10.99.0.2 slots=1\n' > hostfile
+
+# mpirun inside A (its own hostname), TCP only, on the veth subnet.
+mpirun_2hosts() {
+    timeout 120 ip netns exec "$nsA" unshare --uts /bin/sh -c 'hostname hostA; exec "$@"' sh \
+        "$MPIRUN" --hostfile hostfile -np 2 --mca plm_rsh_agent "$work/agent.sh" \
+        --mca btl self,tcp --mca btl_tcp_if_include 10.99.0.0/24 --mca oob_tcp_if_include 10.99.0.0/24 \
+        -x YT_BIN -x OMP_NUM_THREADS "$@"
+}
+bytes() { ip -n "$nsA" -s link show "$vA" | awk '/TX:/ { getline; print $1 }'; }
+
+"$PYTHON" "$YT_SRCDIR/tests/tools/make_repeated_jsonl.py" data.jsonl 300 256
+"$YT_BIN" init-model --preset tiny --seed 3 --out model > /dev/null
+"$YT_BIN" prep --in data.jsonl --out data.h5 --model model > /dev/null
+args=(--model "$work/model" --data "$work/data.h5" --max-steps 10 --seq-len 64 --micro-batch 2 --lr 5e-3
+      --schedule constant --lora-rank 8 --lora-dropout 0.1 --seed 11 --threads 1 --log-every 5)
+
+mpirun_2hosts hostname > hosts.txt 2>&1 || { cat hosts.txt; fail "mpirun across the namespaces failed"; }
+sort hosts.txt | tr '\n' ' ' | grep -q "hostA hostB" || { cat hosts.txt; fail "ranks did not run on hostA and hostB"; }
+echo "mpirun reaches both hosts: $(sort hosts.txt | tr '\n' ' ')"
+
+status=0
+for zero in 0 1; do
+    "$YT_BIN" train "${args[@]}" --zero $zero --grad-accum 2 --out "$work/np1-z$zero" > np1-z$zero.log
+    before=$(bytes)
+    mpirun_2hosts "$YT_BIN" train "${args[@]}" --zero $zero --grad-accum 1 --out "$work/np2-z$zero" \
+        > np2-z$zero.log 2>&1 || { cat np2-z$zero.log; fail "np=2 across two hosts failed (--zero $zero)"; }
+    sent=$(( $(bytes) - before ))
+    echo "--zero $zero: $sent bytes left host A over $vA"
+    [ "$sent" -gt $((10 * 4 * 17920 / 2)) ] || fail "too few bytes over the veth ($sent) for 10 all-reduces"
+    "$PYTHON" "$YT_SRCDIR/tests/tools/compare_runs.py" np1-z$zero np2-z$zero --loss-rtol 1e-5 --weight-atol 1e-4 \
+        --label "two hosts np=2 vs np=1 accum 2, --zero $zero" || status=1
+done
+[ $status = 0 ] || fail "two-host runs differ from np=1"
+"$PYTHON" - np2-z0 <<'PY' || fail "config.json does not show two hosts"
+import json, sys
+ranks = json.load(open(sys.argv[1] + "/config.json"))["ranks"]
+assert sorted(r["host"] for r in ranks) == ["hostA", "hostB"], ranks
+assert all(r["local_rank"] == 0 for r in ranks), ranks
+PY
+
+# BF16: each host converts its own copy (local rank 0 of each node fills one).
+"$YT_BIN" init-model --preset tiny --dtype bf16 --seed 5 --out bf16 > /dev/null
+mpirun_2hosts "$YT_BIN" train --model "$work/bf16" --data "$work/data.h5" --max-steps 2 --seq-len 64 \
+    --micro-batch 2 --threads 1 --out "$work/bf" > bf.log 2>&1 || { cat bf.log; fail "bf16 across two hosts failed"; }
+grep -q "2 copies for 2 ranks (node-shared)" bf.log || { cat bf.log; fail "expected one converted copy per host"; }
+echo "ddp_netns: all checks passed"
