@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -444,6 +445,13 @@ int yt_snap_attr_f64(yt_snap_writer *w, const char *key, double value, yt_err *e
     return put_attr(w, key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, e);
 }
 
+static void fault_pause(double seconds)
+{
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 int yt_snap_commit(yt_snap_writer *w, yt_err *e)
 {
     if (check_usable(w, e) != 0) {
@@ -484,10 +492,22 @@ int yt_snap_commit(yt_snap_writer *w, yt_err *e)
     if (!img)
         goto fail;
 
+    /* Fault-injection hook for tests: YT_SNAP_FAULT_PAUSE=SECONDS pauses half
+     * way through writing the temp file and again just before the rename, so
+     * a test can kill -9 the writer at those points. */
+    const char *pause_env = getenv("YT_SNAP_FAULT_PAUSE");
+    double pause = pause_env ? atof(pause_env) : 0;
+    size_t half = pause > 0 ? (size_t)size / 2 : 0;
     size_t left = (size_t)size;
     const unsigned char *p = img;
     while (left > 0) {
+        if (half && (size_t)size - left >= half) {
+            fault_pause(pause);
+            half = 0;
+        }
         size_t chunk = left < ((size_t)1 << 30) ? left : ((size_t)1 << 30);
+        if (half && chunk > half - ((size_t)size - left))
+            chunk = half - ((size_t)size - left);
         ssize_t n = write(w->fd, p, chunk);
         if (n < 0) {
             if (errno == EINTR)
@@ -512,6 +532,8 @@ int yt_snap_commit(yt_snap_writer *w, yt_err *e)
         unlink(w->tmp_path);
         goto fail;
     }
+    if (pause > 0)
+        fault_pause(pause);
     if (rename(w->tmp_path, w->final_path) != 0) {
         yt_errno(e, errno, "%s: cannot rename into place from %s", w->final_path, w->tmp_path);
         unlink(w->tmp_path);

@@ -279,8 +279,19 @@ double yt_model_forward_backward(yt_model *m, const int32_t *inputs, const int32
     const yt_config *c = &m->cfg;
     if (forward_layers(m, inputs, seed))
         return NAN;
-    double loss = yt_k_lmhead_xent(m->dtmp, m->xn_final, m->lm_head, targets, weight, m->T,
-                                   c->hidden_size, c->vocab_size, m->xent_chunk, m->ws_xent);
+    /* The lm_head pass is the longest stretch without a layer boundary (a
+     * third of the step's FLOPs): it is cut into chunk-sized calls with a poll
+     * between them, so a deadline can stop it too. */
+    double loss = 0;
+    size_t C = (size_t)c->hidden_size;
+    for (int t0 = 0; t0 < m->T; t0 += m->xent_chunk) {
+        int n = m->T - t0 < m->xent_chunk ? m->T - t0 : m->xent_chunk;
+        loss += yt_k_lmhead_xent(m->dtmp + (size_t)t0 * C, m->xn_final + (size_t)t0 * C, m->lm_head,
+                                 targets + t0, weight + t0, n, c->hidden_size, c->vocab_size,
+                                 m->xent_chunk, m->ws_xent);
+        if (polled_stop(m))
+            return NAN;
+    }
     if (backward_layers(m, seed, done, ctx))
         return NAN;
     return loss;
