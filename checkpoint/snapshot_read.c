@@ -19,54 +19,7 @@ struct yt_snap {
     char path[PATH_CAP];
 };
 
-/* ---- HDF5 error handling (same scheme as the writer) ---- */
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} quiet_t;
-
-static void quiet_on(quiet_t *q)
-{
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_off(const quiet_t *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
-
-typedef struct {
-    char text[400];
-    int sys;
-} walk_t;
-
-static herr_t walk_cb(unsigned n, const H5E_error2_t *err, void *data)
-{
-    walk_t *w = data;
-    const char *d = err->desc ? err->desc : "";
-    const char *m = strstr(d, "error message = '");
-    if (m && !w->sys) {
-        m += strlen("error message = '");
-        const char *end = strchr(m, '\'');
-        size_t len = end ? (size_t)(end - m) : strlen(m);
-        if (len >= sizeof w->text)
-            len = sizeof w->text - 1;
-        memcpy(w->text, m, len);
-        w->text[len] = '\0';
-        w->sys = 1;
-    } else if (n == 0 && !w->sys) {
-        snprintf(w->text, sizeof w->text, "%s", d);
-    }
-    return 0;
-}
-
-static const char *h5_why(walk_t *w)
-{
-    w->text[0] = '\0';
-    w->sys = 0;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, w);
-    if (!w->text[0])
-        snprintf(w->text, sizeof w->text, "HDF5 error");
-    return w->text;
-}
+#include "checkpoint/h5_quiet.h"
 
 /* ---- helpers (all called with errors silenced) ---- */
 
@@ -159,14 +112,14 @@ static int dset_info(yt_snap *s, hid_t d, const char *nm, yt_snap_info *info, yt
     walk_t why;
     hid_t type = H5Dget_type(d);
     if (type < 0)
-        return yt_errf(e, "%s: tensor '%s': cannot read type: %s", s->path, nm, h5_why(&why));
+        return yt_errf(e, "%s: tensor '%s': cannot read type: %s", s->path, nm, yt_snap_h5_why(&why));
     int bad = dtype_of(type, &info->dtype);
     H5Tclose(type);
     if (bad)
         return yt_errf(e, "%s: tensor '%s': unsupported element type", s->path, nm);
     hid_t space = H5Dget_space(d);
     if (space < 0)
-        return yt_errf(e, "%s: tensor '%s': cannot read shape: %s", s->path, nm, h5_why(&why));
+        return yt_errf(e, "%s: tensor '%s': cannot read shape: %s", s->path, nm, yt_snap_h5_why(&why));
     int nd = H5Sget_simple_extent_ndims(space);
     hsize_t dims[YT_SNAP_MAX_DIMS];
     if (nd < 1 || nd > YT_SNAP_MAX_DIMS || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
@@ -194,14 +147,14 @@ static int read_checked(yt_snap *s, hid_t d, const char *nm, const yt_snap_info 
     if (info->count > 0 &&
         H5Dread(d, mem_type(info->dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
         return yt_errf(e, "%s: tensor '%s': read failed (data corrupted?): %s", s->path, nm,
-                       h5_why(&why));
+                       yt_snap_h5_why(&why));
     if (H5Aexists(d, "hash_fnv1a64") <= 0)
         return yt_errf(e, "%s: tensor '%s': no stored hash_fnv1a64", s->path, nm);
     hid_t a = H5Aopen(d, "hash_fnv1a64", H5P_DEFAULT);
     uint64_t stored = 0;
     int bad = a < 0 || H5Aread(a, H5T_NATIVE_UINT64, &stored) < 0;
     if (bad)
-        yt_errf(e, "%s: tensor '%s': cannot read hash_fnv1a64: %s", s->path, nm, h5_why(&why));
+        yt_errf(e, "%s: tensor '%s': cannot read hash_fnv1a64: %s", s->path, nm, yt_snap_h5_why(&why));
     if (a >= 0)
         H5Aclose(a);
     if (bad)
@@ -225,7 +178,7 @@ static int get_tensor(yt_snap *s, const char *name, yt_snap_dtype want, void *ds
         return yt_errf(e, "%s: bad tensor name '%s'", s->path, name ? name : "(null)");
     quiet_t q;
     walk_t why;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     int rc = -1;
     hid_t d = -1;
     if (!dataset_exists(s->file, nm)) {
@@ -234,7 +187,7 @@ static int get_tensor(yt_snap *s, const char *name, yt_snap_dtype want, void *ds
     }
     d = H5Dopen2(s->file, nm, H5P_DEFAULT);
     if (d < 0) {
-        yt_errf(e, "%s: tensor '%s': cannot open: %s", s->path, nm, h5_why(&why));
+        yt_errf(e, "%s: tensor '%s': cannot open: %s", s->path, nm, yt_snap_h5_why(&why));
         goto done;
     }
     yt_snap_info info;
@@ -258,7 +211,7 @@ static int get_tensor(yt_snap *s, const char *name, yt_snap_dtype want, void *ds
 done:
     if (d >= 0)
         H5Dclose(d);
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     return rc;
 }
 
@@ -272,7 +225,7 @@ static hid_t open_attr(yt_snap *s, const char *key, yt_err *e)
     }
     htri_t ex = H5Aexists(s->file, key);
     if (ex < 0) {
-        yt_errf(e, "%s: attribute '%s': %s", s->path, key, h5_why(&why));
+        yt_errf(e, "%s: attribute '%s': %s", s->path, key, yt_snap_h5_why(&why));
         return -1;
     }
     if (ex == 0) {
@@ -281,7 +234,7 @@ static hid_t open_attr(yt_snap *s, const char *key, yt_err *e)
     }
     hid_t a = H5Aopen(s->file, key, H5P_DEFAULT);
     if (a < 0) {
-        yt_errf(e, "%s: attribute '%s': cannot open: %s", s->path, key, h5_why(&why));
+        yt_errf(e, "%s: attribute '%s': cannot open: %s", s->path, key, yt_snap_h5_why(&why));
         return -1;
     }
     hid_t sp = H5Aget_space(a);
@@ -338,7 +291,7 @@ static int attr_str_dup(yt_snap *s, const char *key, char **out, yt_err *e)
     rc = 0;
     goto done;
 h5fail:
-    yt_errf(e, "%s: attribute '%s': cannot read: %s", s->path, key, h5_why(&why));
+    yt_errf(e, "%s: attribute '%s': cannot read: %s", s->path, key, yt_snap_h5_why(&why));
 done:
     if (mt >= 0)
         H5Tclose(mt);
@@ -360,7 +313,7 @@ static int attr_num(yt_snap *s, const char *key, H5T_class_t cls, hid_t mt, void
         yt_errf(e, "%s: attribute '%s' is not %s", s->path, key,
                 cls == H5T_INTEGER ? "an integer" : "a float");
     else if (H5Aread(a, mt, out) < 0)
-        yt_errf(e, "%s: attribute '%s': cannot read: %s", s->path, key, h5_why(&why));
+        yt_errf(e, "%s: attribute '%s': cannot read: %s", s->path, key, yt_snap_h5_why(&why));
     else
         rc = 0;
     if (ft >= 0)
@@ -392,7 +345,7 @@ int yt_snap_open(yt_snap **out, const char *path, yt_err *e)
 
     quiet_t q;
     walk_t why;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     s->file = -1;
     if (fapl >= 0) {
@@ -402,10 +355,10 @@ int yt_snap_open(yt_snap **out, const char *path, yt_err *e)
 #endif
         s->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
         if (s->file < 0) /* before any other call clears the error stack */
-            yt_errf(e, "%s: cannot open snapshot: %s", path, h5_why(&why));
+            yt_errf(e, "%s: cannot open snapshot: %s", path, yt_snap_h5_why(&why));
         H5Pclose(fapl);
     } else {
-        yt_errf(e, "%s: cannot open snapshot: %s", path, h5_why(&why));
+        yt_errf(e, "%s: cannot open snapshot: %s", path, yt_snap_h5_why(&why));
     }
     int rc = -1;
     char *fmt = NULL;
@@ -425,7 +378,7 @@ int yt_snap_open(yt_snap **out, const char *path, yt_err *e)
         rc = 0;
     }
     free(fmt);
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     if (rc != 0) {
         yt_snap_close(s);
         return -1;
@@ -440,9 +393,9 @@ void yt_snap_close(yt_snap *s)
         return;
     if (s->file >= 0) {
         quiet_t q;
-        quiet_on(&q);
+        yt_snap_quiet_on(&q);
         H5Fclose(s->file);
-        quiet_off(&q);
+        yt_snap_quiet_off(&q);
     }
     free(s);
 }
@@ -474,21 +427,21 @@ int yt_snap_get_info(yt_snap *s, const char *name, yt_snap_info *info, yt_err *e
         return yt_errf(e, "%s: bad tensor name '%s'", s->path, name ? name : "(null)");
     quiet_t q;
     walk_t why;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     int rc = -1;
     if (!dataset_exists(s->file, nm)) {
         yt_errf(e, "%s: tensor '%s' not found", s->path, nm);
     } else {
         hid_t d = H5Dopen2(s->file, nm, H5P_DEFAULT);
         if (d < 0) {
-            yt_errf(e, "%s: tensor '%s': cannot open: %s", s->path, nm, h5_why(&why));
+            yt_errf(e, "%s: tensor '%s': cannot open: %s", s->path, nm, yt_snap_h5_why(&why));
         } else {
             rc = dset_info(s, d, nm, info, e);
             info->name = NULL;
             H5Dclose(d);
         }
     }
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     return rc;
 }
 
@@ -509,9 +462,9 @@ int yt_snap_has(yt_snap *s, const char *name)
     if (!s || !nm)
         return 0;
     quiet_t q;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     int r = dataset_exists(s->file, nm);
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     return r;
 }
 
@@ -520,9 +473,9 @@ int yt_snap_has_attr(yt_snap *s, const char *key)
     if (!s || !key || !key[0])
         return 0;
     quiet_t q;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     int r = H5Aexists(s->file, key) > 0;
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     return r;
 }
 
@@ -531,9 +484,9 @@ int yt_snap_get_attr_str_dup(yt_snap *s, const char *key, char **out, yt_err *e)
     if (!s)
         return yt_errf(e, "snapshot is NULL");
     quiet_t q;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     int rc = attr_str_dup(s, key, out, e);
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     return rc;
 }
 
@@ -558,9 +511,9 @@ int yt_snap_get_attr_i64(yt_snap *s, const char *key, int64_t *out, yt_err *e)
     if (!s)
         return yt_errf(e, "snapshot is NULL");
     quiet_t q;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     int rc = attr_num(s, key, H5T_INTEGER, H5T_NATIVE_INT64, out, e);
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     return rc;
 }
 
@@ -569,9 +522,9 @@ int yt_snap_get_attr_f64(yt_snap *s, const char *key, double *out, yt_err *e)
     if (!s)
         return yt_errf(e, "snapshot is NULL");
     quiet_t q;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     int rc = attr_num(s, key, H5T_FLOAT, H5T_NATIVE_DOUBLE, out, e);
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     return rc;
 }
 
@@ -638,7 +591,7 @@ static herr_t visit_cb(hid_t g, const char *name, const H5L_info_t *linfo, void 
         return 0;
     hid_t o = H5Oopen(g, name, H5P_DEFAULT);
     if (o < 0) {
-        yt_errf(v->e, "%s: object '%s': cannot open: %s", v->s->path, name, h5_why(&why));
+        yt_errf(v->e, "%s: object '%s': cannot open: %s", v->s->path, name, yt_snap_h5_why(&why));
         v->failed = 1;
         return 1;
     }
@@ -666,7 +619,7 @@ static int visit(visit_t *v, dset_op op)
     if (v->failed)
         return -1;
     if (r < 0)
-        return yt_errf(v->e, "%s: cannot walk the tensor tree: %s", v->s->path, h5_why(&why));
+        return yt_errf(v->e, "%s: cannot walk the tensor tree: %s", v->s->path, yt_snap_h5_why(&why));
     return 0;
 }
 
@@ -676,9 +629,9 @@ int yt_snap_foreach(yt_snap *s, yt_snap_tensor_fn fn, void *ctx, yt_err *e)
         return yt_errf(e, "yt_snap_foreach: snapshot or callback is NULL");
     visit_t v = {.s = s, .e = e, .fn = fn, .ctx = ctx};
     quiet_t q;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     int rc = visit(&v, op_foreach);
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     if (rc != 0)
         return rc;
     return v.user_rc;
@@ -719,13 +672,13 @@ int yt_snap_foreach_attr(yt_snap *s, yt_snap_attr_fn fn, void *ctx, yt_err *e)
     attr_visit_t av = {fn, ctx, 0};
     quiet_t q;
     walk_t why;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     hsize_t idx = 0;
     herr_t r = H5Aiterate2(s->file, H5_INDEX_NAME, H5_ITER_INC, &idx, attr_cb, &av);
     int rc = 0;
     if (r < 0)
-        rc = yt_errf(e, "%s: cannot list attributes: %s", s->path, h5_why(&why));
-    quiet_off(&q);
+        rc = yt_errf(e, "%s: cannot list attributes: %s", s->path, yt_snap_h5_why(&why));
+    yt_snap_quiet_off(&q);
     return rc != 0 ? rc : av.user_rc;
 }
 
@@ -735,7 +688,7 @@ int yt_snap_verify(yt_snap *s, yt_err *e)
         return yt_errf(e, "snapshot is NULL");
     int64_t complete = 0;
     quiet_t q;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     int rc = 0;
     if (H5Aexists(s->file, "complete") <= 0) {
         rc = yt_errf(e, "%s: attribute 'complete' missing: the snapshot was never finished",
@@ -749,6 +702,6 @@ int yt_snap_verify(yt_snap *s, yt_err *e)
         rc = visit(&v, op_verify);
         free(v.buf);
     }
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     return rc;
 }

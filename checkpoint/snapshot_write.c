@@ -36,56 +36,7 @@ struct yt_snap_writer {
     char tmp_path[PATH_CAP + 32];
 };
 
-/* ---- HDF5 error handling: silence the default printer, fold the stack into text ---- */
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} quiet_t;
-
-static void quiet_on(quiet_t *q)
-{
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_off(const quiet_t *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
-
-typedef struct {
-    char text[400];
-    int sys; /* text came from a system call's error message */
-} walk_t;
-
-static herr_t walk_cb(unsigned n, const H5E_error2_t *err, void *data)
-{
-    walk_t *w = data;
-    const char *d = err->desc ? err->desc : "";
-    const char *m = strstr(d, "error message = '");
-    if (m && !w->sys) {
-        m += strlen("error message = '");
-        const char *end = strchr(m, '\'');
-        size_t len = end ? (size_t)(end - m) : strlen(m);
-        if (len >= sizeof w->text)
-            len = sizeof w->text - 1;
-        memcpy(w->text, m, len);
-        w->text[len] = '\0';
-        w->sys = 1;
-    } else if (n == 0 && !w->sys) {
-        snprintf(w->text, sizeof w->text, "%s", d);
-    }
-    return 0;
-}
-
-/* Text of the current HDF5 error stack: a system error message if one is there
- * (e.g. "No space left on device"), else the innermost description. */
-static const char *h5_why(walk_t *w)
-{
-    w->text[0] = '\0';
-    w->sys = 0;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, w);
-    if (!w->text[0])
-        snprintf(w->text, sizeof w->text, "HDF5 error");
-    return w->text;
-}
+#include "checkpoint/h5_quiet.h"
 
 /* ---- helpers ---- */
 
@@ -94,9 +45,9 @@ static void drop_temp(yt_snap_writer *w)
 {
     if (w->file >= 0) {
         quiet_t q;
-        quiet_on(&q);
+        yt_snap_quiet_on(&q);
         H5Fclose(w->file); /* memory only: nothing to fail on disk */
-        quiet_off(&q);
+        yt_snap_quiet_off(&q);
         w->file = -1;
     }
     if (w->fd >= 0) {
@@ -190,14 +141,14 @@ static int put_dataset(yt_snap_writer *w, const char *name, const void *data, hi
 
     quiet_t q;
     walk_t why;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     hid_t space = -1, dcpl = -1, lcpl = -1, dset = -1, aspace = -1, attr = -1;
     const char *stage = "create";
     int ok = 0;
     if (H5Lexists(w->file, nm, H5P_DEFAULT) > 0) {
         /* (H5Lexists fails harmlessly when an intermediate group is missing.) */
         H5Eclear2(H5E_DEFAULT);
-        quiet_off(&q);
+        yt_snap_quiet_off(&q);
         yt_errf(e, "%s: tensor '%s' written twice", w->final_path, nm);
         return fail(w);
     }
@@ -237,7 +188,7 @@ static int put_dataset(yt_snap_writer *w, const char *name, const void *data, hi
     ok = 1;
 done:
     if (!ok)
-        yt_errf(e, "%s: cannot %s tensor '%s': %s", w->tmp_path, stage, nm, h5_why(&why));
+        yt_errf(e, "%s: cannot %s tensor '%s': %s", w->tmp_path, stage, nm, yt_snap_h5_why(&why));
     if (attr >= 0)
         H5Aclose(attr);
     if (aspace >= 0)
@@ -250,7 +201,7 @@ done:
         H5Pclose(dcpl);
     if (space >= 0)
         H5Sclose(space);
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     return ok ? 0 : fail(w);
 }
 
@@ -260,12 +211,12 @@ static int put_attr(yt_snap_writer *w, const char *key, hid_t file_type, hid_t m
 {
     quiet_t q;
     walk_t why;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     hid_t space = -1, attr = -1;
     int ok = 0;
     htri_t ex = H5Aexists(w->file, key);
     if (ex > 0) {
-        quiet_off(&q);
+        yt_snap_quiet_off(&q);
         yt_errf(e, "%s: attribute '%s' set twice", w->final_path, key);
         return fail(w);
     }
@@ -284,12 +235,12 @@ static int put_attr(yt_snap_writer *w, const char *key, hid_t file_type, hid_t m
     ok = 1;
 done:
     if (!ok)
-        yt_errf(e, "%s: cannot write attribute '%s': %s", w->tmp_path, key, h5_why(&why));
+        yt_errf(e, "%s: cannot write attribute '%s': %s", w->tmp_path, key, yt_snap_h5_why(&why));
     if (attr >= 0)
         H5Aclose(attr);
     if (space >= 0)
         H5Sclose(space);
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     return ok ? 0 : fail(w);
 }
 
@@ -351,19 +302,19 @@ yt_snap_writer *yt_snap_begin(const char *final_path, yt_err *e)
 
     quiet_t q;
     walk_t why;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0) {
         H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
         if (H5Pset_fapl_core(fapl, CORE_INCREMENT, 0) >= 0)
             w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
         if (w->file < 0) /* before H5Pclose clears the error stack */
-            yt_errf(e, "%s: cannot create in-memory HDF5 file: %s", w->tmp_path, h5_why(&why));
+            yt_errf(e, "%s: cannot create in-memory HDF5 file: %s", w->tmp_path, yt_snap_h5_why(&why));
         H5Pclose(fapl);
     } else {
-        yt_errf(e, "%s: cannot create in-memory HDF5 file: %s", w->tmp_path, h5_why(&why));
+        yt_errf(e, "%s: cannot create in-memory HDF5 file: %s", w->tmp_path, yt_snap_h5_why(&why));
     }
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     if (w->file < 0) {
         drop_temp(w);
         free(w);
@@ -469,17 +420,17 @@ int yt_snap_commit(yt_snap_writer *w, yt_err *e)
     /* The finished image, then the in-memory file is closed. */
     quiet_t q;
     walk_t why;
-    quiet_on(&q);
+    yt_snap_quiet_on(&q);
     unsigned char *img = NULL;
     ssize_t size = -1;
     if (H5Fflush(w->file, H5F_SCOPE_LOCAL) >= 0)
         size = H5Fget_file_image(w->file, NULL, 0);
     if (size < 0) {
-        yt_errf(e, "%s: cannot finish the HDF5 image: %s", w->tmp_path, h5_why(&why));
+        yt_errf(e, "%s: cannot finish the HDF5 image: %s", w->tmp_path, yt_snap_h5_why(&why));
     } else if (!(img = malloc(size > 0 ? (size_t)size : 1))) {
         yt_errf(e, "%s: out of memory for a %zd-byte snapshot image", w->tmp_path, size);
     } else if (H5Fget_file_image(w->file, img, (size_t)size) != size) {
-        yt_errf(e, "%s: cannot copy the HDF5 image: %s", w->tmp_path, h5_why(&why));
+        yt_errf(e, "%s: cannot copy the HDF5 image: %s", w->tmp_path, yt_snap_h5_why(&why));
         free(img);
         img = NULL;
     }
@@ -488,7 +439,7 @@ int yt_snap_commit(yt_snap_writer *w, yt_err *e)
         w->file = -1;
         H5Fclose(f);
     }
-    quiet_off(&q);
+    yt_snap_quiet_off(&q);
     if (!img)
         goto fail;
 

@@ -281,23 +281,9 @@ size_t yt_tok_utf8_check(const char *str, size_t len)
             i++;
             continue;
         }
-        size_t need;
-        unsigned char lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf)
-            need = 1;
-        else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            if (c == 0xe0)
-                lo = 0xa0;
-            else if (c == 0xed)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f;
-        } else
+        unsigned char lo, hi;
+        size_t need = tok_utf8_lead(c, &lo, &hi);
+        if (!need)
             return i;
         if (i + need >= len)
             return i;

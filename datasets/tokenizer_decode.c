@@ -72,27 +72,12 @@ int tok_utf8_lossy(yt_tok_text *out, const char *str, size_t n, yt_err *e)
     static const char rep[3] = {(char)0xef, (char)0xbf, (char)0xbd};
     while (i < n) {
         unsigned char c = s[i];
-        size_t need = 0;
-        unsigned char lo = 0x80, hi = 0xbf;
         if (c < 0x80) {
             i++;
             continue;
         }
-        if (c >= 0xc2 && c <= 0xdf)
-            need = 1;
-        else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            if (c == 0xe0)
-                lo = 0xa0;
-            else if (c == 0xed)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f;
-        }
+        unsigned char lo, hi;
+        size_t need = tok_utf8_lead(c, &lo, &hi);
         size_t k = 0; /* continuation bytes accepted */
         if (need) {
             if (i + 1 < n && s[i + 1] >= lo && s[i + 1] <= hi) {

@@ -301,4 +301,30 @@ void tok_dec_free(tok_dec *d);
 /* Appends Rust String::from_utf8_lossy(s) to out. */
 int tok_utf8_lossy(yt_tok_text *out, const char *s, size_t n, yt_err *e);
 
+/* UTF-8 lead byte c (>= 0x80): how many continuation bytes follow (0 = not a
+ * valid lead) and the allowed range of the first one (excludes overlongs,
+ * surrogates and code points above U+10FFFF), per RFC 3629. */
+static inline size_t tok_utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80;
+    *hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        return 1;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (c == 0xe0)
+            *lo = 0xa0;
+        else if (c == 0xed)
+            *hi = 0x9f;
+        return 2;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (c == 0xf0)
+            *lo = 0x90;
+        else if (c == 0xf4)
+            *hi = 0x8f;
+        return 3;
+    }
+    return 0;
+}
+
 #endif
