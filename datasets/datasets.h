@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "datasets/tokenizer.h"
 
 #define YT_DS_FORMAT "yieldtune-tokens"
 #define YT_DS_FORMAT_VERSION 1
@@ -108,10 +109,27 @@ int yt_ds_prep_jsonl(const char *in, const char *out, const yt_ds_prep_opts *o,
 
 /* ---- sampler: packing, deterministic shuffling, sharding, resumable cursor ----
  *
- * The token stream is all documents concatenated in file order (no separator yet).
- * Window w is tokens [w*S, w*S + S] (S + 1 tokens; S = seq_len); consecutive windows
- * overlap by one token; n_windows = (n_tokens - 1) / S (the tail is never used).
- * inputs = window[0..S), targets = window[1..S], weight of a target = its loss_mask bit.
+ * Windows.  Three ways to cut the dataset into windows of S + 1 tokens (S = seq_len;
+ * inputs = window[0..S), targets = window[1..S], weight of a target = its loss_mask bit):
+ *  - packed (pad_per_doc = 0): the token stream is all documents in file order,
+ *    concatenated as they are (pack_eos = 0) or each document (empty ones included)
+ *    followed by one EOS token eos_id (pack_eos = 1).  An EOS belongs to the document it
+ *    ends (its doc id) and is always counted in the loss (loss_mask 1): the model learns
+ *    to end a document.  Stream length L = n_tokens (+ n_docs with EOS).  Window w is
+ *    stream [w*S, w*S + S]; consecutive windows overlap by one token; n_windows =
+ *    (L - 1) / S (the tail is never used).  Every stream token but the first is a target
+ *    of exactly one window.
+ *  - one document per window (pad_per_doc = 1): document d with n' tokens (its EOS
+ *    included when pack_eos) gives ceil((n' - 1) / S) windows (none when n' < 2), in
+ *    document order; its window j is the document's tokens [j*S, min(j*S + S, n' - 1)],
+ *    the rest of the row is padding: input and target = pad id (eos_id with pack_eos,
+ *    else 0), weight 0, doc id -1.  A window never holds two documents.
+ * Document masking (doc_mask = 1): a target whose document differs from its input's
+ * (the first token of the next document, or padding) gets weight 0, and positions
+ * restart at 0 at each document's first token in a row (and at the row's start, since
+ * a window may begin inside a document); without it positions are 0..S-1.  Positions
+ * are always < S.  Give doc_ids and positions to the model (yt_model_set_docs) so that
+ * attention stays inside documents.
  *
  * Epoch e visits the windows in a permutation of [0, n_windows) that depends only on
  * (seed, e): Fisher-Yates, i = n-1..1, j = yt_mix64(key ^ yt_mix64(i)) % (i+1),
@@ -132,7 +150,8 @@ int yt_ds_prep_jsonl(const char *in, const char *out, const yt_ds_prep_opts *o,
  * kG + m*B*W.  It is the same on every rank; at a step boundary (position % G == 0) it
  * is the permutation index of the next step's first window and may be restored with a
  * different W or B.  When an epoch's last step is done the cursor moves to
- * {epoch + 1, 0}. */
+ * {epoch + 1, 0}.  The windows depend on (pack_eos, eos_id, pad_per_doc, doc_mask, S):
+ * a cursor is only meaningful with the same ones. */
 typedef struct yt_ds_sampler yt_ds_sampler;
 
 typedef struct yt_ds_sampler_opts {
@@ -141,7 +160,19 @@ typedef struct yt_ds_sampler_opts {
     uint32_t global_batch; /* G: windows per optimizer step, all ranks; G % (W*B) == 0 */
     int rank, world;       /* 0 <= rank < world */
     uint64_t seed;
+    int pack_eos;          /* 1: an EOS (eos_id) after every document */
+    uint32_t eos_id;       /* < 2^31 */
+    int pad_per_doc;       /* 1: one document per window, padded */
+    int doc_mask;          /* 1: weights and positions for document masking */
 } yt_ds_sampler_opts;
+
+/* Row-major [B, S] outputs of one micro-batch; any member may be NULL. */
+typedef struct yt_ds_batch {
+    int32_t *inputs, *targets;
+    float *weights;        /* 0 or 1, not normalised */
+    int32_t *doc_ids;      /* document of each input (-1 = padding) */
+    int32_t *positions;    /* RoPE position of each input */
+} yt_ds_batch;
 
 typedef struct yt_ds_cursor {
     uint64_t epoch;
@@ -156,11 +187,16 @@ void yt_ds_sampler_free(yt_ds_sampler *s);
 
 /* Fills this rank's next micro-batch, B rows of S, row-major [B, S], and advances.
  * inputs[b*S+t] = window[t]; targets[b*S+t] = window[t+1]; weights[b*S+t] = loss_mask of
- * window[t+1] (0 or 1, not normalised); doc_ids[b*S+t] = index of the document holding
- * window[t] (equal ids = same document: build a document mask from them).  Any output
+ * window[t+1] (0 or 1, not normalised; see doc_mask); doc_ids[b*S+t] = index of the document
+ * holding window[t] (equal ids = same document: build a document mask from them).  Any output
  * except inputs may be NULL.  Allocates nothing. */
 int yt_ds_sampler_next(yt_ds_sampler *s, int32_t *inputs, int32_t *targets, float *weights,
                        int32_t *doc_ids, yt_err *e);
+/* The same with every output, positions included (see yt_ds_batch). */
+int yt_ds_sampler_next_batch(yt_ds_sampler *s, const yt_ds_batch *out, yt_err *e);
+/* Fills row `row` of out with window w (< n_windows), whatever the cursor; does not
+ * advance (evaluation reads every window in order with it).  Allocates nothing. */
+void yt_ds_sampler_window(const yt_ds_sampler *s, uint64_t w, uint32_t row, const yt_ds_batch *out);
 
 /* Which window (index into the dataset's windows) the next call gives as row b (for
  * logs and tests); b < B. */
@@ -173,5 +209,117 @@ int yt_ds_sampler_set_cursor(yt_ds_sampler *s, yt_ds_cursor c, yt_err *e);
 uint64_t yt_ds_sampler_n_windows(const yt_ds_sampler *s);
 uint64_t yt_ds_sampler_steps_per_epoch(const yt_ds_sampler *s);
 uint32_t yt_ds_sampler_accum(const yt_ds_sampler *s); /* A = G / (W*B) */
+
+/* ---- prep from text: text / instruction (Alpaca) / chat / pre-tokenised JSONL and
+ * plain text files, tokenized here (datasets/prep_text.c, datasets/chat_template.c) ----
+ *
+ * Formats (YT_PREP_AUTO decides per file: a name not ending in .jsonl or .json is a
+ * plain text file; otherwise the keys of the first non-blank record: input_ids -> ids,
+ * messages -> chat, instruction -> alpaca, text -> text):
+ *   text    {"text": S}: BOS (when the tokenizer's post-processor adds one) + S + EOS
+ *           (when the tokenizer names one); every token counted.
+ *   alpaca  {"instruction": I, "input": X (optional), "output": O}: BOS + the Stanford
+ *           Alpaca prompt (with or without the input paragraph) not counted, then O and
+ *           EOS counted.
+ *   chat    {"messages": [{"role": system|user|assistant, "content": S}, ...]} rendered
+ *           by a chat template (see yt_chat_encode); no BOS/EOS added beyond it.
+ *   ids     {"input_ids": [...], "labels": [...] optional, -100 = not counted}.
+ *   plain   a text file; one document per paragraph: a run of non-blank lines, joined
+ *           with their line ends, the last line end dropped; then as "text".
+ * --train-on-inputs counts every token.  Empty documents (text of white space only, an
+ * alpaca record with an empty output, a chat without messages, no input_ids) are
+ * skipped and counted.  Documents longer than max_doc_tokens are truncated to their
+ * first max_doc_tokens tokens, or with split_long cut into pieces of at most
+ * max_doc_tokens (each piece a document).  Validation split: document k (0-based over
+ * all records of all inputs, skipped ones included) goes to the validation set when
+ * yt_u01(yt_mix64(yt_mix64(seed) ^ k)) < val_fraction; all pieces of a split document
+ * go together.  Inputs are read line by line (never whole). */
+typedef enum yt_prep_format {
+    YT_PREP_AUTO = 0, YT_PREP_IDS, YT_PREP_TEXT, YT_PREP_ALPACA, YT_PREP_CHAT, YT_PREP_PLAIN
+} yt_prep_format;
+
+typedef enum yt_chat_template { YT_CHAT_AUTO = 0, YT_CHAT_CHATML, YT_CHAT_LLAMA3 } yt_chat_template;
+typedef enum yt_chat_role { YT_ROLE_SYSTEM, YT_ROLE_USER, YT_ROLE_ASSISTANT } yt_chat_role;
+
+typedef struct yt_chat_msg {
+    yt_chat_role role;
+    const char *content;
+    size_t content_len;
+} yt_chat_msg;
+
+/* One document being built: ids and their mask bits (mask[i] for ids.v[i]). */
+typedef struct yt_ds_doc {
+    yt_tok_ids ids;
+    uint8_t *mask;
+    size_t mask_cap;
+} yt_ds_doc;
+
+/* Appends the ids of TEXT (no special tokens added; added tokens in it are recognised)
+ * with mask bit `counted`. */
+int yt_ds_doc_push(yt_ds_doc *d, yt_tok *t, const char *text, size_t len, int counted,
+                   yt_err *e);
+int yt_ds_doc_push_id(yt_ds_doc *d, uint32_t id, int counted, yt_err *e);
+/* Sets the mask of ids [from, ids.n) (growing the mask). */
+int yt_ds_doc_mark(yt_ds_doc *d, size_t from, int counted, yt_err *e);
+void yt_ds_doc_free(yt_ds_doc *d);
+
+/* "chatml" | "llama3" | "auto". */
+int yt_chat_template_parse(const char *name, yt_chat_template *out, yt_err *e);
+const char *yt_chat_template_name(yt_chat_template t);
+/* Which built-in template a Jinja chat_template string is (by distinctive substrings);
+ * YT_CHAT_AUTO when neither. */
+yt_chat_template yt_chat_template_detect(const char *jinja);
+/* --chat-template auto: MODEL a folder (its tokenizer_config.json "chat_template",
+ * a string or the "default" of a list) or a .gguf (tokenizer.chat_template).  No
+ * template there -> ChatML; a template that is neither -> error naming the file. */
+int yt_chat_template_from_model(const char *model, yt_chat_template *out, yt_err *e);
+/* 0 for system/user/assistant, -1 otherwise. */
+int yt_chat_role_parse(const char *role, yt_chat_role *out);
+/* Appends the rendered conversation to d (see datasets/chat_template.c for the exact
+ * segments).  Mask: the assistant's content and its end-of-turn token (<|im_end|>,
+ * <|eot_id|>) counted, everything else not (all counted with train_on_inputs).  The
+ * ids equal transformers' apply_chat_template(messages, tokenize=True) with the same
+ * template. */
+int yt_chat_encode(yt_tok *t, yt_chat_template tpl, const yt_chat_msg *m, size_t n,
+                   int train_on_inputs, yt_ds_doc *d, yt_err *e);
+
+typedef struct yt_ds_prep_text_opts {
+    yt_prep_format format;
+    yt_tok *tok;                  /* NULL: only ids inputs are accepted */
+    yt_chat_template chat_template; /* AUTO -> ChatML */
+    int64_t eos_id;               /* <0 -> yt_tok_eos_id(tok) */
+    int train_on_inputs;
+    uint64_t max_doc_tokens;      /* 0 = no limit */
+    int split_long;
+    double val_fraction;          /* 0 = no validation set */
+    uint64_t seed;
+    uint64_t vocab_size;          /* recorded and checked; 0 -> tokenizer's */
+    const char *tokenizer_fingerprint; /* NULL -> the tokenizer's, "none" without one */
+    const char *source;           /* NULL -> "jsonl:<first input>" ("text:" for a plain file) */
+    size_t chunk_elems;
+    /* Called every few hundred lines and at the end (runner draws a progress bar). */
+    void (*progress)(void *ctx, uint64_t bytes_done, uint64_t bytes_total);
+    void *progress_ctx;
+} yt_ds_prep_text_opts;
+
+typedef struct yt_ds_prep_text_summary {
+    uint64_t files, lines, bytes;
+    uint64_t records;        /* documents read, skipped ones included */
+    uint64_t skipped_empty;
+    uint64_t truncated;      /* documents cut to max_doc_tokens */
+    uint64_t truncated_tokens; /* tokens dropped by truncation */
+    uint64_t split;          /* documents split into pieces */
+    uint64_t split_pieces;   /* pieces written for them */
+    yt_ds_prep_summary out[2]; /* [0] = OUT, [1] = validation (documents, tokens, counted) */
+    double seconds;
+} yt_ds_prep_text_summary;
+
+/* Writes OUT (and VAL_OUT when o->val_fraction > 0; VAL_OUT NULL -> yt_ds_val_path).
+ * Errors read "FILE:LINE: what" (invalid UTF-8 also names the byte offset in the line
+ * and in the file).  On error neither output is touched. */
+int yt_ds_prep_text(const char *const *in, size_t n_in, const char *out, const char *val_out,
+                    const yt_ds_prep_text_opts *o, yt_ds_prep_text_summary *s, yt_err *e);
+/* data.h5 -> data.val.h5; a name not ending in .h5 gets ".val.h5" appended. */
+int yt_ds_val_path(const char *out, char *buf, size_t cap, yt_err *e);
 
 #endif

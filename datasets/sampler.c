@@ -13,6 +13,9 @@ struct yt_ds_sampler {
     uint64_t *perm;                           /* [n_windows], for perm_epoch */
     uint64_t perm_epoch;
     uint64_t seed;
+    int eos, pad, doc_mask; /* eos: an EOS after every document; pad: one document per window */
+    int32_t eos_id, pad_id;
+    uint64_t *win_off;      /* pad: [n_docs + 1], first window of each document */
     yt_ds_cursor cur;
 };
 
@@ -29,6 +32,16 @@ static void build_perm(yt_ds_sampler *s, uint64_t epoch)
         s->perm[j] = t;
     }
     s->perm_epoch = epoch;
+}
+
+static uint64_t doc_len(const yt_ds *ds, uint64_t d) { return ds->doc_offsets[d + 1] - ds->doc_offsets[d]; }
+
+/* Windows of document d in pad mode: its n' = len (+1 with EOS) tokens give
+ * ceil((n' - 1) / S) windows of S + 1 tokens overlapping by one. */
+static uint64_t doc_windows(const yt_ds_sampler *s, uint64_t d)
+{
+    uint64_t n = doc_len(s->ds, d) + (s->eos ? 1 : 0);
+    return n >= 2 ? (n - 1 + s->S - 1) / s->S : 0;
 }
 
 int yt_ds_sampler_create(yt_ds_sampler **out, const yt_ds *ds, const yt_ds_sampler_opts *o,
@@ -53,22 +66,49 @@ int yt_ds_sampler_create(yt_ds_sampler **out, const yt_ds *ds, const yt_ds_sampl
     if (ds->n_docs > (uint64_t)INT32_MAX)
         return yt_errf(e, "%s: %llu documents do not fit in int32 document ids", p,
                        (unsigned long long)ds->n_docs);
-    uint64_t nw = ds->n_tokens > 0 ? (ds->n_tokens - 1) / o->seq_len : 0;
-    if (nw < G)
-        return yt_errf(e, "%s: %llu tokens make %llu windows of seq_len+1 = %u tokens, "
-                          "fewer than one global batch of %llu",
-                       p, (unsigned long long)ds->n_tokens, (unsigned long long)nw,
-                       o->seq_len + 1, (unsigned long long)G);
+    if (o->pack_eos && o->eos_id > (uint32_t)INT32_MAX)
+        return yt_errf(e, "sampler: EOS id %u does not fit in int32", o->eos_id);
     yt_ds_sampler *s = calloc(1, sizeof *s);
     if (!s)
         return yt_errf(e, "sampler: out of memory");
-    s->perm = yt_alloc(nw * sizeof *s->perm, "sampler permutation", e);
-    if (!s->perm) {
+    s->ds = ds;
+    s->S = o->seq_len;
+    s->eos = o->pack_eos != 0;
+    s->pad = o->pad_per_doc != 0;
+    s->doc_mask = o->doc_mask != 0;
+    s->eos_id = s->eos ? (int32_t)o->eos_id : 0;
+    s->pad_id = s->eos_id;
+    uint64_t nw;
+    if (s->pad) {
+        s->win_off = yt_alloc((ds->n_docs + 1) * sizeof *s->win_off, "sampler document windows", e);
+        if (!s->win_off) {
+            free(s);
+            return -1;
+        }
+        s->win_off[0] = 0;
+        for (uint64_t d = 0; d < ds->n_docs; d++)
+            s->win_off[d + 1] = s->win_off[d] + doc_windows(s, d);
+        nw = s->win_off[ds->n_docs];
+    } else {
+        uint64_t L = ds->n_tokens + (s->eos ? ds->n_docs : 0);
+        nw = L > 0 ? (L - 1) / o->seq_len : 0;
+    }
+    if (nw < G) {
+        yt_errf(e, "%s: %llu tokens (%s) make %llu windows of seq_len+1 = %u tokens, "
+                   "fewer than one global batch of %llu",
+                p, (unsigned long long)ds->n_tokens,
+                s->pad ? "one document per window" : s->eos ? "documents joined with EOS" : "concatenated",
+                (unsigned long long)nw, o->seq_len + 1, (unsigned long long)G);
+        yt_free(s->win_off);
         free(s);
         return -1;
     }
-    s->ds = ds;
-    s->S = o->seq_len;
+    s->perm = yt_alloc(nw * sizeof *s->perm, "sampler permutation", e);
+    if (!s->perm) {
+        yt_free(s->win_off);
+        free(s);
+        return -1;
+    }
     s->B = B;
     s->G = G;
     s->W = W;
@@ -89,6 +129,7 @@ void yt_ds_sampler_free(yt_ds_sampler *s)
     if (!s)
         return;
     yt_free(s->perm);
+    yt_free(s->win_off);
     free(s);
 }
 
@@ -105,48 +146,116 @@ uint64_t yt_ds_sampler_peek_window(const yt_ds_sampler *s, uint32_t b)
     return s->perm[next_pos(s, b)];
 }
 
-/* Index of the document holding token t: the last d with off[d] <= t. */
-static uint64_t doc_of(const yt_ds *ds, uint64_t t)
+/* The last d in [0, n_docs) with key(d) <= v (key non-decreasing, key(0) <= v). */
+#define LAST_LE(out, n_docs, KEY, v)                                                               \
+    do {                                                                                           \
+        uint64_t lo_ = 0, hi_ = (n_docs);                                                          \
+        while (hi_ - lo_ > 1) {                                                                    \
+            uint64_t d = lo_ + (hi_ - lo_) / 2;                                                    \
+            if ((KEY) <= (v))                                                                      \
+                lo_ = d;                                                                           \
+            else                                                                                   \
+                hi_ = d;                                                                           \
+        }                                                                                          \
+        (out) = lo_;                                                                               \
+    } while (0)
+
+/* A walk over the token stream of one window: document d, index i inside it
+ * (i == len(d) is the EOS when eos is on). */
+typedef struct walk {
+    uint64_t d, i, left; /* left: elements still to give (pad mode), else unused */
+} walk;
+
+static walk walk_start(const yt_ds_sampler *s, uint64_t w)
 {
-    uint64_t lo = 0, hi = ds->n_docs; /* off[lo] <= t < off[hi] */
-    while (hi - lo > 1) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (ds->doc_offsets[mid] <= t)
-            lo = mid;
-        else
-            hi = mid;
+    const yt_ds *ds = s->ds;
+    const uint64_t *off = ds->doc_offsets;
+    walk k = {0, 0, UINT64_MAX};
+    if (s->pad) {
+        LAST_LE(k.d, ds->n_docs, s->win_off[d], w);
+        k.i = (w - s->win_off[k.d]) * s->S;
+        k.left = doc_len(ds, k.d) + (s->eos ? 1 : 0) - k.i;
+        return k;
     }
-    return lo;
+    uint64_t v = w * s->S;
+    if (s->eos) {
+        LAST_LE(k.d, ds->n_docs, off[d] + d, v);
+        k.i = v - (off[k.d] + k.d);
+    } else {
+        LAST_LE(k.d, ds->n_docs, off[d], v);
+        while (off[k.d + 1] <= v) /* skip empty documents */
+            k.d++;
+        k.i = v - off[k.d];
+    }
+    return k;
 }
 
-int yt_ds_sampler_next(yt_ds_sampler *s, int32_t *inputs, int32_t *targets, float *weights,
-                       int32_t *doc_ids, yt_err *e)
+/* The next element: token, loss-mask bit, document (-1 = padding). */
+static void walk_next(const yt_ds_sampler *s, walk *k, int32_t *tok, int *msk, int32_t *doc)
+{
+    const yt_ds *ds = s->ds;
+    if (k->left == 0) {
+        *tok = s->pad_id;
+        *msk = 0;
+        *doc = -1;
+        return;
+    }
+    if (s->pad)
+        k->left--;
+    uint64_t len = doc_len(ds, k->d);
+    if (!s->pad)
+        while (k->i >= len + (s->eos ? 1 : 0)) { /* next document */
+            k->d++;
+            k->i = 0;
+            len = doc_len(ds, k->d);
+        }
+    *doc = (int32_t)k->d;
+    if (k->i < len) {
+        uint64_t t = ds->doc_offsets[k->d] + k->i;
+        *tok = (int32_t)ds->tokens[t];
+        *msk = ds->loss_mask[t];
+    } else { /* the EOS ending document d: always counted */
+        *tok = s->eos_id;
+        *msk = 1;
+    }
+    k->i++;
+}
+
+void yt_ds_sampler_window(const yt_ds_sampler *s, uint64_t w, uint32_t row, const yt_ds_batch *o)
+{
+    const uint64_t S = s->S;
+    size_t base = (size_t)row * (size_t)S;
+    walk k = walk_start(s, w);
+    int32_t tok, doc, prev_doc = 0, pos = 0;
+    int msk;
+    for (uint64_t t = 0; t <= S; t++) {
+        walk_next(s, &k, &tok, &msk, &doc);
+        if (t > 0) {
+            size_t j = base + (size_t)t - 1;
+            if (o->targets)
+                o->targets[j] = tok;
+            if (o->weights)
+                o->weights[j] = (msk && !(s->doc_mask && doc != prev_doc)) ? 1.0f : 0.0f;
+        }
+        if (t < S) {
+            size_t j = base + (size_t)t;
+            pos = s->doc_mask ? (t > 0 && doc == prev_doc ? pos + 1 : 0) : (int32_t)t;
+            if (o->inputs)
+                o->inputs[j] = tok;
+            if (o->doc_ids)
+                o->doc_ids[j] = doc;
+            if (o->positions)
+                o->positions[j] = pos;
+        }
+        prev_doc = doc;
+    }
+}
+
+int yt_ds_sampler_next_batch(yt_ds_sampler *s, const yt_ds_batch *out, yt_err *e)
 {
     (void)e;
-    const yt_ds *ds = s->ds;
-    const uint64_t S = s->S;
-    for (uint64_t b = 0; b < s->B; b++) {
-        uint64_t w = s->perm[next_pos(s, b)];
-        uint64_t t0 = w * S;
-        const uint32_t *tok = ds->tokens + t0;
-        const uint8_t *msk = ds->loss_mask + t0;
-        size_t o = (size_t)(b * S);
-        for (uint64_t t = 0; t < S; t++) {
-            inputs[o + t] = (int32_t)tok[t];
-            if (targets)
-                targets[o + t] = (int32_t)tok[t + 1];
-            if (weights)
-                weights[o + t] = (float)msk[t + 1];
-        }
-        if (doc_ids) {
-            uint64_t d = doc_of(ds, t0);
-            for (uint64_t t = 0; t < S; t++) {
-                while (ds->doc_offsets[d + 1] <= t0 + t)
-                    d++;
-                doc_ids[o + t] = (int32_t)d;
-            }
-        }
-    }
+    for (uint64_t b = 0; b < s->B; b++)
+        yt_ds_sampler_window(s, s->perm[next_pos(s, b)], (uint32_t)b, out);
     s->cur.position += s->W * s->B;
     if (s->cur.position >= s->epoch_windows) {
         s->cur.epoch++;
@@ -154,6 +263,13 @@ int yt_ds_sampler_next(yt_ds_sampler *s, int32_t *inputs, int32_t *targets, floa
         build_perm(s, s->cur.epoch);
     }
     return 0;
+}
+
+int yt_ds_sampler_next(yt_ds_sampler *s, int32_t *inputs, int32_t *targets, float *weights,
+                       int32_t *doc_ids, yt_err *e)
+{
+    yt_ds_batch b = {.inputs = inputs, .targets = targets, .weights = weights, .doc_ids = doc_ids};
+    return yt_ds_sampler_next_batch(s, &b, e);
 }
 
 yt_ds_cursor yt_ds_sampler_cursor(const yt_ds_sampler *s) { return s->cur; }

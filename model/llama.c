@@ -158,7 +158,8 @@ int yt_model_open_ex(yt_model **out, const char *dir, const yt_lora_config *lc, 
         goto fail;
     m->acts = yt_alloc(sizeof(yt_layer_acts) * (size_t)c->n_layers, "activations", e);
     m->pos = yt_alloc(sizeof(int32_t) * (size_t)m->T, "positions", e);
-    if (!m->acts || !m->pos)
+    m->doc = yt_alloc(sizeof(int32_t) * (size_t)m->T, "document ids", e);
+    if (!m->acts || !m->pos || !m->doc)
         goto fail;
     size_t total = 0;
     layout_buffers(m, NULL, &total);
@@ -195,6 +196,7 @@ void yt_model_close(yt_model *m)
     yt_free(m->lora_index);
     yt_free(m->acts);
     yt_free(m->pos);
+    yt_free(m->doc);
     yt_free(m->arena);
     yt_free(m);
 }
@@ -203,6 +205,18 @@ void yt_model_set_poll(yt_model *m, yt_poll_fn poll, void *ctx)
 {
     m->poll = poll;
     m->poll_ctx = ctx;
+}
+
+void yt_model_set_docs(yt_model *m, const int32_t *doc, const int32_t *pos)
+{
+    m->use_doc = doc != NULL;
+    if (doc)
+        memcpy(m->doc, doc, sizeof(int32_t) * (size_t)m->T);
+    for (int t = 0; t < m->T; t++) {
+        int s = t % m->S;
+        int32_t p = pos ? pos[t] : s;
+        m->pos[t] = p >= 0 && p <= s ? p : s; /* a position past the row's start cannot be */
+    }
 }
 
 static int polled_stop(yt_model *m) { return m->poll && !m->eval && m->poll(m->poll_ctx); }
@@ -224,8 +238,8 @@ static int forward_layers(yt_model *m, const int32_t *inputs, uint64_t seed)
         yt_proj_forward(m, l, YT_V, a->v, a->xn1, 0.0f, seed);
         yt_k_rope_forward(a->q, m->rope_cos, m->rope_sin, m->pos, T, c->n_heads, c->head_dim);
         yt_k_rope_forward(a->k, m->rope_cos, m->rope_sin, m->pos, T, c->n_kv_heads, c->head_dim);
-        yt_k_attention_forward(a->att, a->lse, a->q, a->k, a->v, NULL, m->B, m->S, c->n_heads,
-                               c->n_kv_heads, c->head_dim, m->ws_attn);
+        yt_k_attention_forward(a->att, a->lse, a->q, a->k, a->v, m->use_doc ? m->doc : NULL, m->B,
+                               m->S, c->n_heads, c->n_kv_heads, c->head_dim, m->ws_attn);
         memcpy(a->x_mid, a->x_in, sizeof(float) * (size_t)T * C);
         yt_proj_forward(m, l, YT_O, a->x_mid, a->att, 1.0f, seed);
         yt_k_rmsnorm_forward(a->xn2, a->rstd2, a->x_mid, w->mlp_norm, T, C, c->rms_eps);
@@ -259,7 +273,8 @@ static int backward_layers(yt_model *m, uint64_t seed, yt_layer_done_fn done, vo
         yt_k_rmsnorm_backward(m->dx, m->dtmp, a->x_mid, w->mlp_norm, a->rstd2, T, C);
         /* Attention block. */
         yt_proj_backward(m, l, YT_O, m->datt, m->dx, a->att, 0.0f, seed);
-        yt_k_attention_backward(m->dq, m->dk, m->dv, m->datt, a->q, a->k, a->v, a->att, a->lse, NULL,
+        yt_k_attention_backward(m->dq, m->dk, m->dv, m->datt, a->q, a->k, a->v, a->att, a->lse,
+                                m->use_doc ? m->doc : NULL,
                                 m->B, m->S, c->n_heads, c->n_kv_heads, c->head_dim, m->ws_attn);
         yt_k_rope_backward(m->dq, m->rope_cos, m->rope_sin, m->pos, T, c->n_heads, c->head_dim);
         yt_k_rope_backward(m->dk, m->rope_cos, m->rope_sin, m->pos, T, c->n_kv_heads, c->head_dim);

@@ -131,6 +131,14 @@ typedef int (*yt_layer_done_fn)(int layer, void *ctx);
 typedef int (*yt_poll_fn)(void *ctx);
 void yt_model_set_poll(yt_model *m, yt_poll_fn poll, void *ctx);
 
+/* Document masking for the next passes (sticky until the next call): doc[B*S]
+ * document ids (attention of token i reaches j <= i of its row only when
+ * doc[i] == doc[j]; NULL = plain causal attention) and pos[B*S] the RoPE
+ * position of each token (NULL = t % S; a value outside [0, t % S] is replaced
+ * by t % S).  Both are copied; allocates nothing.  The caller derives them (the
+ * sampler's doc_ids and positions); the model knows nothing of documents. */
+void yt_model_set_docs(yt_model *m, const int32_t *doc, const int32_t *pos);
+
 /* One micro-batch: inputs/targets [B*S] token ids, weight[B*S] each target's
  * weight in the loss (0 = not counted).  Returns sum(weight * nll).  LoRA
  * gradients are ADDED to grads (zero them per optimizer step).  dropout_seed

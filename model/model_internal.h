@@ -46,7 +46,9 @@ struct yt_model {
     yt_layer_acts *acts;
     float *x_final, *xn_final, *rstd_final;
     float *rope_cos, *rope_sin;
-    int32_t *pos;
+    int32_t *pos;                   /* RoPE position of each token [T] */
+    int32_t *doc;                   /* document ids [T] for attention masking */
+    int use_doc;                    /* doc holds the current micro-batch's ids */
     /* backward scratch, shared by all layers */
     float *dx, *dtmp, *dq, *dk, *dv, *datt, *dg, *du, *dh, *dxa, *dxd;
     float *ws_attn, *ws_xent;

@@ -11,7 +11,7 @@ static const struct {
     const char *about;
 } commands[] = {
     {"init-model", yt_cmd_init_model, "write a random-initialised Llama model folder (presets)"},
-    {"prep", yt_cmd_prep, "turn JSONL with input_ids into an HDF5 token dataset"},
+    {"prep", yt_cmd_prep, "text, instruction, chat or token-id data into an HDF5 token dataset"},
     {"tokenize", yt_cmd_tokenize, "JSONL text -> token ids (or --decode) with a tokenizer.json or GGUF"},
     {"train", yt_cmd_train, "LoRA fine-tune a model on a dataset (under mpirun or alone)"},
     {"export", yt_cmd_export, "write a snapshot's LoRA weights as a PEFT adapter"},

@@ -1,6 +1,8 @@
 /* runner/progress: what the user sees while training (a progress line refreshed
  * in place on a terminal, one line per --log-every steps otherwise) and what
- * tools read afterwards (RUN/metrics.jsonl, one JSON object per step). */
+ * tools read afterwards (RUN/metrics.jsonl, one JSON object per step; a step
+ * after which the validation set was evaluated (--eval-every) has "val_loss" on
+ * its line, the others do not). */
 #ifndef YT_PROGRESS_H
 #define YT_PROGRESS_H
 
@@ -21,6 +23,7 @@ typedef struct yt_step_metrics {
     double counted;       /* counted (loss) tokens of this step */
     double comm_s;        /* time inside collectives this step */
     double exposed_comm_s; /* communication after the backward pass (not hidden by it) */
+    double val_loss;      /* mean loss over the validation set after this step; NAN = not evaluated */
 } yt_step_metrics;
 
 typedef struct yt_progress {

@@ -8,13 +8,13 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "collectives/collectives.h"
 #include "config.h"
 #include "datasets/datasets.h"
+#include "datasets/tokenizer.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "optim/optim.h"
@@ -52,6 +52,76 @@ static int write_run_config(trainer *t, yt_err *e)
     return rc;
 }
 
+/* The fingerprint of DIR/tokenizer.json into fp (16 hex digits), or "" when the
+ * model folder has none.  Only read when a dataset names a tokenizer. */
+static int model_tokenizer_fp(const char *dir, char fp[17], yt_err *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    fp[0] = '\0';
+    if (access(path, F_OK) != 0)
+        return 0;
+    yt_tok *tok = NULL;
+    if (yt_tok_load(&tok, path, e))
+        return yt_err_prefix(e, "the model's tokenizer");
+    yt_tok_fingerprint_hex(tok, fp);
+    yt_tok_free(tok);
+    return 0;
+}
+
+/* A dataset fits the model: ids below its vocab size, the same vocab size when
+ * the dataset knows one, and the same tokenizer when both know theirs (a dataset
+ * of pre-tokenised ids has fingerprint "none": vocab checks only). */
+static int check_dataset(const yt_ds *ds, const char *path, const char *model, const yt_config *c,
+                         char tokfp[17], int *tok_read, yt_err *e)
+{
+    if (ds->max_token_id_plus_one > (uint64_t)c->vocab_size)
+        return yt_errf(e, "%s: holds token id %llu but the model %s has vocab_size %d", path,
+                       (unsigned long long)(ds->max_token_id_plus_one - 1), model, c->vocab_size);
+    if (ds->vocab_size && ds->vocab_size != (uint64_t)c->vocab_size)
+        return yt_errf(e, "%s: made for vocab size %llu but the model %s has vocab_size %d", path,
+                       (unsigned long long)ds->vocab_size, model, c->vocab_size);
+    const char *dfp = ds->tokenizer_fingerprint ? ds->tokenizer_fingerprint : "none";
+    if (strcmp(dfp, "none") == 0)
+        return 0;
+    if (!*tok_read) {
+        if (model_tokenizer_fp(model, tokfp, e))
+            return -1;
+        *tok_read = 1;
+    }
+    if (tokfp[0] && strcmp(dfp, tokfp) != 0)
+        return yt_errf(e, "%s: made with tokenizer fingerprint %s but the model %s has tokenizer "
+                          "fingerprint %s (%s/tokenizer.json); tokenize the data with the model's "
+                          "tokenizer",
+                       path, dfp, model, tokfp, model);
+    return 0;
+}
+
+/* --val-data, else DATA with .h5 replaced by .val.h5 when that file exists;
+ * "" when there is none.  --eval-every needs one. */
+static int resolve_val_path(trainer *t, yt_err *e)
+{
+    const yt_train_opts *o = &t->o;
+    t->val_path[0] = '\0';
+    if (o->val_data[0]) {
+        snprintf(t->val_path, sizeof t->val_path, "%s", o->val_data);
+    } else {
+        size_t n = strlen(o->data);
+        if (n >= 3 && strcmp(o->data + n - 3, ".h5") == 0) {
+            snprintf(t->val_path, sizeof t->val_path, "%.*s.val.h5", (int)(n - 3), o->data);
+            if (access(t->val_path, F_OK) != 0)
+                t->val_path[0] = '\0';
+        }
+    }
+    if (o->eval_every > 0 && !t->val_path[0])
+        return yt_errf(e, "--eval-every %ld needs a validation set: give --val-data FILE.h5 or "
+                          "make %s with .h5 replaced by .val.h5",
+                       o->eval_every, o->data);
+    if (o->eval_every == 0)
+        t->val_path[0] = '\0'; /* not used */
+    return 0;
+}
+
 /* Everything a step needs, built once.  Runs on every rank. */
 static int setup_body(trainer *t, yt_err *e)
 {
@@ -66,19 +136,37 @@ static int setup_body(trainer *t, yt_err *e)
                          yt_ddp_weights_alloc(&t->ddp, t->comm), e))
         return -1;
     const yt_config *c = yt_model_config(t->model);
-    if (t->ds->max_token_id_plus_one > (uint64_t)c->vocab_size)
-        return yt_errf(e, "%s: holds token id %llu but the model %s has vocab_size %d", o->data,
-                       (unsigned long long)(t->ds->max_token_id_plus_one - 1), o->model, c->vocab_size);
-    if (t->ds->vocab_size && t->ds->vocab_size != (uint64_t)c->vocab_size)
-        return yt_errf(e, "%s: made for vocab size %llu but the model %s has vocab_size %d", o->data,
-                       (unsigned long long)t->ds->vocab_size, o->model, c->vocab_size);
+    char tokfp[17] = "";
+    int tok_read = 0;
+    if (check_dataset(t->ds, o->data, o->model, c, tokfp, &tok_read, e))
+        return -1;
+    if (o->pack_eos && (c->eos_id < 0 || c->eos_id >= c->vocab_size))
+        return yt_errf(e, "%s/config.json has no usable eos_token_id (%d) for --pack-eos; set "
+                          "--pack-eos false",
+                       o->model, c->eos_id);
     t->A = o->grad_accum;
     t->BS = o->micro_batch * o->seq_len;
     yt_ds_sampler_opts so = {.seq_len = (uint32_t)o->seq_len, .micro_batch = (uint32_t)o->micro_batch,
                              .global_batch = (uint32_t)(o->micro_batch * o->grad_accum * t->world),
-                             .rank = t->rank, .world = t->world, .seed = (uint64_t)o->seed};
+                             .rank = t->rank, .world = t->world, .seed = (uint64_t)o->seed,
+                             .pack_eos = o->pack_eos, .eos_id = o->pack_eos ? (uint32_t)c->eos_id : 0,
+                             .pad_per_doc = o->pad_per_doc, .doc_mask = o->doc_mask};
     if (yt_ds_sampler_create(&t->sampler, t->ds, &so, e))
         return yt_err_prefix(e, "%s", o->data);
+    if (resolve_val_path(t, e))
+        return -1;
+    if (t->val_path[0]) {
+        if (yt_ds_open(&t->val_ds, t->val_path, e) ||
+            check_dataset(t->val_ds, t->val_path, o->model, c, tokfp, &tok_read, e))
+            return -1;
+        /* Every window of the validation set, in order: one window per "step". */
+        yt_ds_sampler_opts vo = so;
+        vo.micro_batch = vo.global_batch = 1;
+        vo.rank = 0;
+        vo.world = 1;
+        if (yt_ds_sampler_create(&t->val_sampler, t->val_ds, &vo, e))
+            return yt_err_prefix(e, "validation set %s", t->val_path);
+    }
     if (o->init_adapter[0]) {
         if (yt_model_load_peft(t->model, o->init_adapter, e))
             return -1;
@@ -100,6 +188,12 @@ static int setup_body(trainer *t, yt_err *e)
     t->weights = yt_alloc(n * sizeof(float), "batch weights", e);
     if (!t->inputs || !t->targets || !t->weights)
         return -1;
+    if (o->doc_mask) {
+        t->doc = yt_alloc(n * sizeof(int32_t), "batch document ids", e);
+        t->pos = yt_alloc(n * sizeof(int32_t), "batch positions", e);
+        if (!t->doc || !t->pos)
+            return -1;
+    }
     return 0;
 }
 
@@ -179,7 +273,10 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     double counted = 0;
     for (int a = 0; a < t->A; a++) {
         size_t off = (size_t)a * t->BS;
-        if (yt_ds_sampler_next(t->sampler, t->inputs + off, t->targets + off, t->weights + off, NULL, e))
+        yt_ds_batch bt = {.inputs = t->inputs + off, .targets = t->targets + off,
+                          .weights = t->weights + off, .doc_ids = t->doc ? t->doc + off : NULL,
+                          .positions = t->pos ? t->pos + off : NULL};
+        if (yt_ds_sampler_next_batch(t->sampler, &bt, e))
             return -1;
     }
     for (size_t i = 0; i < (size_t)t->A * t->BS; i++)
@@ -198,6 +295,8 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
         uint64_t g = (uint64_t)t->rank * (uint64_t)t->A + (uint64_t)a;
         uint64_t seed = yt_mix64(yt_mix64((uint64_t)t->o.seed ^ 0x5eedULL) ^ yt_mix64((uint64_t)step)) ^ g;
         yt_ddp_micro_batch(&t->ddp, a == t->A - 1);
+        if (t->doc)
+            yt_model_set_docs(m, t->doc + off, t->pos + off);
         loss += yt_model_forward_backward(m, t->inputs + off, t->targets + off, t->weights + off,
                                           yt_mix64(seed), layer_done, t);
         if (t->abandoned || abandon_now(t)) {
@@ -233,12 +332,47 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     return 0;
 }
 
+/* The mean loss over every window of the validation set (forward only, no
+ * dropout).  Collective: rank r takes micro-batches r, r + W, ...; rows past
+ * the last window are repeats of window 0 with weight 0.  Uses the first
+ * micro-batch of the batch buffers (the step is done with them). */
+static int evaluate(trainer *t, double *val_loss, yt_err *e)
+{
+    const uint64_t nw = yt_ds_sampler_n_windows(t->val_sampler);
+    const uint64_t B = (uint64_t)t->o.micro_batch, S = (uint64_t)t->o.seq_len;
+    const uint64_t n_mb = (nw + B - 1) / B;
+    yt_ds_batch bt = {.inputs = t->inputs, .targets = t->targets, .weights = t->weights,
+                      .doc_ids = t->doc, .positions = t->pos};
+    double v[2] = {0, 0}; /* loss sum, counted tokens */
+    for (uint64_t i = (uint64_t)t->rank; i < n_mb; i += (uint64_t)t->world) {
+        for (uint64_t b = 0; b < B; b++) {
+            uint64_t w = i * B + b;
+            yt_ds_sampler_window(t->val_sampler, w < nw ? w : 0, (uint32_t)b, &bt);
+            if (w >= nw)
+                memset(t->weights + b * S, 0, S * sizeof(float));
+        }
+        for (size_t j = 0; j < (size_t)t->BS; j++)
+            v[1] += t->weights[j];
+        if (t->doc)
+            yt_model_set_docs(t->model, t->doc, t->pos);
+        v[0] += yt_model_forward_loss(t->model, t->inputs, t->targets, t->weights);
+    }
+    if (yt_comm_allreduce_f64(t->comm, v, 2, e))
+        return -1;
+    *val_loss = v[1] > 0 ? v[0] / v[1] : NAN;
+    return 0;
+}
+
 static void teardown(trainer *t)
 {
     yt_progress_close(&t->progress);
     yt_free(t->inputs);
     yt_free(t->targets);
     yt_free(t->weights);
+    yt_free(t->doc);
+    yt_free(t->pos);
+    yt_ds_sampler_free(t->val_sampler);
+    yt_ds_close(t->val_ds);
     yt_adamw_free(&t->adam);
     yt_ddp_free(&t->ddp);
     yt_ds_sampler_free(t->sampler);
@@ -403,6 +537,12 @@ int yt_cmd_train(int argc, char **argv)
         }
         t.step++;
         t.tokens_seen = sm.tokens;
+        sm.val_loss = NAN;
+        if (t.val_sampler && (t.step % t.o.eval_every == 0 || t.step == t.o.max_steps) &&
+            evaluate(&t, &sm.val_loss, &e)) {
+            yt_report("train: step %ld: validation: %s", t.step, e.msg);
+            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+        }
         if (!isfinite(sm.loss)) {
             if (t.rank == 0)
                 yt_report("train: step %ld: loss is %g; stopping (lower --lr?)", t.step, sm.loss);

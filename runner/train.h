@@ -27,6 +27,10 @@ typedef struct trainer {
     int A, BS;                 /* micro-batches per step on this rank; tokens per micro-batch */
     int32_t *inputs, *targets; /* [A][BS] */
     float *weights;            /* [A][BS] */
+    int32_t *doc, *pos;        /* [A][BS] document ids and positions (--doc-mask) */
+    yt_ds *val_ds;             /* validation set (--eval-every), NULL when off */
+    yt_ds_sampler *val_sampler;
+    char val_path[4200];
     yt_progress progress;
     /* snapshots and yielding */
     yt_yield_config yc;

@@ -20,6 +20,9 @@ typedef struct yt_train_opts {
     long snapshot_every;
     float snapshot_seconds;
     int keep;
+    int pack_eos, doc_mask, pad_per_doc; /* how the sampler cuts windows (datasets.h) */
+    long eval_every;                     /* validation loss every N steps (0 = off) */
+    char val_data[4096];                 /* validation dataset ("" = DATA's .val.h5 if any) */
 } yt_train_opts;
 
 extern const yt_opt yt_train_table[];

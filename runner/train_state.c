@@ -19,6 +19,7 @@
 static const char *const identity_keys[] = {
     "seq_len", "lr", "warmup", "schedule", "min_lr_ratio", "weight_decay", "clip", "beta1", "beta2",
     "eps", "lora_rank", "lora_alpha", "lora_dropout", "rslora", "seed",
+    "pack_eos", "doc_mask", "pad_per_doc",
 };
 
 json_t *yt_train_identity(const trainer *t)

@@ -60,11 +60,12 @@ interrupt() {
         done
         sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
         if kill -0 "$pid" 2>/dev/null; then
+            # a process may finish between the check and the kill: not an error
             case $how in
-                usr1) kill -USR1 "$pid" ;;
-                usr1-rank) r=$(rank_pid "$pid"); [ -n "$r" ] && kill -USR1 "$r" ;;
-                term-rank) r=$(rank_pid "$pid"); [ -n "$r" ] && kill -TERM "$r" ;;
-                kill-rank) r=$(rank_pid "$pid"); [ -n "$r" ] && kill -9 "$r" ;;
+                usr1) kill -USR1 "$pid" 2>/dev/null || true ;;
+                usr1-rank) r=$(rank_pid "$pid"); [ -z "$r" ] || kill -USR1 "$r" 2>/dev/null || true ;;
+                term-rank) r=$(rank_pid "$pid"); [ -z "$r" ] || kill -TERM "$r" 2>/dev/null || true ;;
+                kill-rank) r=$(rank_pid "$pid"); [ -z "$r" ] || kill -9 "$r" 2>/dev/null || true ;;
             esac
         fi
         set +e; wait "$pid"; rc=$?; set -e
