@@ -10,9 +10,8 @@
  *   model         BPE (vocab, merges as "a b" strings or [a, b] pairs, unk_token,
  *                 fuse_unk, byte_fallback, ignore_merges; no dropout, no subword
  *                 prefix/suffix)
- *   normalizer    null, Sequence, Prepend, Replace (String or Regex), NFC/NFKC only
- *                 for text whose code points are all < U+0300 (identity there; other
- *                 text is refused at encode: no Unicode normalization tables here)
+ *   normalizer    null, Sequence, Prepend, Replace (String or Regex), NFC (utf8proc,
+ *                 as Qwen2 uses); other normalizers are refused at load
  *   pre_tokenizer null, Sequence, Split (String or Regex, all five behaviours,
  *                 invert), ByteLevel (add_prefix_space, use_regex = GPT-2 regex),
  *                 Digits, Metaspace (prepend_scheme first/always/never, split)

@@ -108,7 +108,7 @@ int tok_re_next(tok_regex *r, const char *s, size_t len, size_t off, size_t *sta
                 yt_err *e);
 
 /* ---- pipeline steps ---- */
-enum { TN_PREPEND, TN_REPLACE, TN_REPLACE_RE, TN_NFC_LATIN };
+enum { TN_PREPEND, TN_REPLACE, TN_REPLACE_RE, TN_NFC };
 typedef struct tok_norm {
     int kind;
     char *a, *b; /* prepend text / replace pattern, content */

@@ -153,7 +153,7 @@ static int parse_norm(ld *L, json_t *o, const char *key)
         return push_norm(L, &n);
     }
     if (!strcmp(ty, "NFC")) {
-        n.kind = TN_NFC_LATIN;
+        n.kind = TN_NFC;
         snprintf(n.name, sizeof n.name, "%s", ty);
         return push_norm(L, &n);
     }

@@ -6,6 +6,8 @@
 
 #include "datasets/tokenizer_internal.h"
 
+#include <utf8proc.h>
+
 /* The pre-tokenizer regexes exactly as the models define them. */
 const char *const tok_gpt2_regex =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -363,13 +365,29 @@ int tok_normalize(yt_tok *t, const char *in, size_t n, const char **out, size_t 
             if (replace_all(t, &nm->re, NULL, 0, nm->b, nm->blen, s, n, &s, &n, e))
                 return -1;
             break;
-        case TN_NFC_LATIN:
-            for (size_t i = 0; i < n; i++)
-                if ((unsigned char)s[i] >= 0xcc)
-                    return yt_errf(e, "normalizer %s: text at byte offset %zu has code points "
-                                   "at or above U+0300, where yieldtune does not implement Unicode "
-                                   "normalization", nm->name, i);
+        case TN_NFC: {
+            /* Text below U+0300 (no byte >= 0xcc) is already in NFC. */
+            size_t i = 0;
+            while (i < n && (unsigned char)s[i] < 0xcc)
+                i++;
+            if (i == n)
+                break;
+            utf8proc_uint8_t *nfc = NULL;
+            utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n,
+                                                &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+            if (len < 0)
+                return yt_errf(e, "normalizer %s: %s", nm->name, utf8proc_errmsg(len));
+            char *d = tok_arena_alloc(&t->arena, (size_t)len + 1, e);
+            if (!d) {
+                free(nfc);
+                return -1;
+            }
+            memcpy(d, nfc, (size_t)len);
+            free(nfc);
+            s = d;
+            n = (size_t)len;
             break;
+        }
         }
     }
     *out = s;
