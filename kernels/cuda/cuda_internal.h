@@ -1,0 +1,50 @@
+/* kernels/cuda/cuda_internal.h: what the .cu files share (C++ only): the
+ * context's fields and the error-checking macros. */
+#ifndef YT_CUDA_INTERNAL_H
+#define YT_CUDA_INTERNAL_H
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/kernels_cuda.h"
+
+struct yt_kc_ctx {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    void *blas_ws; /* cuBLAS's own workspace */
+    size_t blas_ws_bytes;
+    void *ws; /* bf16 copies of activations for the bf16 products */
+    size_t ws_bytes;
+};
+
+#define YT_CUDA_CHECK(call, e, op)                                                                 \
+    do {                                                                                           \
+        cudaError_t yt_rc_ = (call);                                                               \
+        if (yt_rc_ != cudaSuccess)                                                                 \
+            return yt_kc_errf_cuda((e), (op), yt_rc_);                                             \
+    } while (0)
+#define YT_BLAS_CHECK(call, e, op)                                                                 \
+    do {                                                                                           \
+        cublasStatus_t yt_rc_ = (call);                                                            \
+        if (yt_rc_ != CUBLAS_STATUS_SUCCESS)                                                       \
+            return yt_kc_errf_blas((e), (op), yt_rc_);                                             \
+    } while (0)
+/* After a kernel launch: the launch error, if any. */
+#define YT_LAUNCH_CHECK(e, op) YT_CUDA_CHECK(cudaGetLastError(), e, op)
+
+/* "op: cuda error name: string" / "op: cuBLAS status string"; return -1. */
+int yt_kc_errf_cuda(yt_err *e, const char *op, cudaError_t rc);
+int yt_kc_errf_blas(yt_err *e, const char *op, cublasStatus_t rc);
+
+/* Rounds x[n] to bf16 into dst on the stream (no checks). */
+void yt_kc_launch_to_bf16(cudaStream_t s, __nv_bfloat16 *dst, const float *src, size_t n);
+
+static inline unsigned yt_kc_blocks(size_t n, unsigned threads)
+{
+    size_t b = (n + threads - 1) / threads;
+    return (unsigned)(b > 65535u * 16u ? 65535u * 16u : (b ? b : 1));
+}
+
+#endif
