@@ -62,16 +62,12 @@ int yt_cmd_init_model(int argc, char **argv)
     yt_err e = {{0}};
     const char *pos[1];
     int npos;
-    int rc = yt_opts_parse(init_table, &o, argc, argv, 2, pos, 0, &npos, &e);
-    if (rc == 1) {
-        yt_opts_help(stdout, "yieldtune init-model --out DIR [--preset tiny|bench-small] [options]",
-                     "Writes a random-initialised Llama model as a Hugging Face folder.", init_table);
-        return YT_EXIT_OK;
-    }
-    if (rc) {
-        yt_report("init-model: %s", e.msg);
-        return YT_EXIT_USAGE;
-    }
+    int rc = yt_cmd_options("init-model",
+                            "yieldtune init-model --out DIR [--preset tiny|bench-small] [options]",
+                            "Writes a random-initialised Llama model as a Hugging Face folder.",
+                            init_table, &o, argc, argv, pos, 0, &npos);
+    if (rc >= 0)
+        return rc;
     yt_config c;
     if (yt_config_preset(&c, o.preset, &e)) {
         yt_report("init-model: %s", e.msg);

@@ -127,18 +127,13 @@ int yt_cmd_prep(int argc, char **argv)
     const char *pos[MAX_INPUTS];
     const char *ins[MAX_INPUTS + 1];
     int npos;
-    int rc = yt_opts_parse(prep_table, &o, argc, argv, 2, pos, MAX_INPUTS, &npos, &e);
-    if (rc == 1) {
-        yt_opts_help(stdout,
-                     "yieldtune prep --in FILE --out FILE.h5 [--model DIR_OR_GGUF | "
-                     "--tokenizer FILE] [FILE...]",
-                     "Writes the token dataset that 'yieldtune train --data' reads.", prep_table);
-        return YT_EXIT_OK;
-    }
-    if (rc) {
-        yt_report("prep: %s", e.msg);
-        return YT_EXIT_USAGE;
-    }
+    int rc = yt_cmd_options("prep",
+                            "yieldtune prep --in FILE --out FILE.h5 [--model DIR_OR_GGUF | "
+                            "--tokenizer FILE] [FILE...]",
+                            "Writes the token dataset that 'yieldtune train --data' reads.",
+                            prep_table, &o, argc, argv, pos, MAX_INPUTS, &npos);
+    if (rc >= 0)
+        return rc;
     size_t n_in = 0;
     if (o.in[0])
         ins[n_in++] = o.in;

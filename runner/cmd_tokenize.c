@@ -100,20 +100,14 @@ int yt_cmd_tokenize(int argc, char **argv)
     yt_err e = {{0}};
     const char *pos[1];
     int npos;
-    int rc = yt_opts_parse(tokenize_table, &o, argc, argv, 2, pos, 0, &npos, &e);
-    if (rc == 1) {
-        yt_opts_help(stdout,
-                     "yieldtune tokenize --tokenizer FILE [--add-special] [--decode] < in.jsonl "
-                     "> out.jsonl",
-                     "Tokenizes {\"text\": ...} lines into {\"ids\": [...]} lines (or back with "
-                     "--decode),\nas Hugging Face tokenizers does with the same file.",
-                     tokenize_table);
-        return YT_EXIT_OK;
-    }
-    if (rc) {
-        yt_report("tokenize: %s", e.msg);
-        return YT_EXIT_USAGE;
-    }
+    int rc = yt_cmd_options("tokenize",
+                            "yieldtune tokenize --tokenizer FILE [--add-special] [--decode] < in.jsonl "
+                            "> out.jsonl",
+                            "Tokenizes {\"text\": ...} lines into {\"ids\": [...]} lines (or back with "
+                            "--decode),\nas Hugging Face tokenizers does with the same file.",
+                            tokenize_table, &o, argc, argv, pos, 0, &npos);
+    if (rc >= 0)
+        return rc;
     double t0 = yt_now();
     yt_tok *tok;
     if (yt_tok_load(&tok, o.tokenizer, &e)) {

@@ -298,3 +298,20 @@ void yt_opts_help(FILE *f, const char *usage, const char *about, const yt_opt *t
     }
     fprintf(f, "  %-28s %s\n", "--help", "show this help");
 }
+
+int yt_cmd_options(const char *cmd, const char *usage, const char *about, const yt_opt *table,
+                   void *dst, int argc, char **argv, const char **positional, int max_pos,
+                   int *n_pos)
+{
+    yt_err e = {{0}};
+    int rc = yt_opts_parse(table, dst, argc, argv, 2, positional, max_pos, n_pos, &e);
+    if (rc == 1) {
+        yt_opts_help(stdout, usage, about, table);
+        return 0;
+    }
+    if (rc) {
+        fprintf(stderr, "yieldtune: %s: %s\n", cmd, e.msg);
+        return 2;
+    }
+    return -1;
+}

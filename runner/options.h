@@ -43,6 +43,12 @@ int yt_opts_parse(const yt_opt *table, void *dst, int argc, char **argv, int fir
 int yt_opts_set(const yt_opt *table, void *dst, const char *name, const char *value,
                 const char *where, yt_err *e);
 json_t *yt_opts_to_json(const yt_opt *table, const void *src);
+/* The start of every subcommand: parses argv[2..] into dst.  On --help prints
+ * the usage and returns 0 (exit OK); on a bad command line prints
+ * "yieldtune: CMD: why" and returns 2 (exit USAGE); returns -1 to go on. */
+int yt_cmd_options(const char *cmd, const char *usage, const char *about, const yt_opt *table,
+                   void *dst, int argc, char **argv, const char **positional, int max_pos,
+                   int *n_pos);
 void yt_opts_help(FILE *f, const char *usage, const char *about, const yt_opt *table);
 
 #endif
