@@ -184,59 +184,52 @@ static const char *role_name(yt_chat_role r)
     return r == YT_ROLE_SYSTEM ? "system" : r == YT_ROLE_USER ? "user" : "assistant";
 }
 
+/* A template as the pieces of one turn: [bos on the first turn] head_open role
+ * head_close | content end | sep.  The head counts only with --train-on-inputs,
+ * content and end as the turn does (assistant), the separator never. */
+typedef struct chat_format {
+    const char *bos, *head_open, *head_close, *end, *sep;
+    int strip; /* Llama 3 trims the content */
+} chat_format;
+
+static const chat_format formats[] = {
+    [YT_CHAT_CHATML] = {"", "<|im_start|>", "\n", "<|im_end|>", "\n", 0},
+    [YT_CHAT_LLAMA3] = {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>\n\n",
+                        "<|eot_id|>", "", 1},
+};
+
+static int append(yt_tok_text *buf, const char *s, yt_err *e)
+{
+    return yt_tok_text_append(buf, s, strlen(s), e);
+}
+
 int yt_chat_encode(yt_tok *t, yt_chat_template tpl, const yt_chat_msg *m, size_t n,
                    int train_on_inputs, yt_ds_doc *d, yt_err *e)
 {
+    const chat_format *f = &formats[tpl == YT_CHAT_LLAMA3 ? YT_CHAT_LLAMA3 : YT_CHAT_CHATML];
     yt_tok_text buf = {0};
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         int counted = train_on_inputs || m[i].role == YT_ROLE_ASSISTANT;
         const char *c = m[i].content;
         size_t cl = m[i].content_len;
-        buf.n = 0;
-        if (tpl == YT_CHAT_LLAMA3) {
+        if (f->strip) {
             while (cl && is_ascii_space(*c))
                 c++, cl--;
             while (cl && is_ascii_space(c[cl - 1]))
                 cl--;
-            if (i == 0)
-                rc = yt_tok_text_append(&buf, "<|begin_of_text|>", 17, e);
-            if (!rc)
-                rc = yt_tok_text_append(&buf, "<|start_header_id|>", 19, e);
-            if (!rc)
-                rc = yt_tok_text_append(&buf, role_name(m[i].role), strlen(role_name(m[i].role)), e);
-            if (!rc)
-                rc = yt_tok_text_append(&buf, "<|end_header_id|>\n\n", 19, e);
-            if (!rc)
-                rc = yt_ds_doc_push(d, t, buf.s, buf.n, train_on_inputs, e);
-            buf.n = 0;
-            if (!rc)
-                rc = yt_tok_text_append(&buf, c, cl, e);
-            if (!rc)
-                rc = yt_tok_text_append(&buf, "<|eot_id|>", 10, e);
-            if (!rc)
-                rc = yt_ds_doc_push(d, t, buf.s, buf.n, counted, e);
-        } else {
-            rc = yt_tok_text_append(&buf, "<|im_start|>", 12, e);
-            if (!rc)
-                rc = yt_tok_text_append(&buf, role_name(m[i].role), strlen(role_name(m[i].role)), e);
-            if (!rc)
-                rc = yt_tok_text_append(&buf, "\n", 1, e);
-            if (!rc)
-                rc = yt_ds_doc_push(d, t, buf.s, buf.n, train_on_inputs, e);
-            buf.n = 0;
-            if (!rc)
-                rc = yt_tok_text_append(&buf, c, cl, e);
-            if (!rc)
-                rc = yt_tok_text_append(&buf, "<|im_end|>", 10, e);
-            if (!rc)
-                rc = yt_ds_doc_push(d, t, buf.s, buf.n, counted, e);
-            if (!rc)
-                rc = yt_ds_doc_push(d, t, "\n", 1, train_on_inputs, e);
         }
+        buf.n = 0;
+        rc = (i == 0 && append(&buf, f->bos, e)) || append(&buf, f->head_open, e) ||
+             append(&buf, role_name(m[i].role), e) || append(&buf, f->head_close, e) ||
+             yt_ds_doc_push(d, t, buf.s, buf.n, train_on_inputs, e);
+        buf.n = 0;
+        rc = rc || yt_tok_text_append(&buf, c, cl, e) || append(&buf, f->end, e) ||
+             yt_ds_doc_push(d, t, buf.s, buf.n, counted, e) ||
+             (*f->sep && yt_ds_doc_push(d, t, f->sep, strlen(f->sep), train_on_inputs, e));
         if (rc)
             yt_err_prefix(e, "messages[%zu]", i);
     }
     free(buf.s);
-    return rc;
+    return rc ? -1 : 0;
 }
