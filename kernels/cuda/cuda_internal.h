@@ -1,5 +1,5 @@
 /* kernels/cuda/cuda_internal.h: what the .cu files share (C++ only): the
- * context's fields and the error-checking macros. */
+ * context's fields, the error-checking macros and small device helpers. */
 #ifndef YT_CUDA_INTERNAL_H
 #define YT_CUDA_INTERNAL_H
 
@@ -40,6 +40,22 @@ int yt_kc_errf_blas(yt_err *e, const char *op, cublasStatus_t rc);
 
 /* Rounds x[n] to bf16 into dst on the stream (no checks). */
 void yt_kc_launch_to_bf16(cudaStream_t s, __nv_bfloat16 *dst, const float *src, size_t n);
+
+/* Device twins of common.h's yt_mix64 / yt_u01 (those are static inline C,
+ * host only): the same operations on the same bits, so a mask drawn on the GPU
+ * equals the CPU's.  (x >> 40) < 2^24 converts to float exactly and the scale
+ * is 2^-24, so yt_kc_u01 has no rounding at all. */
+__device__ __forceinline__ uint64_t yt_kc_mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+__device__ __forceinline__ float yt_kc_u01(uint64_t x)
+{
+    return (float)(x >> 40) * (1.0f / 16777216.0f);
+}
 
 static inline unsigned yt_kc_blocks(size_t n, unsigned threads)
 {

@@ -129,6 +129,54 @@ int yt_kc_lmhead_xent(yt_kc_ctx *c, double *loss_dev, float *dh, const float *h,
                       const uint16_t *W16, const int32_t *target, const float *weight, int T, int C,
                       int V, int chunk, void *ws, yt_err *e);
 
+/* ---- small ops the GPU model needs (kernels/cuda/misc.cu) ---- */
+int yt_kc_memset(yt_kc_ctx *c, void *p, int value, size_t bytes, yt_err *e);
+int yt_kc_copy(yt_kc_ctx *c, void *dst, const void *src, size_t bytes, yt_err *e); /* device to device */
+int yt_kc_add(yt_kc_ctx *c, float *y, const float *x, size_t n, yt_err *e);       /* y += x */
+int yt_kc_scale(yt_kc_ctx *c, float *x, float s, size_t n, yt_err *e);            /* x *= s */
+/* out[T,C] = fp32(E16[ids[t], :]) (bf16 embedding table [V,C]); ids in [0,V). */
+int yt_kc_embed_bf16(yt_kc_ctx *c, float *out, const uint16_t *E16, const int32_t *ids, int T, int C,
+                     yt_err *e);
+/* Inverted dropout with the CPU's stateless mask (kernels/cpu/dropout.c): element
+ * i is kept when yt_u01(yt_mix64(seed ^ i)) >= p, so CPU and GPU drop the same
+ * elements.  forward overwrites out (out == x allowed); backward ACCUMULATES
+ * into dx.  p <= 0: plain copy / add. */
+int yt_kc_dropout_forward(yt_kc_ctx *c, float *out, const float *x, size_t n, float p, uint64_t seed,
+                          yt_err *e);
+int yt_kc_dropout_backward(yt_kc_ctx *c, float *dx, const float *dout, size_t n, float p,
+                           uint64_t seed, yt_err *e);
+/* *out_dev (device double) = sum x[i]^2, accumulated in double (0 for n == 0).
+ * Deterministic: fixed per-block partial sums (kept in the context's workspace,
+ * stream-ordered, <= 8 KiB) added in a fixed order by one block. */
+int yt_kc_sumsq(yt_kc_ctx *c, double *out_dev, const float *x, size_t n, yt_err *e);
+/* W16[i] = bf16(a * (2 u - 1)), u = yt_u01(yt_mix64(seed ^ i)): random base
+ * weights made on the device (benchmarks of large shapes without a file). */
+int yt_kc_fill_uniform_bf16(yt_kc_ctx *c, uint16_t *W16, size_t n, float a, uint64_t seed,
+                            yt_err *e);
+/* W16[i] = value (bf16 of it), e.g. norm weights of 1. */
+int yt_kc_fill_bf16(yt_kc_ctx *c, uint16_t *W16, size_t n, float value, yt_err *e);
+int yt_kc_fill_f32(yt_kc_ctx *c, float *x, size_t n, float value, yt_err *e);
+
+/* ---- causal GQA attention through cuBLAS (kernels/cuda/attention_gemm.cu) ----
+ * Same arguments, masks, outputs and lse as yt_kc_attention_forward/backward,
+ * computed with tensor cores: per sequence, the scores Q K^T of every head by
+ * strided-batched GEMMs (TF32 inputs, fp32 accumulation), a masked softmax
+ * kernel that writes P [nh, S, S] and lse, then P V.  Backward recomputes P from
+ * lse, dP = dO V^T, dS = P (dP - rowsum(dO o O)), dQ = dS K, and dK, dV summed
+ * over the heads of each kv group (successive GEMMs accumulating with beta = 1,
+ * no partials).  Sequences are done one at a time so the workspace is two
+ * [nh, S, S] fp32 tiles (forward uses the first): yt_kc_attention_gemm_workspace
+ * bytes (1 GiB for S=2048, nh=32).  TF32: ~1e-3 relative to the fp32 kernels. */
+size_t yt_kc_attention_gemm_workspace(int S, int nh, int nkv, int hd); /* bytes */
+int yt_kc_attention_gemm_forward(yt_kc_ctx *c, float *out, float *lse, const float *q,
+                                 const float *k, const float *v, const int32_t *doc, int B, int S,
+                                 int nh, int nkv, int hd, void *ws, yt_err *e);
+/* dq, dk, dv overwritten. */
+int yt_kc_attention_gemm_backward(yt_kc_ctx *c, float *dq, float *dk, float *dv, const float *dout,
+                                  const float *q, const float *k, const float *v, const float *out,
+                                  const float *lse, const int32_t *doc, int B, int S, int nh,
+                                  int nkv, int hd, void *ws, yt_err *e);
+
 /* ---- AdamW over one flat fp32 tensor (as yt_k_adamw) ---- */
 int yt_kc_adamw(yt_kc_ctx *c, float *p, const float *g, float *m, float *v, size_t n, float lr,
                 float b1, float b2, float eps, float wd, float bc1, float bc2, float grad_scale,

@@ -12,7 +12,18 @@
  *    1e-4 (only the accumulation order differs), and against the unrounded
  *    fp32 product: 2e-2 (bf16 has an 8-bit mantissa);
  *  - lm_head cross-entropy: loss vs CPU on bf16-rounded h and W: 1e-4; dh (the
- *    GPU rounds dlogits to bf16 for the second GEMM): 2e-2. */
+ *    GPU rounds dlogits to bf16 for the second GEMM): 2e-2;
+ *  - attention through cuBLAS in TF32 (attention_gemm.cu) vs the fp32 CPU:
+ *    5e-3.  TF32 keeps 10 of fp32's 23 mantissa bits of every GEMM input (q, k,
+ *    v, dout, P, dS): unit roundoff 2^-11 ~ 4.9e-4 when rounded to nearest and
+ *    up to 2^-10 when the tensor cores just drop the low bits (Hopper may do
+ *    either).  A host emulation of this exact sequence of GEMMs on these shapes
+ *    gave at most 5e-4 (rounding) and 1.7e-3 (truncation, dk the worst, out
+ *    ~1e-3, lse 2.5e-4); 5e-3 leaves ~3x on the worst case while a wrong
+ *    mask, scale, layout or group sum shows up as 1e-2 to 1;
+ *  - memset, copy, add, scale, embed, fills, dropout: exact (the same float
+ *    operations on the same values; dropout keeps exactly the CPU's elements);
+ *    sumsq (double, another summation order): 1e-12, and bit-equal run to run. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +36,7 @@
 #define TOL_F32 1e-4
 #define TOL_BF16_SAME 1e-4
 #define TOL_BF16 2e-2
+#define TOL_TF32 5e-3
 
 static yt_kc_ctx *ctx;
 static yt_err err;
@@ -124,6 +136,18 @@ static uint16_t *to_bf16(const float *x, size_t n, float *rounded)
         rounded[i] = yt_kc_f32_from_bf16(b[i]);
     }
     return b;
+}
+
+/* Bit-for-bit comparison of n elements of `size` bytes: the count that differ. */
+static void check_same(const char *what, const void *gpu, const void *ref, size_t n, size_t size)
+{
+    size_t diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff += memcmp((const char *)gpu + i * size, (const char *)ref + i * size, size) != 0;
+    int ok = diff == 0;
+    fprintf(stderr, "  %-34s %zu of %zu differ (bit-exact) %s\n", what, diff, n, ok ? "ok" : "FAIL");
+    if (!ok)
+        failures++;
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -295,6 +319,235 @@ static void test_attention(int with_doc)
     yt_kc_free(gws);
 }
 
+/* memset, copy, add, scale, embed, fills: the same operations as the CPU. */
+static void test_misc(void)
+{
+    size_t n = 10007;
+    float *x = frand(n, -1, 1), *y = frand(n, -1, 1);
+    float *gx = dup_dev(x, n * 4), *gy = dup_dev(y, n * 4), *gz = nan_dev(n);
+    unsigned char *ones = hbuf(n * 4);
+    memset(ones, 0xa5, n * 4);
+    DEV(yt_kc_memset(ctx, gz, 0xa5, n * 4, &err));
+    DEV(yt_kc_memset(ctx, gz, 0, 0, &err)); /* nothing */
+    float *hz = get(gz, n);
+    check_same("memset", hz, ones, n * 4, 1);
+    free(hz);
+    DEV(yt_kc_copy(ctx, gz, gx, n * 4, &err));
+    hz = get(gz, n);
+    check_same("copy", hz, x, n, 4);
+    free(hz);
+
+    float *ry = fcopy(y, n);
+    yt_k_add_inplace(ry, x, n);
+    yt_k_scale(ry, 0.37f, n);
+    DEV(yt_kc_add(ctx, gy, gx, n, &err));
+    DEV(yt_kc_scale(ctx, gy, 0.37f, n, &err));
+    DEV(yt_kc_add(ctx, gy, gx, 0, &err)); /* nothing */
+    float *hy = get(gy, n);
+    check_same("add + scale", hy, ry, n, 4);
+    free(hy), free(ry);
+
+    DEV(yt_kc_fill_f32(ctx, gz, n, -2.5f, &err));
+    hz = get(gz, n);
+    ry = hbuf(n * 4);
+    for (size_t i = 0; i < n; i++)
+        ry[i] = -2.5f;
+    check_same("fill_f32", hz, ry, n, 4);
+    free(hz), free(ry);
+
+    /* bf16 fills: a constant, and a*(2u-1) from the stateless generator */
+    size_t nw = 4099;
+    uint16_t *gw, *hw = hbuf(nw * 2), *rw = hbuf(nw * 2);
+    DEV(yt_kc_malloc((void **)&gw, nw * 2, "bf16 fill", &err));
+    DEV(yt_kc_fill_bf16(ctx, gw, nw, 0.1f, &err));
+    DEV(yt_kc_download(ctx, hw, gw, nw * 2, &err));
+    for (size_t i = 0; i < nw; i++)
+        rw[i] = yt_kc_bf16_from_f32(0.1f);
+    check_same("fill_bf16", hw, rw, nw, 2);
+    uint64_t fseed = 0x1234567890abcdefull;
+    float a = 0.02f;
+    DEV(yt_kc_fill_uniform_bf16(ctx, gw, nw, a, fseed, &err));
+    DEV(yt_kc_download(ctx, hw, gw, nw * 2, &err));
+    for (size_t i = 0; i < nw; i++) {
+        float u = yt_u01(yt_mix64(fseed ^ (uint64_t)i));
+        rw[i] = yt_kc_bf16_from_f32(a * (2.0f * u - 1.0f));
+    }
+    check_same("fill_uniform_bf16", hw, rw, nw, 2);
+
+    /* embedding rows of a bf16 table: the CPU gather of the rounded table */
+    int T = 37, C = 300, V = 50;
+    float *E = frand((size_t)V * C, -1, 1), *Er = hbuf((size_t)V * C * 4);
+    uint16_t *E16 = to_bf16(E, (size_t)V * C, Er);
+    int32_t *ids = hbuf(T * 4);
+    for (int t = 0; t < T; t++)
+        ids[t] = (int32_t)((rnd() + 1.0) * 0.5 * V) % V;
+    ids[0] = V - 1;
+    float *ref = hbuf((size_t)T * C * 4);
+    yt_k_embed(ref, Er, ids, T, C);
+    uint16_t *gE = dup_dev(E16, (size_t)V * C * 2);
+    int32_t *gids = dup_dev(ids, T * 4);
+    float *gout = nan_dev((size_t)T * C);
+    DEV(yt_kc_embed_bf16(ctx, gout, gE, gids, T, C, &err));
+    float *ho = get(gout, (size_t)T * C);
+    check_same("embed_bf16", ho, ref, (size_t)T * C, 4);
+    free(ho), free(ref), free(E), free(Er), free(E16), free(ids), free(hw), free(rw), free(x);
+    free(y), free(ones);
+    yt_kc_free(gE), yt_kc_free(gids), yt_kc_free(gout), yt_kc_free(gw), yt_kc_free(gx);
+    yt_kc_free(gy), yt_kc_free(gz);
+}
+
+/* Dropout keeps exactly the CPU's elements (the mask is recomputed here from
+ * yt_u01(yt_mix64(seed ^ i)) >= p) and scales them the same way. */
+static void test_dropout(void)
+{
+    size_t n = 100003;
+    uint64_t dseed = 0xfeedfacecafebeefull;
+    float *x = frand(n, -1, 1), *dout = frand(n, -1, 1), *dx0 = frand(n, -1, 1);
+    for (size_t i = 0; i < n; i++)
+        if (x[i] == 0.0f) /* so that "dropped" is "is zero" */
+            x[i] = 0.5f;
+    float *gx = dup_dev(x, n * 4), *gdout = dup_dev(dout, n * 4);
+    const float ps[3] = {0.3f, 0.0f, 1.0f};
+    for (int t = 0; t < 3; t++) {
+        float p = ps[t];
+        char name[64];
+        float *out = hbuf(n * 4), *dx = fcopy(dx0, n);
+        yt_k_dropout_forward(out, x, n, p, dseed);
+        yt_k_dropout_backward(dx, dout, n, p, dseed);
+        float *gout = nan_dev(n), *gdx = dup_dev(dx0, n * 4);
+        DEV(yt_kc_dropout_forward(ctx, gout, gx, n, p, dseed, &err));
+        DEV(yt_kc_dropout_backward(ctx, gdx, gdout, n, p, dseed, &err));
+        float *ho = get(gout, n), *hdx = get(gdx, n);
+        size_t mism = 0, kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            int keep = p <= 0.0f || yt_u01(yt_mix64(dseed ^ (uint64_t)i)) >= p;
+            kept += keep;
+            mism += keep != (ho[i] != 0.0f);
+        }
+        fprintf(stderr, "  dropout p=%.1f: %zu of %zu kept, %zu mask mismatches %s\n", p, kept, n,
+                mism, mism ? "FAIL" : "ok");
+        if (mism)
+            failures++;
+        snprintf(name, sizeof name, "dropout_forward p=%.1f", p);
+        check(name, ho, out, n, 1e-6);
+        snprintf(name, sizeof name, "dropout_backward p=%.1f (+=)", p);
+        check(name, hdx, dx, n, 1e-6);
+        if (t == 0) { /* in place, out == x */
+            float *gy = dup_dev(x, n * 4);
+            DEV(yt_kc_dropout_forward(ctx, gy, gy, n, p, dseed, &err));
+            float *hy = get(gy, n);
+            check("dropout_forward in place", hy, out, n, 1e-6);
+            free(hy);
+            yt_kc_free(gy);
+        }
+        free(ho), free(hdx), free(out), free(dx);
+        yt_kc_free(gout), yt_kc_free(gdx);
+    }
+    free(x), free(dout), free(dx0);
+    yt_kc_free(gx), yt_kc_free(gdout);
+}
+
+/* sum of squares in double: another order than the CPU's, so ~1e-15 apart;
+ * the same bits on a second run; 0 for n = 0. */
+static void test_sumsq(void)
+{
+    const size_t ns[3] = {5, 4099, ((size_t)1 << 20) + 3};
+    double *gs;
+    DEV(yt_kc_malloc((void **)&gs, 2 * sizeof(double), "sumsq result", &err));
+    for (int t = 0; t < 3; t++) {
+        size_t n = ns[t];
+        float *x = frand(n, -2, 2);
+        float *gx = dup_dev(x, n * 4);
+        double ref = yt_k_sumsq(x, n), h[2];
+        DEV(yt_kc_sumsq(ctx, gs, gx, n, &err));
+        DEV(yt_kc_sumsq(ctx, gs + 1, gx, n, &err));
+        DEV(yt_kc_download(ctx, h, gs, sizeof h, &err));
+        double rel = fabs(h[0] - ref) / ref;
+        int ok = rel <= 1e-12 && memcmp(&h[0], &h[1], sizeof h[0]) == 0;
+        fprintf(stderr, "  sumsq n=%-10zu rel err %.3e (tol 1e-12)%s %s\n", n, rel,
+                memcmp(&h[0], &h[1], sizeof h[0]) ? " NOT DETERMINISTIC" : "", ok ? "ok" : "FAIL");
+        if (!ok)
+            failures++;
+        free(x);
+        yt_kc_free(gx);
+    }
+    double poison = NAN, h0;
+    DEV(yt_kc_upload(ctx, gs, &poison, sizeof poison, &err));
+    DEV(yt_kc_sumsq(ctx, gs, NULL, 0, &err));
+    DEV(yt_kc_download(ctx, &h0, gs, sizeof h0, &err));
+    fprintf(stderr, "  sumsq n=0 gives %g %s\n", h0, h0 == 0.0 ? "ok" : "FAIL");
+    if (h0 != 0.0)
+        failures++;
+    yt_kc_free(gs);
+}
+
+/* Attention through cuBLAS (TF32) against the fp32 CPU kernel. */
+static void test_attention_gemm(int B, int S, int nh, int nkv, int hd, int with_doc)
+{
+    size_t T = (size_t)B * S, nq = T * nh * hd, nk = T * nkv * hd, nl = (size_t)B * nh * S;
+    float *q = frand(nq, -1, 1), *k = frand(nk, -1, 1), *v = frand(nk, -1, 1);
+    float *dout = frand(nq, -1, 1);
+    int32_t *doc = NULL;
+    if (with_doc) { /* documents of random lengths, restarting per sequence */
+        doc = hbuf(T * 4);
+        for (int b = 0; b < B; b++)
+            for (int s = 0, d = 0; s < S; s++) {
+                if (s > 0 && rnd() > 0.8)
+                    d++;
+                doc[(size_t)b * S + s] = d;
+            }
+    }
+    float *ws = hbuf(yt_k_attention_workspace(S, yt_k_get_threads()) * 4);
+    float *out = hbuf(nq * 4), *lse = hbuf(nl * 4);
+    float *dq = hbuf(nq * 4), *dk = hbuf(nk * 4), *dv = hbuf(nk * 4);
+    yt_k_attention_forward(out, lse, q, k, v, doc, B, S, nh, nkv, hd, ws);
+    yt_k_attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, S, nh, nkv, hd, ws);
+    float *gq = dup_dev(q, nq * 4), *gk = dup_dev(k, nk * 4), *gv = dup_dev(v, nk * 4);
+    float *gdout = dup_dev(dout, nq * 4);
+    int32_t *gdoc = doc ? dup_dev(doc, T * 4) : NULL;
+    float *gout = nan_dev(nq), *glse = nan_dev(nl), *gdq = nan_dev(nq), *gdk = nan_dev(nk);
+    float *gdv = nan_dev(nk);
+    size_t wsb = yt_kc_attention_gemm_workspace(S, nh, nkv, hd);
+    float *gws = nan_dev(wsb / 4);
+    DEV(yt_kc_attention_gemm_forward(ctx, gout, glse, gq, gk, gv, gdoc, B, S, nh, nkv, hd, gws,
+                                     &err));
+    DEV(yt_kc_attention_gemm_backward(ctx, gdq, gdk, gdv, gdout, gq, gk, gv, gout, glse, gdoc, B,
+                                      S, nh, nkv, hd, gws, &err));
+    float *ho = get(gout, nq), *hl = get(glse, nl), *hdq = get(gdq, nq), *hdk = get(gdk, nk);
+    float *hdv = get(gdv, nk);
+    char sfx[64], name[96];
+    snprintf(sfx, sizeof sfx, " S%d h%d/%d d%d%s", S, nh, nkv, hd, with_doc ? " doc" : "");
+    snprintf(name, sizeof name, "att_gemm out%s", sfx);
+    check(name, ho, out, nq, TOL_TF32);
+    snprintf(name, sizeof name, "att_gemm lse%s", sfx);
+    check(name, hl, lse, nl, TOL_TF32);
+    snprintf(name, sizeof name, "att_gemm dq%s", sfx);
+    check(name, hdq, dq, nq, TOL_TF32);
+    snprintf(name, sizeof name, "att_gemm dk%s", sfx);
+    check(name, hdk, dk, nk, TOL_TF32);
+    snprintf(name, sizeof name, "att_gemm dv%s", sfx);
+    check(name, hdv, dv, nk, TOL_TF32);
+    free(ho), free(hl), free(hdq), free(hdk), free(hdv), free(q), free(k), free(v), free(dout);
+    free(doc), free(ws), free(out), free(lse), free(dq), free(dk), free(dv);
+    yt_kc_free(gq), yt_kc_free(gk), yt_kc_free(gv), yt_kc_free(gdout), yt_kc_free(gdoc);
+    yt_kc_free(gout), yt_kc_free(glse), yt_kc_free(gdq), yt_kc_free(gdk), yt_kc_free(gdv);
+    yt_kc_free(gws);
+}
+
+/* Bad shapes and a missing workspace fail with a message naming the op. */
+static void test_attention_gemm_errors(void)
+{
+    int rc1 = yt_kc_attention_gemm_forward(ctx, NULL, NULL, NULL, NULL, NULL, NULL, 1, 16, 6, 4, 64,
+                                           NULL, &err); /* nh % nkv != 0 */
+    int ok1 = rc1 == -1 && strstr(err.msg, "yt_kc_attention_gemm_forward") != NULL;
+    int rc2 = yt_kc_attention_gemm_backward(ctx, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                            NULL, NULL, 1, 16, 8, 2, 64, NULL, &err);
+    int ok2 = rc2 == -1 && strstr(err.msg, "yt_kc_attention_gemm_backward") != NULL;
+    fprintf(stderr, "  att_gemm rejects bad shape / no workspace: %s / %s\n", ok1 ? "ok" : "FAIL",
+            ok2 ? "ok" : "FAIL");
+    failures += !ok1 + !ok2;
+}
+
 static void test_xent(void)
 {
     int T = 50, C = 64, V = 1000, chunk = 16;
@@ -379,6 +632,14 @@ int main(void)
     test_attention(1);
     test_xent();
     test_adamw();
+    test_misc();
+    test_dropout();
+    test_sumsq();
+    test_attention_gemm(2, 37, 8, 2, 64, 0);   /* GQA, S not a multiple of 32 */
+    test_attention_gemm(2, 37, 4, 4, 128, 1);  /* MHA, documents */
+    test_attention_gemm(2, 128, 8, 2, 128, 1); /* GQA, documents */
+    test_attention_gemm(1, 128, 4, 4, 64, 0);  /* MHA */
+    test_attention_gemm_errors();
     DEV(yt_kc_sync(ctx, &err));
     yt_kc_ctx_destroy(ctx);
     if (failures) {
