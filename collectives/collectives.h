@@ -4,8 +4,8 @@
  * broadcast; agreement ("did any rank flag?", "are all ranks well?") so that
  * every rank takes the same decision at the same step; memory shared by the
  * ranks of one node.
- * Backends: MPI now; NCCL plugs in behind the same calls (nothing here names
- * an MPI type: requests live inside opaque sets).
+ * Backends: MPI for host buffers; NCCL for device buffers (yt_comm_dev_*, below)
+ * with MPI carrying its bootstrap (nothing here names an MPI, CUDA or NCCL type).
  * Every call is collective over all ranks (or, where it says so, over the
  * ranks of one node) and must be made by every rank in the same order.  With
  * one rank every call returns at once (copying where it has to).
@@ -77,6 +77,49 @@ int yt_comm_gather_f32(yt_comm *c, const float *piece, float *full, const size_t
 /* And back: every rank's piece from root's full. */
 int yt_comm_scatter_f32(yt_comm *c, const float *full, float *piece, const size_t *counts, int root,
                         yt_err *e);
+
+/* ---- device buffers on a GPU: the NCCL backend (collectives/comm_nccl.c) ----
+ * Built with --with-nccl.  The NCCL communicator spans the same ranks as this
+ * one, on each rank's current CUDA device; rank 0's unique id travels by MPI
+ * broadcast.  Every collective runs on the communicator's own CUDA stream,
+ * ordered after the work queued so far on the compute stream (an event), so it
+ * overlaps with compute queued later; yt_comm_dev_join makes the compute stream
+ * wait for every collective started so far (the host does not block).
+ * Counts are in floats; buffers are device memory and must not be touched by
+ * the compute stream (nor freed) between start and join.  A count of 0 is a
+ * no-op.  With one rank no NCCL communicator is made (unless YT_NCCL_ALWAYS=1,
+ * for tests): the starts keep the same ordering and copy where they have to.  yt_comm_finalize ends the NCCL
+ * communicator (after the collectives in flight, at most a minute): call it
+ * before the CUDA context goes (cudaDeviceReset).  Without NCCL in the build,
+ * yt_comm_has_nccl() is 0 and every call fails saying so. */
+int yt_comm_has_nccl(void);
+/* Collective: creates the NCCL communicator; compute_stream is a cudaStream_t
+ * (NULL: the legacy default stream) of the current device.  Fails when
+ * NCCL_PROXY_DUMP_SIGNAL is set (NCCL would take a yield signal). */
+int yt_comm_dev_init(yt_comm *c, void *compute_stream, yt_err *e);
+/* In-place sum over ranks. */
+int yt_comm_dev_allreduce_start(yt_comm *c, float *buf, size_t n, yt_err *e);
+/* out[count] = piece `rank` of the sum of in[size * count] over ranks.  out is
+ * either in + rank * count (in place) or does not overlap in. */
+int yt_comm_dev_reduce_scatter_start(yt_comm *c, const float *in, float *out, size_t count,
+                                     yt_err *e);
+/* In place: buf[size * count], rank r's piece at buf + r * count, reaches every rank. */
+int yt_comm_dev_allgather_start(yt_comm *c, float *buf, size_t count, yt_err *e);
+/* Also reports an asynchronous NCCL error (a rank died, the network broke)
+ * when NCCL has noticed one; the communicator is unusable after that. */
+int yt_comm_dev_join(yt_comm *c, yt_err *e);
+/* The exposed part of the communication at the last join, in milliseconds:
+ * from the moment the compute stream reached that join (an event recorded on
+ * it there) to the moment the communicator's stream finished the collectives
+ * started before it (an event recorded on that stream there), or 0 when they
+ * had finished first.  It includes time a collective spent waiting for slower
+ * ranks to reach it.  An approximation: CUDA event timestamps of two streams
+ * (resolution about half a microsecond), without the compute stream's
+ * latency to resume.  0 before a join, after a join with nothing started, or
+ * when the events cannot be read.  It waits (on the host) until the GPU has
+ * passed that join: call it where the host waits anyway (after reading the
+ * step's loss, say). */
+double yt_comm_dev_last_wait_ms(yt_comm *c);
 
 /* ---- memory shared by the ranks of one node ----
  * Collective over ALL ranks (so that every rank makes the same calls): each

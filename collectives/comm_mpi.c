@@ -1,23 +1,10 @@
 /* The MPI backend of the communicator.  Every call adds the time it spent
  * inside MPI to c->seconds. */
-#include "collectives/collectives.h"
+#include "collectives/comm_internal.h"
 
 #include <limits.h>
-#include <mpi.h>
 #include <stdio.h>
 #include <string.h>
-
-#define YT_COMM_MAX_WINDOWS 4
-
-struct yt_comm {
-    MPI_Comm world, node;
-    int rank, size, local_rank, local_size;
-    int we_initialized;
-    double seconds;
-    int *counts, *displs;                 /* [size] scratch of the sharded calls */
-    MPI_Win win[YT_COMM_MAX_WINDOWS];     /* node-shared memory, freed at finalize */
-    int n_win;
-};
 
 struct yt_comm_reqs {
     yt_comm *c;
@@ -82,6 +69,9 @@ void yt_comm_finalize(yt_comm *c)
 {
     if (!c)
         return;
+    /* NCCL first: its communicator is torn down while every rank is still here
+     * and the CUDA context is alive (MPI is not needed for it). */
+    yt_comm_dev_free(c);
     for (int i = c->n_win - 1; i >= 0; i--)
         MPI_Win_free(&c->win[i]);
     MPI_Comm_free(&c->node);
