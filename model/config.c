@@ -216,8 +216,22 @@ int yt_config_preset(yt_config *c, const char *name, yt_err *e)
         c->n_heads = 8;
         c->n_kv_heads = 4;
         c->max_pos = 2048;
+    } else if (strcmp(name, "llama3-8b") == 0 || strcmp(name, "llama3-1b") == 0) {
+        /* The shapes of Llama 3.1 8B and Llama 3.2 1B (random weights: GPU benchmarks). */
+        int big = name[7] == '8';
+        c->vocab_size = 128256;
+        c->hidden_size = big ? 4096 : 2048;
+        c->intermediate_size = big ? 14336 : 8192;
+        c->n_layers = big ? 32 : 16;
+        c->n_heads = 32;
+        c->n_kv_heads = 8;
+        c->max_pos = 131072;
+        c->rope_theta = 500000.0f;
+        c->tie_embeddings = !big;
+        c->bos_id = 128000;
+        c->eos_id = 128001;
     } else {
-        return yt_errf(e, "unknown preset '%s' (known: tiny, bench-small)", name);
+        return yt_errf(e, "unknown preset '%s' (known: tiny, bench-small, llama3-8b, llama3-1b)", name);
     }
     c->head_dim = c->hidden_size / c->n_heads;
     return 0;

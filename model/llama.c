@@ -54,6 +54,13 @@ static void layout_buffers(yt_model *m, float *base, size_t *total)
     if (Q > max_in)
         max_in = Q;
     float *dummy;
+#define CARVE_M(field, n) carve(base ? &m->field : &dummy, base, &off, (n))
+    if (m->T == 0) { /* weights and LoRA parameters only (a GPU model computes) */
+        CARVE_M(params, m->n_params);
+        CARVE_M(grads, m->n_params);
+        *total = off;
+        return;
+    }
     for (int l = 0; l < c->n_layers; l++) {
         yt_layer_acts *a = base ? &m->acts[l] : NULL;
 #define CARVE(field, n) carve(a ? &a->field : &dummy, base, &off, (n))
@@ -80,7 +87,6 @@ static void layout_buffers(yt_model *m, float *base, size_t *total)
         }
 #undef CARVE
     }
-#define CARVE_M(field, n) carve(base ? &m->field : &dummy, base, &off, (n))
     CARVE_M(x_final, T * C);
     CARVE_M(xn_final, T * C);
     CARVE_M(rstd_final, T);
@@ -105,6 +111,18 @@ static void layout_buffers(yt_model *m, float *base, size_t *total)
     *total = off;
 }
 
+static void set_proj_shapes(yt_model *m)
+{
+    const yt_config *c = &m->cfg;
+    int C = c->hidden_size, F = c->intermediate_size;
+    int Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim;
+    int ins[YT_NPROJ] = {C, C, C, Q, C, C, F}, outs[YT_NPROJ] = {Q, KV, KV, C, F, F, C};
+    memcpy(m->proj_in, ins, sizeof ins);
+    memcpy(m->proj_out, outs, sizeof outs);
+}
+
+static int model_finish(yt_model *m, const char *dir, yt_err *e);
+
 int yt_model_open(yt_model **out, const char *dir, const yt_lora_config *lc, int micro_batch,
                   int seq_len, yt_err *e)
 {
@@ -119,7 +137,7 @@ int yt_model_open_ex(yt_model **out, const char *dir, const yt_lora_config *lc, 
         return yt_errf(e, "--lora-rank must be positive (got %d)", lc->rank);
     if (!(lc->dropout >= 0 && lc->dropout < 1))
         return yt_errf(e, "--lora-dropout must be in [0, 1) (got %g)", (double)lc->dropout);
-    if (micro_batch <= 0 || seq_len <= 0)
+    if (micro_batch < 0 || seq_len <= 0)
         return yt_errf(e, "micro-batch and seq-len must be positive");
     yt_model *m = yt_alloc(sizeof *m, "model", e);
     if (!m)
@@ -137,11 +155,7 @@ int yt_model_open_ex(yt_model **out, const char *dir, const yt_lora_config *lc, 
     m->B = micro_batch;
     m->S = seq_len;
     m->T = micro_batch * seq_len;
-    int C = c->hidden_size, F = c->intermediate_size;
-    int Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim;
-    int ins[YT_NPROJ] = {C, C, C, Q, C, C, F}, outs[YT_NPROJ] = {Q, KV, KV, C, F, F, C};
-    memcpy(m->proj_in, ins, sizeof ins);
-    memcpy(m->proj_out, outs, sizeof outs);
+    set_proj_shapes(m);
     /* Tokens per lm_head chunk: each chunk repacks the whole lm_head inside
      * sgemm, so chunks must be large enough to amortise that (measured on
      * bench-small: 256 tokens ~15% faster per step than 64); 32 MB of logits. */
@@ -154,33 +168,65 @@ int yt_model_open_ex(yt_model **out, const char *dir, const yt_lora_config *lc, 
         goto fail;
     if (yt_model_load_weights(m, e) != 0)
         goto fail;
-    if (yt_lora_layout(m, e) != 0)
+    if (model_finish(m, dir, e) != 0)
         goto fail;
-    m->acts = yt_alloc(sizeof(yt_layer_acts) * (size_t)c->n_layers, "activations", e);
-    m->pos = yt_alloc(sizeof(int32_t) * (size_t)m->T, "positions", e);
-    m->doc = yt_alloc(sizeof(int32_t) * (size_t)m->T, "document ids", e);
-    if (!m->acts || !m->pos || !m->doc)
-        goto fail;
-    size_t total = 0;
-    layout_buffers(m, NULL, &total);
-    m->arena = yt_alloc(total * sizeof(float), "activations and gradients", e);
-    if (!m->arena)
-        goto fail;
-    layout_buffers(m, m->arena, &total);
-    float inv_freq[1024];
-    if (c->head_dim / 2 > 1024) {
-        yt_errf(e, "%s: head_dim %d too large", dir, c->head_dim);
-        goto fail;
-    }
-    yt_k_rope_inv_freq(inv_freq, c->head_dim, c->rope_theta, &c->rope_scaling);
-    yt_k_rope_tables(m->rope_cos, m->rope_sin, inv_freq, m->S, c->head_dim);
-    for (int t = 0; t < m->T; t++)
-        m->pos[t] = t % m->S;
     *out = m;
     return 0;
 fail:
     yt_model_close(m);
     return -1;
+}
+
+int yt_model_open_config(yt_model **out, const yt_config *cfg, const yt_lora_config *lc, yt_err *e)
+{
+    *out = NULL;
+    if (yt_config_validate(cfg, "config", e))
+        return -1;
+    if (lc->rank <= 0)
+        return yt_errf(e, "--lora-rank must be positive (got %d)", lc->rank);
+    yt_model *m = yt_alloc(sizeof *m, "model", e);
+    if (!m)
+        return -1;
+    m->cfg = *cfg;
+    m->lora = *lc;
+    m->lora_scale = yt_lora_scale(lc);
+    set_proj_shapes(m);
+    m->fingerprint = yt_config_hash(cfg);
+    if (model_finish(m, "config", e) != 0) {
+        yt_model_close(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+/* The LoRA layout and every buffer; rope tables and positions when T > 0. */
+static int model_finish(yt_model *m, const char *dir, yt_err *e)
+{
+    const yt_config *c = &m->cfg;
+    if (yt_lora_layout(m, e) != 0)
+        return -1;
+    m->acts = yt_alloc(sizeof(yt_layer_acts) * (size_t)c->n_layers, "activations", e);
+    m->pos = yt_alloc(sizeof(int32_t) * (size_t)m->T, "positions", e);
+    m->doc = yt_alloc(sizeof(int32_t) * (size_t)m->T, "document ids", e);
+    if (!m->acts || !m->pos || !m->doc)
+        return -1;
+    size_t total = 0;
+    layout_buffers(m, NULL, &total);
+    m->arena = yt_alloc(total * sizeof(float), "activations and gradients", e);
+    if (!m->arena)
+        return -1;
+    layout_buffers(m, m->arena, &total);
+    if (m->T == 0)
+        return 0;
+    float inv_freq[1024];
+    if (c->head_dim / 2 > 1024)
+        return yt_errf(e, "%s: head_dim %d too large", dir, c->head_dim);
+    yt_k_rope_inv_freq(inv_freq, c->head_dim, c->rope_theta, &c->rope_scaling);
+    yt_k_rope_tables(m->rope_cos, m->rope_sin, inv_freq, m->S, c->head_dim);
+    for (int t = 0; t < m->T; t++)
+        m->pos[t] = t % m->S;
+    return 0;
 }
 
 void yt_model_close(yt_model *m)

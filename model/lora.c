@@ -101,10 +101,6 @@ const float *yt_lora_B(const yt_model *m, int l, int p)
     return i < 0 ? NULL : m->params + m->lt[i + 1].offset;
 }
 
-static uint64_t dropout_seed(uint64_t seed, int l, int p)
-{
-    return yt_mix64(seed ^ yt_mix64(((uint64_t)l << 8) | (uint64_t)p));
-}
 
 void yt_model_lora_init(yt_model *m, uint64_t seed)
 {
@@ -134,7 +130,7 @@ void yt_proj_forward(yt_model *m, int l, int p, float *y, const float *x, float 
     yt_layer_acts *a = &m->acts[l];
     const float *xin = x;
     if (a->xd[p] && !m->eval) {
-        yt_k_dropout_forward(a->xd[p], x, (size_t)T * in, m->lora.dropout, dropout_seed(seed, l, p));
+        yt_k_dropout_forward(a->xd[p], x, (size_t)T * in, m->lora.dropout, yt_lora_dropout_seed(seed, l, p));
         xin = a->xd[p];
     }
     yt_k_matmul_xwT(a->xa[p], xin, A, T, in, r, 0.0f);
@@ -160,7 +156,7 @@ void yt_proj_backward(yt_model *m, int l, int p, float *dx, const float *dy, con
     yt_k_matmul_dW(dA, m->dxa, xin, T, in, r, 1.0f, 1.0f);
     if (a->xd[p]) {
         yt_k_matmul_dyW(m->dxd, m->dxa, A, T, in, r, 0.0f);
-        yt_k_dropout_backward(dx, m->dxd, (size_t)T * in, m->lora.dropout, dropout_seed(seed, l, p));
+        yt_k_dropout_backward(dx, m->dxd, (size_t)T * in, m->lora.dropout, yt_lora_dropout_seed(seed, l, p));
     } else {
         yt_k_matmul_dyW(dx, m->dxa, A, T, in, r, 1.0f);
     }

@@ -72,7 +72,9 @@ typedef struct yt_lora_tensor {
 typedef struct yt_model yt_model;
 
 /* Opens the model folder and allocates everything for micro-batches of
- * `micro_batch` sequences of `seq_len` tokens. */
+ * `micro_batch` sequences of `seq_len` tokens.  micro_batch 0: weights and
+ * LoRA parameters only, no activations (the GPU model computes; forward and
+ * backward must not be called). */
 int yt_model_open(yt_model **out, const char *model_dir, const yt_lora_config *lc, int micro_batch,
                   int seq_len, yt_err *e);
 
@@ -98,6 +100,10 @@ typedef struct yt_model_alloc {
 int yt_model_open_ex(yt_model **out, const char *model_dir, const yt_lora_config *lc, int micro_batch,
                      int seq_len, const yt_model_alloc *alloc, yt_err *e);
 void yt_model_close(yt_model *m);
+/* A model of this shape without weights: LoRA layout and parameters only
+ * (micro_batch 0 semantics; benchmarks make their base weights on the GPU).
+ * Its fingerprint is the config's. */
+int yt_model_open_config(yt_model **out, const yt_config *cfg, const yt_lora_config *lc, yt_err *e);
 
 const yt_config *yt_model_config(const yt_model *m);
 const yt_lora_config *yt_model_lora_config(const yt_model *m);

@@ -56,6 +56,13 @@ struct yt_model {
     float *arena;                   /* one allocation for all of the above */
 };
 
+/* The dropout mask's seed of projection p of layer l in the pass keyed by seed
+ * (the same on the CPU and the GPU). */
+static inline uint64_t yt_lora_dropout_seed(uint64_t seed, int l, int p)
+{
+    return yt_mix64(seed ^ yt_mix64(((uint64_t)l << 8) | (uint64_t)p));
+}
+
 const float *yt_lora_A(const yt_model *m, int l, int p);
 const float *yt_lora_B(const yt_model *m, int l, int p);
 int yt_lora_layout(yt_model *m, yt_err *e);

@@ -20,7 +20,8 @@ typedef struct init_opts {
 #define O(f) offsetof(init_opts, f)
 #define S(f) sizeof(((init_opts *)0)->f)
 static const yt_opt init_table[] = {
-    {"preset", YT_OPT_CHOICE, O(preset), S(preset), "tiny", 0, 0, "tiny|bench-small", 0, NULL,
+    {"preset", YT_OPT_CHOICE, O(preset), S(preset), "tiny", 0, 0,
+     "tiny|bench-small|llama3-1b|llama3-8b", 0, NULL,
      "architecture preset"},
     {"out", YT_OPT_STR, O(out), S(out), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR",
      "model folder to write (config.json, model.safetensors)"},
@@ -63,7 +64,7 @@ int yt_cmd_init_model(int argc, char **argv)
     const char *pos[1];
     int npos;
     int rc = yt_cmd_options("init-model",
-                            "yieldtune init-model --out DIR [--preset tiny|bench-small] [options]",
+                            "yieldtune init-model --out DIR [--preset NAME] [options]",
                             "Writes a random-initialised Llama model as a Hugging Face folder.",
                             init_table, &o, argc, argv, pos, 0, &npos);
     if (rc >= 0)

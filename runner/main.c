@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "runner/runner.h"
+#include "runner/train_gpu.h"
 
 static const struct {
     const char *name;
@@ -40,8 +41,10 @@ int main(int argc, char **argv)
         return YT_EXIT_OK;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("yieldtune %s (OpenBLAS %s build, HDF5 serial, MPI)\n", PACKAGE_VERSION,
-               YT_OPENBLAS_VARIANT);
+        char gpu[512];
+        yt_tgpu_describe(gpu, sizeof gpu);
+        printf("yieldtune %s (OpenBLAS %s build, HDF5 serial, MPI; %s)\n", PACKAGE_VERSION,
+               YT_OPENBLAS_VARIANT, gpu);
         return YT_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

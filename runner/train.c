@@ -21,6 +21,7 @@
 #include "runner/progress.h"
 #include "runner/runner.h"
 #include "runner/train.h"
+#include "runner/train_gpu.h"
 #include "runner/train_options.h"
 
 
@@ -122,6 +123,8 @@ static int resolve_val_path(trainer *t, yt_err *e)
     return 0;
 }
 
+static int poll_abandon(void *ctx);
+
 /* Everything a step needs, built once.  Runs on every rank. */
 static int setup_body(trainer *t, yt_err *e)
 {
@@ -132,7 +135,9 @@ static int setup_body(trainer *t, yt_err *e)
         return -1;
     if (yt_ds_open(&t->ds, o->data, e))
         return -1;
-    if (yt_model_open_ex(&t->model, o->model, &lc, o->micro_batch, o->seq_len,
+    /* On a GPU the host model holds weights and LoRA parameters only. */
+    int on_gpu = strcmp(o->device, "cuda") == 0;
+    if (yt_model_open_ex(&t->model, o->model, &lc, on_gpu ? 0 : o->micro_batch, o->seq_len,
                          yt_ddp_weights_alloc(&t->ddp, t->comm), e))
         return -1;
     const yt_config *c = yt_model_config(t->model);
@@ -194,6 +199,8 @@ static int setup_body(trainer *t, yt_err *e)
         if (!t->doc || !t->pos)
             return -1;
     }
+    if (on_gpu && yt_tgpu_open(t, poll_abandon, e))
+        return -1;
     return 0;
 }
 
@@ -212,6 +219,14 @@ static int setup(trainer *t, yt_err *e)
         return yt_errf(e, "setup failed on %d other rank%s", failed, failed > 1 ? "s" : "");
     if (yt_ddp_setup_check(&t->ddp, yt_train_table, &t->o, t->ds->fingerprint, e))
         return -1;
+    if (t->gpu) {
+        ok = yt_tgpu_connect(t, e) == 0;
+        failed = yt_comm_failed_ranks(t->comm, ok);
+        if (!ok)
+            return -1;
+        if (failed)
+            return yt_errf(e, "NCCL start-up failed on %d other rank%s", failed, failed > 1 ? "s" : "");
+    }
     if (t->rank == 0 && (yt_mkdirs(t->o.out, e) || write_run_config(t, e)))
         return -1;
     return 0;
@@ -269,6 +284,7 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     yt_model *m = t->model;
     size_t np = yt_model_n_params(m);
     float *grads = yt_model_grads(m);
+    struct yt_tgpu *gpu = t->gpu;
     /* The whole step's batch first: the loss weights need the global count. */
     double counted = 0;
     for (int a = 0; a < t->A; a++) {
@@ -285,7 +301,12 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
         return -1;
     float inv = counted > 0 ? (float)(1.0 / counted) : 0.0f;
     yt_k_scale(t->weights, inv, (size_t)t->A * t->BS);
-    memset(grads, 0, np * sizeof(float));
+    if (gpu) {
+        if (yt_tgpu_step_begin(t, e))
+            return -1;
+    } else {
+        memset(grads, 0, np * sizeof(float));
+    }
     double loss = 0;
     t->abandoned = 0;
     for (int a = 0; a < t->A; a++) {
@@ -294,14 +315,22 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
          * split of the global batch over ranks. */
         uint64_t g = (uint64_t)t->rank * (uint64_t)t->A + (uint64_t)a;
         uint64_t seed = yt_mix64(yt_mix64((uint64_t)t->o.seed ^ 0x5eedULL) ^ yt_mix64((uint64_t)step)) ^ g;
-        yt_ddp_micro_batch(&t->ddp, a == t->A - 1);
-        if (t->doc)
-            yt_model_set_docs(m, t->doc + off, t->pos + off);
-        loss += yt_model_forward_backward(m, t->inputs + off, t->targets + off, t->weights + off,
-                                          yt_mix64(seed), layer_done, t);
+        if (gpu) {
+            double l = 0;
+            int rc = yt_tgpu_micro_batch(t, a, a == t->A - 1, yt_mix64(seed), &l, e);
+            if (rc < 0)
+                return -1;
+            loss += l;
+        } else {
+            yt_ddp_micro_batch(&t->ddp, a == t->A - 1);
+            if (t->doc)
+                yt_model_set_docs(m, t->doc + off, t->pos + off);
+            loss += yt_model_forward_backward(m, t->inputs + off, t->targets + off, t->weights + off,
+                                              yt_mix64(seed), layer_done, t);
+        }
         if (t->abandoned || abandon_now(t)) {
             t->abandoned = 0;
-            if (yt_ddp_abandon(&t->ddp, e))
+            if (gpu ? yt_tgpu_abandon(t, e) : yt_ddp_abandon(&t->ddp, e))
                 return -1;
             if (yt_ds_sampler_set_cursor(t->sampler, cursor, e))
                 return -1;
@@ -310,10 +339,11 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     }
     /* Gradients, loss and norm summed over ranks (ddp.c), then AdamW (sharded with --zero 1). */
     double norm = 0;
-    if (yt_ddp_reduce(&t->ddp, &loss, &norm, e))
+    if (gpu ? yt_tgpu_reduce(t, &loss, &norm, e) : yt_ddp_reduce(&t->ddp, &loss, &norm, e))
         return -1;
     float lr = yt_lr_at(&t->oc, step);
-    if (yt_ddp_update(&t->ddp, &t->adam, &t->oc, lr, yt_clip_factor(norm, t->oc.clip), e))
+    float clip = yt_clip_factor(norm, t->oc.clip);
+    if (gpu ? yt_tgpu_update(t, lr, clip, e) : yt_ddp_update(&t->ddp, &t->adam, &t->oc, lr, clip, e))
         return -1;
     double dt = yt_now() - t0;
     t->last_step_s = dt;
@@ -328,7 +358,10 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     sm->step_time_s = dt;
     sm->tokens_per_s = dt > 0 ? (double)step_tokens / dt : 0;
     sm->counted = counted;
-    yt_ddp_step_end(&t->ddp, &sm->comm_s, &sm->exposed_comm_s);
+    if (gpu)
+        yt_tgpu_step_end(t, &sm->comm_s, &sm->exposed_comm_s);
+    else
+        yt_ddp_step_end(&t->ddp, &sm->comm_s, &sm->exposed_comm_s);
     return 0;
 }
 
@@ -353,6 +386,13 @@ static int evaluate(trainer *t, double *val_loss, yt_err *e)
         }
         for (size_t j = 0; j < (size_t)t->BS; j++)
             v[1] += t->weights[j];
+        if (t->gpu) {
+            double l = 0;
+            if (yt_tgpu_eval(t, &l, e))
+                return -1;
+            v[0] += l;
+            continue;
+        }
         if (t->doc)
             yt_model_set_docs(t->model, t->doc, t->pos);
         v[0] += yt_model_forward_loss(t->model, t->inputs, t->targets, t->weights);
@@ -376,6 +416,7 @@ static void teardown(trainer *t)
     yt_adamw_free(&t->adam);
     yt_ddp_free(&t->ddp);
     yt_ds_sampler_free(t->sampler);
+    yt_tgpu_close(t);
     yt_model_close(t->model);
     yt_ds_close(t->ds);
 }
@@ -405,6 +446,9 @@ static int save_agreed(trainer *t, yt_err *e)
 {
     double secs = 0;
     size_t bytes = 0;
+    /* The GPU's parameters and moments are what the snapshot holds. */
+    if (t->gpu && agree_ok(t, yt_tgpu_to_host(t, e) == 0, e, "copying the state from the GPU"))
+        return -1;
     int rc = yt_train_save(t, &secs, &bytes, e);
     if (rc == 0) {
         t->last_snapshot = yt_now();
@@ -503,6 +547,8 @@ int yt_cmd_train(int argc, char **argv)
         goto out;
     if (t.rank == 0 && report[0])
         yt_report("train: skipped snapshots that do not verify: %s", report);
+    if (rc == 1 && t.gpu && agree_ok(&t, yt_tgpu_from_host(&t, &e) == 0, &e, "copying the snapshot to the GPU"))
+        goto out;
     if (rc == 1)
         yt_train_event(&t, "resume", json_pack("{s:s, s:I, s:i}", "from", from, "step",
                                                  (json_int_t)t.step, "world_size", t.world));
@@ -519,6 +565,8 @@ int yt_cmd_train(int argc, char **argv)
                yt_k_get_threads(), yt_k_get_threads() > 1 ? "s" : "",
                t.o.micro_batch * t.A * t.world, t.o.seq_len,
                t.o.zero ? ", optimizer state sharded (--zero 1)" : "", t.ddp.summary);
+        if (t.gpu)
+            printf("on %s\n", yt_tgpu_summary(&t));
         if (rc == 1)
             printf("resumed from %s at step %ld\n", from, t.step);
     }

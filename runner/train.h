@@ -42,6 +42,7 @@ typedef struct trainer {
     double last_snapshot;      /* monotonic time of the last snapshot */
     FILE *events;              /* RUN/events.jsonl (rank 0) */
     int abandoned;             /* the agreement decided to drop the step in progress */
+    struct yt_tgpu *gpu;       /* --device cuda (runner/train_gpu.h); NULL on the CPU */
 } trainer;
 
 /* The options and fingerprints a resumed run must share with its snapshot. */

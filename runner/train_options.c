@@ -73,6 +73,18 @@ const yt_opt yt_train_table[] = {
     {"zero", YT_OPT_INT, O(zero), 0, "0", 0, 1, NULL, 0, NULL,
      "optimizer-state sharding: 1 = each rank keeps the AdamW moments of its shard of the LoRA "
      "parameters only (reduce-scatter, update, all-gather); 0 = off"},
+    {"device", YT_OPT_CHOICE, O(device), S(device), "cpu", 0, 0, "cpu|cuda", 0, NULL,
+     "where the model computes: cpu (OpenBLAS + OpenMP) or cuda (one GPU per rank, chosen by "
+     "the rank's index on its node; needs a build configured --with-cuda)"},
+    {"attention", YT_OPT_CHOICE, O(attention), S(attention), "gemm", 0, 0, "gemm|flash", 0, NULL,
+     "GPU attention: gemm (cuBLAS tensor cores, [heads, S, S] workspace) or flash (tiled CUDA-core "
+     "kernel, no [S, S] memory)"},
+    {"gpu-comm", YT_OPT_CHOICE, O(gpu_comm), S(gpu_comm), "auto", 0, 0, "auto|nccl|mpi", 0, NULL,
+     "GPU gradient sums: nccl (device buffers, overlapped with backward), mpi (through host "
+     "memory, after backward; ranks may share a GPU), auto = nccl when built with it"},
+    {"recompute", YT_OPT_BOOL, O(recompute), 0, "false", 0, 0, NULL, 0, NULL,
+     "GPU activation recomputation: keep only each layer's input and redo the layer's forward "
+     "in backward (activation memory / layers, about a third more compute)"},
     {"threads", YT_OPT_INT, O(threads), 0, "0", 0, 4096, NULL, YT_OPT_NOSAVE, NULL,
      "threads per rank (0 = the node's cores / ranks on the node)"},
     {"log-every", YT_OPT_INT, O(log_every), 0, "10", 1, 1 << 30, NULL, YT_OPT_NOSAVE, NULL,

@@ -23,6 +23,10 @@ typedef struct yt_train_opts {
     int pack_eos, doc_mask, pad_per_doc; /* how the sampler cuts windows (datasets.h) */
     long eval_every;                     /* validation loss every N steps (0 = off) */
     char val_data[4096];                 /* validation dataset ("" = DATA's .val.h5 if any) */
+    char device[8];                      /* cpu | cuda */
+    char attention[8];                   /* GPU attention kernel: gemm | flash */
+    char gpu_comm[8];                    /* GPU gradient sums: auto | nccl | mpi */
+    int recompute;                       /* GPU: redo each layer's forward in backward */
 } yt_train_opts;
 
 extern const yt_opt yt_train_table[];
