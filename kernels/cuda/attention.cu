@@ -18,34 +18,6 @@
 #define AT 128 /* threads per block = keys (or queries) per tile */
 #define AT_HD_MAX 256
 
-__device__ static float bsum(float v, float *sh)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        v += __shfl_xor_sync(0xffffffffu, v, o);
-    __syncthreads();
-    if ((threadIdx.x & 31) == 0)
-        sh[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float s = 0.0f;
-    for (int w = 0; w < AT / 32; w++)
-        s += sh[w];
-    return s;
-}
-
-__device__ static float bmax(float v, float *sh)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    __syncthreads();
-    if ((threadIdx.x & 31) == 0)
-        sh[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float m = -INFINITY;
-    for (int w = 0; w < AT / 32; w++)
-        m = fmaxf(m, sh[w]);
-    return m;
-}
-
 __device__ static float dot_sh(const float *sh, const float *g, int hd)
 {
     float s = 0.0f;
@@ -73,12 +45,12 @@ att_fwd_kernel(float *out, float *lse, const float *q, const float *k, const flo
         float s = -INFINITY;
         if (j <= i && (!doc || doc[bS + j] == di))
             s = scale * dot_sh(qs, k + ((bS + j) * nkv + g) * hd, hd);
-        float mn = fmaxf(m, bmax(s, red));
+        float mn = fmaxf(m, yt_kc_block_max<AT>(s, red));
         if (mn == -INFINITY) /* the whole tile masked (uniform across the block) */
             continue;
         float p = s == -INFINITY ? 0.0f : expf(s - mn);
         float corr = expf(m - mn);
-        l = l * corr + bsum(p, red);
+        l = l * corr + yt_kc_block_sum<AT>(p, red);
         m = mn;
         ps[tid] = p;
         __syncthreads();
@@ -123,7 +95,7 @@ att_bwd_dq_kernel(float *dq, float *Dws, const float *dout, const float *q, cons
         dos[d] = dout[row + d];
         Dp += dout[row + d] * out[row + d];
     }
-    float D = bsum(Dp, red); /* its barriers also publish qs, dos */
+    float D = yt_kc_block_sum<AT>(Dp, red); /* its barriers also publish qs, dos */
     size_t li = ((size_t)b * nh + h) * S + i;
     if (tid == 0)
         Dws[li] = D;

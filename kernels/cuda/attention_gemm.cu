@@ -62,34 +62,6 @@
 
 #define AG_T 256 /* threads per row block */
 
-__device__ static float ag_bsum(float v, float *sh)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        v += __shfl_xor_sync(0xffffffffu, v, o);
-    __syncthreads(); /* sh may still be read by a previous call */
-    if ((threadIdx.x & 31) == 0)
-        sh[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float s = 0.0f;
-    for (int w = 0; w < AG_T / 32; w++)
-        s += sh[w];
-    return s;
-}
-
-__device__ static float ag_bmax(float v, float *sh)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    __syncthreads();
-    if ((threadIdx.x & 31) == 0)
-        sh[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float m = -INFINITY;
-    for (int w = 0; w < AG_T / 32; w++)
-        m = fmaxf(m, sh[w]);
-    return m;
-}
-
 /* One block per (query row i, head h) of one sequence.  P[nh, S, S] holds the
  * scaled scores; the row becomes the masked softmax (exact zeros where masked,
  * including every j > i) and lse_b[h*S + i] = max + log(sum). */
@@ -104,12 +76,12 @@ ag_softmax_kernel(float *P, float *lse_b, const int32_t *doc_b, int S)
     for (int j = tid; j <= i; j += AG_T)
         if (!doc_b || doc_b[j] == di)
             m = fmaxf(m, row[j]);
-    m = ag_bmax(m, sh); /* finite: key j = i is always allowed */
+    m = yt_kc_block_max<AG_T>(m, sh); /* finite: key j = i is always allowed */
     float s = 0.0f;
     for (int j = tid; j <= i; j += AG_T)
         if (!doc_b || doc_b[j] == di)
             s += expf(row[j] - m);
-    s = ag_bsum(s, sh);
+    s = yt_kc_block_sum<AG_T>(s, sh);
     const float inv = 1.0f / s;
     for (int j = tid; j < S; j += AG_T) /* each j read and written by the same thread */
         row[j] = j <= i && (!doc_b || doc_b[j] == di) ? expf(row[j] - m) * inv : 0.0f;
@@ -130,7 +102,7 @@ ag_grad_kernel(float *P, float *dS, const float *lse_b, const float *dout_b, con
     float Dp = 0.0f;
     for (int d = tid; d < hd; d += AG_T)
         Dp += dout_b[orow + d] * out_b[orow + d];
-    const float D = ag_bsum(Dp, sh);
+    const float D = yt_kc_block_sum<AG_T>(Dp, sh);
     const float L = lse_b[(size_t)h * S + i];
     const int32_t di = doc_b ? doc_b[i] : 0;
     const size_t r = ((size_t)h * S + i) * S;

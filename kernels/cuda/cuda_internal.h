@@ -63,4 +63,36 @@ static inline unsigned yt_kc_blocks(size_t n, unsigned threads)
     return (unsigned)(b > 65535u * 16u ? 65535u * 16u : (b ? b : 1));
 }
 
+/* Block-wide sum / max of one float per thread, for blocks of NT threads (a
+ * multiple of 32); sh is shared memory of at least NT / 32 floats.  Every
+ * thread gets the result; sh may be reused right after (the leading barrier
+ * protects a previous call's readers). */
+template <int NT> __device__ inline float yt_kc_block_sum(float v, float *sh)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0)
+        sh[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float s = 0.0f;
+    for (int w = 0; w < NT / 32; w++)
+        s += sh[w];
+    return s;
+}
+
+template <int NT> __device__ inline float yt_kc_block_max(float v, float *sh)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0)
+        sh[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float m = -INFINITY;
+    for (int w = 0; w < NT / 32; w++)
+        m = fmaxf(m, sh[w]);
+    return m;
+}
+
 #endif

@@ -5,22 +5,6 @@
 
 #define YT_RMS_THREADS 256
 
-/* Sum over a block of YT_RMS_THREADS threads; every thread gets the result. */
-__device__ static float block_sum(float v, float *sh)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        v += __shfl_xor_sync(0xffffffffu, v, o);
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    __syncthreads(); /* sh may still be read by a previous call */
-    if (lane == 0)
-        sh[warp] = v;
-    __syncthreads();
-    float s = 0.0f;
-    for (int w = 0; w < (int)(blockDim.x >> 5); w++)
-        s += sh[w];
-    return s;
-}
-
 __global__ static void rmsnorm_fwd_kernel(float *out, float *rstd, const float *x, const float *w,
                                           int C, float eps)
 {
@@ -30,7 +14,7 @@ __global__ static void rmsnorm_fwd_kernel(float *out, float *rstd, const float *
     float ss = 0.0f;
     for (int j = threadIdx.x; j < C; j += blockDim.x)
         ss += xr[j] * xr[j];
-    ss = block_sum(ss, sh);
+    ss = yt_kc_block_sum<YT_RMS_THREADS>(ss, sh);
     float r = rsqrtf(ss / (float)C + eps);
     if (threadIdx.x == 0)
         rstd[blockIdx.x] = r;
@@ -49,7 +33,7 @@ __global__ static void rmsnorm_bwd_kernel(float *dx, const float *dout, const fl
     float dot = 0.0f;
     for (int j = threadIdx.x; j < C; j += blockDim.x)
         dot += dy[j] * w[j] * xr[j];
-    dot = block_sum(dot, sh);
+    dot = yt_kc_block_sum<YT_RMS_THREADS>(dot, sh);
     float cc = r * r * r * dot / (float)C;
     for (int j = threadIdx.x; j < C; j += blockDim.x)
         d[j] += r * w[j] * dy[j] - cc * xr[j];

@@ -220,7 +220,7 @@ int yt_kc_fill_uniform_bf16(yt_kc_ctx *c, uint16_t *W16, size_t n, float a, uint
     return 0;
 }
 
-__global__ static void fill_u16_kernel(uint16_t *x, size_t n, uint16_t value)
+template <typename V> __global__ static void fill_kernel(V *x, size_t n, V value)
 {
     size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
@@ -231,23 +231,16 @@ int yt_kc_fill_bf16(yt_kc_ctx *c, uint16_t *W16, size_t n, float value, yt_err *
 {
     if (n == 0)
         return 0;
-    fill_u16_kernel<<<yt_kc_blocks(n, MT), MT, 0, c->stream>>>(W16, n, yt_kc_bf16_from_f32(value));
+    fill_kernel<uint16_t><<<yt_kc_blocks(n, MT), MT, 0, c->stream>>>(W16, n, (uint16_t)yt_kc_bf16_from_f32(value));
     YT_LAUNCH_CHECK(e, "yt_kc_fill_bf16");
     return 0;
-}
-
-__global__ static void fill_f32_kernel(float *x, size_t n, float value)
-{
-    size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
-        x[i] = value;
 }
 
 int yt_kc_fill_f32(yt_kc_ctx *c, float *x, size_t n, float value, yt_err *e)
 {
     if (n == 0)
         return 0;
-    fill_f32_kernel<<<yt_kc_blocks(n, MT), MT, 0, c->stream>>>(x, n, value);
+    fill_kernel<float><<<yt_kc_blocks(n, MT), MT, 0, c->stream>>>(x, n, value);
     YT_LAUNCH_CHECK(e, "yt_kc_fill_f32");
     return 0;
 }
