@@ -35,7 +35,7 @@ struct yt_gmodel {
     float *norms;                  /* [L][2][C] attention, mlp; then final [C] */
     /* one float arena for everything else */
     float *arena;
-    size_t arena_bytes, w16_bytes;
+    size_t arena_bytes, w16_bytes, ctx_ws_bytes;
     float *params, *grads;
     float **x_in;                  /* [L + 1]: each layer's input; x_in[L] is the final hidden state */
     gacts *acts;                   /* [L], or [1] with recompute */
@@ -256,6 +256,9 @@ int yt_gmodel_create(yt_gmodel **out, yt_model *host, int micro_batch, int seq_l
         return yt_errf(e, "unknown attention kernel %d", o->attention);
     if (c->head_dim % 2 || c->head_dim / 2 > 1024)
         return yt_errf(e, "head_dim %d: the GPU model needs an even head_dim <= 2048", c->head_dim);
+    if (o->attention == YT_GATT_FLASH && c->head_dim > 256)
+        return yt_errf(e, "head_dim %d: the flash attention kernel needs head_dim <= 256 (use "
+                          "--attention gemm)", c->head_dim);
     yt_gmodel *g = calloc(1, sizeof *g);
     if (!g)
         return yt_errf(e, "out of host memory for the GPU model");
@@ -288,7 +291,8 @@ int yt_gmodel_create(yt_gmodel **out, yt_model *host, int micro_batch, int seq_l
         widest = (size_t)c->intermediate_size;
     if ((size_t)c->n_heads * c->head_dim > widest)
         widest = (size_t)c->n_heads * c->head_dim;
-    if (yt_kc_ctx_create(&g->kc, o->device, 2 * (size_t)g->T * widest, e) != 0 ||
+    g->ctx_ws_bytes = 2 * (size_t)g->T * widest;
+    if (yt_kc_ctx_create(&g->kc, o->device, g->ctx_ws_bytes, e) != 0 ||
         load_weights(g, e) != 0)
         goto fail;
     size_t total = 0;
@@ -323,7 +327,8 @@ fail:
 yt_kc_ctx *yt_gmodel_ctx(yt_gmodel *g) { return g->kc; }
 size_t yt_gmodel_device_bytes(const yt_gmodel *g)
 {
-    return g->arena_bytes + g->w16_bytes + ((size_t)g->L * 2 + 1) * g->cfg->hidden_size * sizeof(float);
+    return g->arena_bytes + g->w16_bytes + g->ctx_ws_bytes +
+           ((size_t)g->L * 2 + 1) * g->cfg->hidden_size * sizeof(float);
 }
 float *yt_gmodel_params(yt_gmodel *g) { return g->params; }
 float *yt_gmodel_grads(yt_gmodel *g) { return g->grads; }
@@ -551,14 +556,19 @@ int yt_gmodel_forward_backward(yt_gmodel *g, uint64_t seed, yt_layer_done_fn don
     return read_loss(g, loss, e);
 }
 
-int yt_gmodel_forward_loss(yt_gmodel *g, double *loss, yt_err *e)
+/* Forward without dropout or polls (evaluation, logits). */
+static int forward_eval(yt_gmodel *g, yt_err *e)
 {
-    const yt_config *c = g->cfg;
     g->eval = 1;
     int rc = forward_layers(g, 0, e);
     g->eval = 0;
-    if (rc)
-        return -1;
+    return rc ? -1 : 0;
+}
+
+int yt_gmodel_forward_loss(yt_gmodel *g, double *loss, yt_err *e)
+{
+    const yt_config *c = g->cfg;
+    K(forward_eval(g, e));
     K(yt_kc_lmhead_xent(g->kc, g->loss_dev, NULL, g->xn_final, g->head16, g->targets, g->weight,
                         g->T, c->hidden_size, c->vocab_size, g->xent_chunk, g->xent_ws, e));
     return read_loss(g, loss, e);
@@ -567,16 +577,12 @@ int yt_gmodel_forward_loss(yt_gmodel *g, double *loss, yt_err *e)
 int yt_gmodel_logits(yt_gmodel *g, float *out, yt_err *e)
 {
     const yt_config *c = g->cfg;
-    g->eval = 1;
-    int rc = forward_layers(g, 0, e);
-    g->eval = 0;
-    if (rc)
-        return -1;
+    K(forward_eval(g, e));
     /* Tests only: the [T, V] logits are allocated here, not at create. */
     size_t bytes = sizeof(float) * (size_t)g->T * (size_t)c->vocab_size;
     float *logits = NULL;
     K(yt_kc_malloc((void **)&logits, bytes, "logits", e));
-    rc = yt_kc_matmul_xwT_bf16(g->kc, logits, g->xn_final, g->head16, g->T, c->hidden_size,
+    int rc = yt_kc_matmul_xwT_bf16(g->kc, logits, g->xn_final, g->head16, g->T, c->hidden_size,
                                c->vocab_size, 0.0f, e);
     if (rc == 0)
         rc = yt_kc_download(g->kc, out, logits, bytes, e);

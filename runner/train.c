@@ -137,6 +137,12 @@ static int setup_body(trainer *t, yt_err *e)
         return -1;
     /* On a GPU the host model holds weights and LoRA parameters only. */
     int on_gpu = strcmp(o->device, "cuda") == 0;
+    if (on_gpu && o->zero)
+        return yt_errf(e, "--zero 1 is not supported with --device cuda (the LoRA optimizer "
+                          "state is small: use --zero 0)");
+    if (on_gpu && strcmp(o->gpu_comm, "nccl") == 0 && !yt_comm_has_nccl())
+        return yt_errf(e, "--gpu-comm nccl: this yieldtune was built without NCCL (configure "
+                          "--with-cuda --with-nccl)");
     if (yt_model_open_ex(&t->model, o->model, &lc, on_gpu ? 0 : o->micro_batch, o->seq_len,
                          yt_ddp_weights_alloc(&t->ddp, t->comm), e))
         return -1;
@@ -474,6 +480,7 @@ static int do_yield(trainer *t, yt_err *e)
 {
     if (save_agreed(t, e))
         return YT_EXIT_FAIL;
+    yt_yield_saved();
     int signo = yt_yield_signo();
     double latency = yt_yield_pending() ? yt_now() - yt_yield_time() : -1;
     yt_train_event(t, "yield",

@@ -44,9 +44,6 @@ static int tg_layer_done(int layer, void *ctx)
 int yt_tgpu_open(trainer *t, yt_poll_fn poll, yt_err *e)
 {
     const yt_train_opts *o = &t->o;
-    if (o->zero)
-        return yt_errf(e, "--zero 1 is not supported with --device cuda (the LoRA optimizer "
-                          "state is small: use --zero 0)");
     struct yt_tgpu *G = calloc(1, sizeof *G);
     if (!G)
         return yt_errf(e, "out of host memory");
@@ -55,16 +52,12 @@ int yt_tgpu_open(trainer *t, yt_poll_fn poll, yt_err *e)
         return yt_err_prefix(e, "--device cuda: no usable CUDA device");
     if (G->n_devices < 1)
         return yt_errf(e, "--device cuda: no CUDA device on %s", "this node");
-    int local = yt_comm_local_rank(t->comm), local_n = yt_comm_local_size(t->comm);
-    G->device = local % G->n_devices;
-    if (strcmp(o->gpu_comm, "nccl") == 0 && !yt_comm_has_nccl())
-        return yt_errf(e, "--gpu-comm nccl: this yieldtune was built without NCCL (configure "
-                          "--with-cuda --with-nccl)");
+    /* Local rank i takes visible device i mod count: all GPUs when each rank
+     * sees them all, its own when the scheduler shows each rank one
+     * (CUDA_VISIBLE_DEVICES per task).  Two ranks on one GPU are refused by
+     * the NCCL backend (it compares PCI bus ids); --gpu-comm mpi allows them. */
+    G->device = yt_comm_local_rank(t->comm) % G->n_devices;
     G->nccl = t->world > 1 && strcmp(o->gpu_comm, "mpi") != 0 && yt_comm_has_nccl();
-    if (G->nccl && local_n > G->n_devices)
-        return yt_errf(e, "%d ranks on this node but %d GPU%s: NCCL needs one GPU per rank (start "
-                          "one rank per GPU, or share GPUs with --gpu-comm mpi)",
-                       local_n, G->n_devices, G->n_devices > 1 ? "s" : "");
     yt_gmodel_opts go = {.device = G->device, .recompute = o->recompute,
                          .attention = strcmp(o->attention, "flash") == 0 ? YT_GATT_FLASH : YT_GATT_GEMM};
     if (yt_gmodel_create(&G->g, t->model, o->micro_batch, o->seq_len, &go, e))

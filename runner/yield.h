@@ -5,7 +5,8 @@
  * first signal and when it came.  The training loop reads the flag at its
  * agreement points; all decisions are taken there, agreed across ranks.
  * The same thread is the watchdog: after a signal with a deadline, a process
- * still running at it exits 1 (its peers stopped answering). */
+ * still running at it exits 1 (its peers stopped answering), or 75 when the
+ * yield snapshot was already written (slow teardown). */
 #ifndef YT_YIELD_H
 #define YT_YIELD_H
 
@@ -32,5 +33,8 @@ double yt_yield_time(void);
  * pending signal or for a signal with no deadline). */
 double yt_yield_deadline(const yt_yield_config *c);
 const char *yt_signal_name(int signo);
+/* The yield snapshot is written (every rank agreed): a watchdog firing after
+ * this exits 75 instead of 1, since only teardown was left. */
+void yt_yield_saved(void);
 
 #endif
