@@ -269,18 +269,20 @@ static void test_swiglu(void)
     yt_kc_free(gdu);
 }
 
-static void test_attention(int with_doc)
+/* One attention kernel (flash: CUDA cores, fp32; gemm: cuBLAS TF32) against
+ * the fp32 CPU kernel, forward and backward, on random inputs; with_doc adds
+ * documents of random lengths, restarting per sequence. */
+static void attention_case(int gemm, int B, int S, int nh, int nkv, int hd, int with_doc)
 {
-    int B = 2, S = 150, nh = 4, nkv = 2, hd = 64;
     size_t T = (size_t)B * S, nq = T * nh * hd, nk = T * nkv * hd, nl = (size_t)B * nh * S;
     float *q = frand(nq, -1, 1), *k = frand(nk, -1, 1), *v = frand(nk, -1, 1);
     float *dout = frand(nq, -1, 1);
     int32_t *doc = NULL;
-    if (with_doc) { /* documents of random lengths, restarting per sequence */
+    if (with_doc) {
         doc = hbuf(T * 4);
         for (int b = 0; b < B; b++)
             for (int s = 0, d = 0; s < S; s++) {
-                if (s > 0 && rnd() > 0.9)
+                if (s > 0 && rnd() > (gemm ? 0.8 : 0.9))
                     d++;
                 doc[(size_t)b * S + s] = d;
             }
@@ -294,29 +296,42 @@ static void test_attention(int with_doc)
     float *gdout = dup_dev(dout, nq * 4);
     int32_t *gdoc = doc ? dup_dev(doc, T * 4) : NULL;
     float *gout = nan_dev(nq), *glse = nan_dev(nl), *gdq = nan_dev(nq), *gdk = nan_dev(nk);
-    float *gdv = nan_dev(nk), *gws = nan_dev(yt_kc_attention_workspace(B, S, nh));
-    DEV(yt_kc_attention_forward(ctx, gout, glse, gq, gk, gv, gdoc, B, S, nh, nkv, hd, &err));
-    DEV(yt_kc_attention_backward(ctx, gdq, gdk, gdv, gdout, gq, gk, gv, gout, glse, gdoc, B, S,
-                                 nh, nkv, hd, gws, &err));
+    float *gdv = nan_dev(nk), *gws;
+    if (gemm) {
+        gws = nan_dev(yt_kc_attention_gemm_workspace(S, nh, nkv, hd) / 4);
+        DEV(yt_kc_attention_gemm_forward(ctx, gout, glse, gq, gk, gv, gdoc, B, S, nh, nkv, hd, gws,
+                                         &err));
+        DEV(yt_kc_attention_gemm_backward(ctx, gdq, gdk, gdv, gdout, gq, gk, gv, gout, glse, gdoc,
+                                          B, S, nh, nkv, hd, gws, &err));
+    } else {
+        gws = nan_dev(yt_kc_attention_workspace(B, S, nh));
+        DEV(yt_kc_attention_forward(ctx, gout, glse, gq, gk, gv, gdoc, B, S, nh, nkv, hd, &err));
+        DEV(yt_kc_attention_backward(ctx, gdq, gdk, gdv, gdout, gq, gk, gv, gout, glse, gdoc, B, S,
+                                     nh, nkv, hd, gws, &err));
+    }
     float *ho = get(gout, nq), *hl = get(glse, nl), *hdq = get(gdq, nq), *hdk = get(gdk, nk);
     float *hdv = get(gdv, nk);
-    const char *sfx = with_doc ? " (doc mask)" : "";
-    char name[64];
-    snprintf(name, sizeof name, "attention out%s", sfx);
-    check(name, ho, out, nq, TOL_F32);
-    snprintf(name, sizeof name, "attention lse%s", sfx);
-    check(name, hl, lse, nl, TOL_F32);
-    snprintf(name, sizeof name, "attention dq%s", sfx);
-    check(name, hdq, dq, nq, TOL_F32);
-    snprintf(name, sizeof name, "attention dk%s", sfx);
-    check(name, hdk, dk, nk, TOL_F32);
-    snprintf(name, sizeof name, "attention dv%s", sfx);
-    check(name, hdv, dv, nk, TOL_F32);
+    const float *got[5] = {ho, hl, hdq, hdk, hdv}, *want[5] = {out, lse, dq, dk, dv};
+    const char *what[5] = {"out", "lse", "dq", "dk", "dv"};
+    size_t n[5] = {nq, nl, nq, nk, nk};
+    for (int i = 0; i < 5; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s %s S%d h%d/%d d%d%s", gemm ? "att_gemm" : "attention",
+                 what[i], S, nh, nkv, hd, with_doc ? " doc" : "");
+        check(name, got[i], want[i], n[i], gemm ? TOL_TF32 : TOL_F32);
+    }
     free(ho), free(hl), free(hdq), free(hdk), free(hdv), free(q), free(k), free(v), free(dout);
     free(doc), free(ws), free(out), free(lse), free(dq), free(dk), free(dv);
     yt_kc_free(gq), yt_kc_free(gk), yt_kc_free(gv), yt_kc_free(gdout), yt_kc_free(gdoc);
     yt_kc_free(gout), yt_kc_free(glse), yt_kc_free(gdq), yt_kc_free(gdk), yt_kc_free(gdv);
     yt_kc_free(gws);
+}
+
+static void test_attention(int with_doc) { attention_case(0, 2, 150, 4, 2, 64, with_doc); }
+
+static void test_attention_gemm(int B, int S, int nh, int nkv, int hd, int with_doc)
+{
+    attention_case(1, B, S, nh, nkv, hd, with_doc);
 }
 
 /* memset, copy, add, scale, embed, fills: the same operations as the CPU. */
@@ -479,59 +494,6 @@ static void test_sumsq(void)
     if (h0 != 0.0)
         failures++;
     yt_kc_free(gs);
-}
-
-/* Attention through cuBLAS (TF32) against the fp32 CPU kernel. */
-static void test_attention_gemm(int B, int S, int nh, int nkv, int hd, int with_doc)
-{
-    size_t T = (size_t)B * S, nq = T * nh * hd, nk = T * nkv * hd, nl = (size_t)B * nh * S;
-    float *q = frand(nq, -1, 1), *k = frand(nk, -1, 1), *v = frand(nk, -1, 1);
-    float *dout = frand(nq, -1, 1);
-    int32_t *doc = NULL;
-    if (with_doc) { /* documents of random lengths, restarting per sequence */
-        doc = hbuf(T * 4);
-        for (int b = 0; b < B; b++)
-            for (int s = 0, d = 0; s < S; s++) {
-                if (s > 0 && rnd() > 0.8)
-                    d++;
-                doc[(size_t)b * S + s] = d;
-            }
-    }
-    float *ws = hbuf(yt_k_attention_workspace(S, yt_k_get_threads()) * 4);
-    float *out = hbuf(nq * 4), *lse = hbuf(nl * 4);
-    float *dq = hbuf(nq * 4), *dk = hbuf(nk * 4), *dv = hbuf(nk * 4);
-    yt_k_attention_forward(out, lse, q, k, v, doc, B, S, nh, nkv, hd, ws);
-    yt_k_attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, S, nh, nkv, hd, ws);
-    float *gq = dup_dev(q, nq * 4), *gk = dup_dev(k, nk * 4), *gv = dup_dev(v, nk * 4);
-    float *gdout = dup_dev(dout, nq * 4);
-    int32_t *gdoc = doc ? dup_dev(doc, T * 4) : NULL;
-    float *gout = nan_dev(nq), *glse = nan_dev(nl), *gdq = nan_dev(nq), *gdk = nan_dev(nk);
-    float *gdv = nan_dev(nk);
-    size_t wsb = yt_kc_attention_gemm_workspace(S, nh, nkv, hd);
-    float *gws = nan_dev(wsb / 4);
-    DEV(yt_kc_attention_gemm_forward(ctx, gout, glse, gq, gk, gv, gdoc, B, S, nh, nkv, hd, gws,
-                                     &err));
-    DEV(yt_kc_attention_gemm_backward(ctx, gdq, gdk, gdv, gdout, gq, gk, gv, gout, glse, gdoc, B,
-                                      S, nh, nkv, hd, gws, &err));
-    float *ho = get(gout, nq), *hl = get(glse, nl), *hdq = get(gdq, nq), *hdk = get(gdk, nk);
-    float *hdv = get(gdv, nk);
-    char sfx[64], name[96];
-    snprintf(sfx, sizeof sfx, " S%d h%d/%d d%d%s", S, nh, nkv, hd, with_doc ? " doc" : "");
-    snprintf(name, sizeof name, "att_gemm out%s", sfx);
-    check(name, ho, out, nq, TOL_TF32);
-    snprintf(name, sizeof name, "att_gemm lse%s", sfx);
-    check(name, hl, lse, nl, TOL_TF32);
-    snprintf(name, sizeof name, "att_gemm dq%s", sfx);
-    check(name, hdq, dq, nq, TOL_TF32);
-    snprintf(name, sizeof name, "att_gemm dk%s", sfx);
-    check(name, hdk, dk, nk, TOL_TF32);
-    snprintf(name, sizeof name, "att_gemm dv%s", sfx);
-    check(name, hdv, dv, nk, TOL_TF32);
-    free(ho), free(hl), free(hdq), free(hdk), free(hdv), free(q), free(k), free(v), free(dout);
-    free(doc), free(ws), free(out), free(lse), free(dq), free(dk), free(dv);
-    yt_kc_free(gq), yt_kc_free(gk), yt_kc_free(gv), yt_kc_free(gdout), yt_kc_free(gdoc);
-    yt_kc_free(gout), yt_kc_free(glse), yt_kc_free(gdq), yt_kc_free(gdk), yt_kc_free(gdv);
-    yt_kc_free(gws);
 }
 
 /* Bad shapes and a missing workspace fail with a message naming the op. */
