@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 int yt_progress_open(yt_progress *p, const char *run_dir, int log_every, long first_step, yt_err *e)
@@ -14,7 +15,11 @@ int yt_progress_open(yt_progress *p, const char *run_dir, int log_every, long fi
     p->metrics = fopen(path, "a");
     if (!p->metrics)
         return yt_errno(e, errno, "%s", path);
-    p->tty = isatty(STDOUT_FILENO);
+    /* A terminal gets one refreshed line.  Under a Slurm batch job stdout
+     * may still be a pseudo-terminal (mpirun gives each rank one) while it
+     * really lands in a log file: there, plain lines every --log-every steps. */
+    const char *slurm_job = getenv("SLURM_JOB_ID"), *slurm_pty = getenv("SLURM_PTY_PORT");
+    p->tty = isatty(STDOUT_FILENO) && !(slurm_job && !slurm_pty);
     p->log_every = log_every > 0 ? log_every : 10;
     p->t_start = yt_now();
     p->first_step = first_step;
