@@ -112,11 +112,7 @@ int main(int argc, char **argv)
     void *aws = dev(yt_kc_attention_gemm_workspace(T, nh, nkv, hd));
     float *fws = dev(yt_kc_attention_workspace(1, T, nh) * f);
     uint16_t *head = dev((size_t)V * C * 2);
-    int chunk = (int)((64u << 20) / (unsigned)V) & ~63;
-    if (chunk < 64)
-        chunk = 64;
-    if (chunk > T)
-        chunk = T;
+    int chunk = yt_kc_lmhead_xent_chunk(T, V);
     void *xws = dev(yt_kc_lmhead_xent_workspace(T, C, V, chunk));
     int32_t *ids = dev((size_t)T * 4), *pos = dev((size_t)T * 4);
     float *wt = dev((size_t)T * f), *cos_t = dev((size_t)T * hd / 2 * f), *sin_t = dev((size_t)T * hd / 2 * f);

@@ -168,28 +168,38 @@ static int read_checked(yt_snap *s, hid_t d, const char *nm, const yt_snap_info 
     return 0;
 }
 
+/* Opens the dataset of tensor `name` (HDF5's own messages already quieted),
+ * or fails naming the snapshot and the tensor; *nm gets the normalised name. */
+static hid_t open_tensor(yt_snap *s, const char *name, const char **nm, yt_err *e)
+{
+    walk_t why;
+    *nm = norm_name(name);
+    if (!*nm) {
+        yt_errf(e, "%s: bad tensor name '%s'", s->path, name ? name : "(null)");
+        return -1;
+    }
+    if (!dataset_exists(s->file, *nm)) {
+        yt_errf(e, "%s: tensor '%s' not found", s->path, *nm);
+        return -1;
+    }
+    hid_t d = H5Dopen2(s->file, *nm, H5P_DEFAULT);
+    if (d < 0)
+        yt_errf(e, "%s: tensor '%s': cannot open: %s", s->path, *nm, yt_snap_h5_why(&why));
+    return d;
+}
+
 static int get_tensor(yt_snap *s, const char *name, yt_snap_dtype want, void *dst,
                       size_t n_expected, yt_err *e)
 {
     if (!s)
         return yt_errf(e, "snapshot is NULL");
-    const char *nm = norm_name(name);
-    if (!nm)
-        return yt_errf(e, "%s: bad tensor name '%s'", s->path, name ? name : "(null)");
     quiet_t q;
-    walk_t why;
     yt_snap_quiet_on(&q);
     int rc = -1;
-    hid_t d = -1;
-    if (!dataset_exists(s->file, nm)) {
-        yt_errf(e, "%s: tensor '%s' not found", s->path, nm);
+    const char *nm;
+    hid_t d = open_tensor(s, name, &nm, e);
+    if (d < 0)
         goto done;
-    }
-    d = H5Dopen2(s->file, nm, H5P_DEFAULT);
-    if (d < 0) {
-        yt_errf(e, "%s: tensor '%s': cannot open: %s", s->path, nm, yt_snap_h5_why(&why));
-        goto done;
-    }
     yt_snap_info info;
     if (dset_info(s, d, nm, &info, e) != 0)
         goto done;
@@ -422,24 +432,15 @@ int yt_snap_get_info(yt_snap *s, const char *name, yt_snap_info *info, yt_err *e
 {
     if (!s)
         return yt_errf(e, "snapshot is NULL");
-    const char *nm = norm_name(name);
-    if (!nm)
-        return yt_errf(e, "%s: bad tensor name '%s'", s->path, name ? name : "(null)");
     quiet_t q;
-    walk_t why;
     yt_snap_quiet_on(&q);
     int rc = -1;
-    if (!dataset_exists(s->file, nm)) {
-        yt_errf(e, "%s: tensor '%s' not found", s->path, nm);
-    } else {
-        hid_t d = H5Dopen2(s->file, nm, H5P_DEFAULT);
-        if (d < 0) {
-            yt_errf(e, "%s: tensor '%s': cannot open: %s", s->path, nm, yt_snap_h5_why(&why));
-        } else {
-            rc = dset_info(s, d, nm, info, e);
-            info->name = NULL;
-            H5Dclose(d);
-        }
+    const char *nm;
+    hid_t d = open_tensor(s, name, &nm, e);
+    if (d >= 0) {
+        rc = dset_info(s, d, nm, info, e);
+        info->name = NULL;
+        H5Dclose(d);
     }
     yt_snap_quiet_off(&q);
     return rc;

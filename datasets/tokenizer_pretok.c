@@ -227,29 +227,16 @@ static int emit_segments(yt_tok *t, size_t ns, int behavior, int invert, const t
     case TB_REMOVED:
         out = ns;
         break;
-    case TB_CONTIGUOUS: {
-        int prevm = 0;
-        for (size_t i = 0; i < ns; i++) {
-            size_t a = g[3 * i], b = g[3 * i + 1];
-            int m = (int)g[3 * i + 2];
-            if (m == prevm && out > 0)
-                g[3 * (out - 1) + 1] = b;
-            else {
-                g[3 * out] = a;
-                g[3 * out + 1] = b;
-                g[3 * out + 2] = 0;
-                out++;
-            }
-            prevm = m;
-        }
-        break;
-    }
+    case TB_CONTIGUOUS:
     case TB_MERGED_PREV: {
+        /* contiguous: a piece joins the previous one of the same kind;
+         * merged-with-previous: a match joins the piece before it */
         int prevm = 0;
         for (size_t i = 0; i < ns; i++) {
             size_t a = g[3 * i], b = g[3 * i + 1];
             int m = (int)g[3 * i + 2];
-            if (m && !prevm && out > 0)
+            int join = behavior == TB_CONTIGUOUS ? m == prevm : m && !prevm;
+            if (join && out > 0)
                 g[3 * (out - 1) + 1] = b;
             else {
                 g[3 * out] = a;

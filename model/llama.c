@@ -258,10 +258,15 @@ void yt_model_set_docs(yt_model *m, const int32_t *doc, const int32_t *pos)
     m->use_doc = doc != NULL;
     if (doc)
         memcpy(m->doc, doc, sizeof(int32_t) * (size_t)m->T);
-    for (int t = 0; t < m->T; t++) {
-        int s = t % m->S;
+    yt_model_positions(m->pos, pos, m->T, m->S);
+}
+
+void yt_model_positions(int32_t *out, const int32_t *pos, int T, int S)
+{
+    for (int t = 0; t < T; t++) {
+        int s = t % S;
         int32_t p = pos ? pos[t] : s;
-        m->pos[t] = p >= 0 && p <= s ? p : s; /* a position past the row's start cannot be */
+        out[t] = p >= 0 && p <= s ? p : s; /* a position past the row's start cannot be */
     }
 }
 

@@ -270,13 +270,7 @@ int yt_gmodel_create(yt_gmodel **out, yt_model *host, int micro_batch, int seq_l
     g->T = micro_batch * seq_len;
     g->L = c->n_layers;
     g->lora_scale = host->lora_scale;
-    /* Tokens per lm_head chunk: about 64M logits (256 MB fp32) per chunk keeps
-     * the [chunk, V] GEMM large enough for the tensor cores. */
-    g->xent_chunk = (int)((64u << 20) / (unsigned)c->vocab_size) & ~63;
-    if (g->xent_chunk < 64)
-        g->xent_chunk = 64;
-    if (g->xent_chunk > g->T)
-        g->xent_chunk = g->T;
+    g->xent_chunk = yt_kc_lmhead_xent_chunk(g->T, c->vocab_size);
     g->x_in = calloc((size_t)g->L + 1, sizeof *g->x_in);
     g->acts = calloc(o->recompute ? 1 : (size_t)g->L, sizeof *g->acts);
     g->pos_host = calloc((size_t)g->T, sizeof *g->pos_host);
@@ -363,11 +357,7 @@ int yt_gmodel_set_batch(yt_gmodel *g, const int32_t *inputs, const int32_t *targ
                         const float *weight, const int32_t *doc, const int32_t *pos, yt_err *e)
 {
     size_t T = (size_t)g->T;
-    for (size_t t = 0; t < T; t++) { /* clamped as yt_model_set_docs does */
-        int s = (int)(t % (size_t)g->S);
-        int32_t p = pos ? pos[t] : s;
-        g->pos_host[t] = p >= 0 && p <= s ? p : s;
-    }
+    yt_model_positions(g->pos_host, pos, g->T, g->S);
     g->use_doc = doc != NULL;
     K(yt_kc_upload(g->kc, g->ids, inputs, T * sizeof(int32_t), e));
     K(yt_kc_upload(g->kc, g->pos, g->pos_host, T * sizeof(int32_t), e));

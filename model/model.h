@@ -144,6 +144,9 @@ void yt_model_set_poll(yt_model *m, yt_poll_fn poll, void *ctx);
  * by t % S).  Both are copied; allocates nothing.  The caller derives them (the
  * sampler's doc_ids and positions); the model knows nothing of documents. */
 void yt_model_set_docs(yt_model *m, const int32_t *doc, const int32_t *pos);
+/* The RoPE positions set_docs uses: out[t] = pos[t] when in [0, t % S], else
+ * t % S (pos NULL: t % S), for T tokens in rows of S. */
+void yt_model_positions(int32_t *out, const int32_t *pos, int T, int S);
 
 /* One micro-batch: inputs/targets [B*S] token ids, weight[B*S] each target's
  * weight in the loss (0 = not counted).  Returns sum(weight * nll).  LoRA

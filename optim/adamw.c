@@ -25,12 +25,18 @@ void yt_adamw_free(yt_adamw *a)
     a->m = a->v = NULL;
 }
 
+void yt_adamw_next(yt_adamw *a, const yt_optim_config *c, float *bc1, float *bc2)
+{
+    a->t++;
+    *bc1 = (float)(1.0 - pow((double)c->beta1, (double)a->t));
+    *bc2 = (float)(1.0 - pow((double)c->beta2, (double)a->t));
+}
+
 void yt_adamw_step(yt_adamw *a, const yt_optim_config *c, float *p, const float *g, float lr,
                    float grad_scale)
 {
-    a->t++;
-    float bc1 = (float)(1.0 - pow((double)c->beta1, (double)a->t));
-    float bc2 = (float)(1.0 - pow((double)c->beta2, (double)a->t));
+    float bc1, bc2;
+    yt_adamw_next(a, c, &bc1, &bc2);
     yt_k_adamw(p, g, a->m, a->v, a->n, lr, c->beta1, c->beta2, c->eps, c->weight_decay, bc1, bc2,
                grad_scale);
 }

@@ -40,6 +40,9 @@ typedef struct yt_adamw {
 
 int yt_adamw_init(yt_adamw *a, size_t n, yt_err *e);
 void yt_adamw_free(yt_adamw *a);
+/* Counts one more step and gives its bias corrections 1 - beta^t (for a
+ * caller that runs the update elsewhere, e.g. on a GPU). */
+void yt_adamw_next(yt_adamw *a, const yt_optim_config *c, float *bc1, float *bc2);
 /* One update of p[0..n) from g[0..n) times grad_scale. */
 void yt_adamw_step(yt_adamw *a, const yt_optim_config *c, float *p, const float *g, float lr,
                    float grad_scale);

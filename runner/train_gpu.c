@@ -179,10 +179,8 @@ int yt_tgpu_update(trainer *t, float lr, float grad_scale, yt_err *e)
 {
     struct yt_tgpu *G = t->gpu;
     const yt_optim_config *c = &t->oc;
-    yt_adamw *a = &t->adam;
-    a->t++;
-    float bc1 = (float)(1.0 - pow((double)c->beta1, (double)a->t));
-    float bc2 = (float)(1.0 - pow((double)c->beta2, (double)a->t));
+    float bc1, bc2;
+    yt_adamw_next(&t->adam, c, &bc1, &bc2);
     return yt_kc_adamw(G->kc, yt_gmodel_params(G->g), yt_gmodel_grads(G->g), G->m, G->v,
                        yt_model_n_params(t->model), lr, c->beta1, c->beta2, c->eps, c->weight_decay,
                        bc1, bc2, grad_scale, e);

@@ -125,6 +125,10 @@ int yt_kc_attention_backward(yt_kc_ctx *c, float *dq, float *dk, float *dv, cons
  * logit_t[target_t]), summed in token order.  ws holds
  * yt_kc_lmhead_xent_workspace bytes (aligned as cudaMalloc returns). */
 size_t yt_kc_lmhead_xent_workspace(int T, int C, int V, int chunk); /* bytes */
+/* The chunk the GPU model uses: about 64M logits (256 MB fp32), a multiple of
+ * 64 tokens (at least 64), so the [chunk, V] GEMM is large enough for the
+ * tensor cores; at most T. */
+int yt_kc_lmhead_xent_chunk(int T, int V);
 int yt_kc_lmhead_xent(yt_kc_ctx *c, double *loss_dev, float *dh, const float *h,
                       const uint16_t *W16, const int32_t *target, const float *weight, int T, int C,
                       int V, int chunk, void *ws, yt_err *e);

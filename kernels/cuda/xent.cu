@@ -24,6 +24,14 @@ size_t yt_kc_lmhead_xent_workspace(int T, int C, int V, int chunk)
     return al(n * C * 2) + al(n * V * 4) + al(n * V * 2) + al((size_t)T * 8);
 }
 
+int yt_kc_lmhead_xent_chunk(int T, int V)
+{
+    int chunk = V > 0 ? (int)((64u << 20) / (unsigned)V) & ~63 : 64;
+    if (chunk < 64)
+        chunk = 64;
+    return chunk > T ? T : chunk;
+}
+
 __device__ static float xr_reduce(float v, float *sh, int is_max)
 {
     for (int o = 16; o > 0; o >>= 1) {
