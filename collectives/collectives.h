@@ -87,8 +87,9 @@ int yt_comm_scatter_f32(yt_comm *c, const float *full, float *piece, const size_
  * wait for every collective started so far (the host does not block).
  * Counts are in floats; buffers are device memory and must not be touched by
  * the compute stream (nor freed) between start and join.  A count of 0 is a
- * no-op.  With one rank no NCCL communicator is made (unless YT_NCCL_ALWAYS=1,
- * for tests): the starts keep the same ordering and copy where they have to.  yt_comm_finalize ends the NCCL
+ * no-op.  With one rank no NCCL communicator is made unless one_rank is set
+ * (a one-GPU machine then runs the NCCL calls too): without it the starts keep
+ * the same ordering and copy where they have to.  yt_comm_finalize ends the NCCL
  * communicator (after the collectives in flight, at most a minute): call it
  * before the CUDA context goes (cudaDeviceReset).  Without NCCL in the build,
  * yt_comm_has_nccl() is 0 and every call fails saying so. */
@@ -96,7 +97,7 @@ int yt_comm_has_nccl(void);
 /* Collective: creates the NCCL communicator; compute_stream is a cudaStream_t
  * (NULL: the legacy default stream) of the current device.  Fails when
  * NCCL_PROXY_DUMP_SIGNAL is set (NCCL would take a yield signal). */
-int yt_comm_dev_init(yt_comm *c, void *compute_stream, yt_err *e);
+int yt_comm_dev_init(yt_comm *c, void *compute_stream, int one_rank, yt_err *e);
 /* In-place sum over ranks. */
 int yt_comm_dev_allreduce_start(yt_comm *c, float *buf, size_t n, yt_err *e);
 /* out[count] = piece `rank` of the sum of in[size * count] over ranks.  out is

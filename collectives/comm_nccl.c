@@ -8,9 +8,9 @@
  * stream and makes the compute stream wait for it, so the host never blocks.
  * With one rank no NCCL communicator is made at all: the starts keep the same
  * stream ordering and do what is left to do (a copy for an out-of-place
- * reduce-scatter) -- unless YT_NCCL_ALWAYS=1 is in the environment, which
- * makes a one-rank NCCL communicator anyway so that a machine with one GPU
- * can test the NCCL calls (tests/integration/nccl.sh).  The host time of
+ * reduce-scatter) -- unless the caller asks for one anyway (one_rank), so
+ * that a machine with one GPU runs the NCCL calls too (train --gpu-comm nccl,
+ * tests/integration/nccl.sh).  The host time of
  * every call is added to c->seconds. */
 #define _POSIX_C_SOURCE 200809L
 #include "collectives/comm_internal.h"
@@ -259,7 +259,7 @@ static int agree(yt_comm *c, int ok, const char *step, yt_err *e)
     return 0;
 }
 
-int yt_comm_dev_init(yt_comm *c, void *compute_stream, yt_err *e)
+int yt_comm_dev_init(yt_comm *c, void *compute_stream, int one_rank, yt_err *e)
 {
     if (c->nccl)
         return yt_errf(e, INIT_WHAT ": called twice");
@@ -272,8 +272,7 @@ int yt_comm_dev_init(yt_comm *c, void *compute_stream, yt_err *e)
     if (agree(c, ok, "the CUDA set-up", e))
         goto fail;
 
-    const char *always = getenv("YT_NCCL_ALWAYS");
-    if (c->size > 1 || (always && strcmp(always, "1") == 0)) {
+    if (c->size > 1 || one_rank) {
         struct {
             ncclUniqueId id;
             int ok;

@@ -6,10 +6,11 @@
 
 int yt_comm_has_nccl(void) { return 0; }
 
-int yt_comm_dev_init(yt_comm *c, void *compute_stream, yt_err *e)
+int yt_comm_dev_init(yt_comm *c, void *compute_stream, int one_rank, yt_err *e)
 {
     (void)c;
     (void)compute_stream;
+    (void)one_rank;
     return yt_errf(e, "NCCL communicator (yt_comm_dev_init): " YT_NO_NCCL);
 }
 

@@ -1,6 +1,8 @@
-/* optim/: AdamW over a flat parameter buffer, learning-rate schedules, global-norm
- * clipping, optimizer-state sharding across ranks (ZeRO stage 1).  Knows nothing
- * of models or files: it sees float spans (and the communicator for sharding).
+/* optim/: AdamW over a flat parameter buffer (on the CPU, and on a GPU in CUDA
+ * builds), learning-rate schedules, global-norm clipping, optimizer-state
+ * sharding across ranks (ZeRO stage 1).  A new optimizer goes here, with a
+ * host and a device update.  Knows nothing of models or files: it sees float
+ * spans (and the communicator for sharding).
  * Gradient accumulation is the caller summing micro-batch gradients (with the
  * loss already weighted by 1/global-token-count) before one yt_adamw_step. */
 #ifndef YT_OPTIM_H
@@ -46,6 +48,25 @@ void yt_adamw_next(yt_adamw *a, const yt_optim_config *c, float *bc1, float *bc2
 /* One update of p[0..n) from g[0..n) times grad_scale. */
 void yt_adamw_step(yt_adamw *a, const yt_optim_config *c, float *p, const float *g, float lr,
                    float grad_scale);
+
+/* ---- AdamW on a GPU (optim/adamw_cuda.c, CUDA builds only) ----
+ * The moments live in device memory; the step count and bias corrections are
+ * the host yt_adamw's, whose m and v are the host copies snapshots read
+ * (download before a snapshot, upload after a resume).  p and g are device
+ * buffers of n floats; the update is queued on the context's stream. */
+struct yt_kc_ctx;
+typedef struct yt_adamw_cuda {
+    struct yt_kc_ctx *kc;
+    float *m, *v;   /* device */
+    size_t n;
+} yt_adamw_cuda;
+
+int yt_adamw_cuda_init(yt_adamw_cuda *d, struct yt_kc_ctx *kc, size_t n, yt_err *e);
+void yt_adamw_cuda_free(yt_adamw_cuda *d);
+int yt_adamw_cuda_step(yt_adamw_cuda *d, yt_adamw *a, const yt_optim_config *c, float *p,
+                       const float *g, float lr, float grad_scale, yt_err *e);
+int yt_adamw_cuda_download(const yt_adamw_cuda *d, yt_adamw *a, yt_err *e);
+int yt_adamw_cuda_upload(yt_adamw_cuda *d, const yt_adamw *a, yt_err *e);
 
 /* ---- optimizer-state sharding (ZeRO stage 1) ----
  * The n parameters are cut into `world` consecutive shards whose sizes differ

@@ -204,21 +204,15 @@ int yt_cmd_export(int argc, char **argv)
     yt_err e = {{0}};
     const char *pos[1];
     int npos = 0;
-    int rc = yt_opts_parse(export_table, &o, argc, argv, 2, pos, 1, &npos, &e);
-    if (rc == 1) {
-        yt_opts_help(stdout, "yieldtune export RUN_OR_SNAPSHOT --out DIR [--base-model NAME]",
-                     "Writes the LoRA weights of a snapshot as a PEFT adapter that loads in PEFT\n"
-                     "and vLLM.  RUN: the newest snapshot in RUN/snapshots that verifies; a\n"
-                     "snapshot file (.h5): that one, which must verify.",
-                     export_table);
-        return YT_EXIT_OK;
-    }
-    if (rc == 0 && npos != 1)
-        rc = yt_errf(&e, "give one RUN folder or snapshot file");
-    if (rc) {
-        yt_report("export: %s", e.msg);
-        return YT_EXIT_USAGE;
-    }
+    static const yt_cmd_spec spec = {
+        "export", "yieldtune export RUN_OR_SNAPSHOT --out DIR [--base-model NAME]",
+        "Writes the LoRA weights of a snapshot as a PEFT adapter that loads in PEFT\n"
+        "and vLLM.  RUN: the newest snapshot in RUN/snapshots that verifies; a\n"
+        "snapshot file (.h5): that one, which must verify.",
+        export_table, 1, 1, "one RUN folder or snapshot file"};
+    int rc = yt_cmd_options(&spec, &o, argc, argv, pos, &npos);
+    if (rc >= 0)
+        return rc;
     const char *src = pos[0];
     char path[4400];
     struct stat st;

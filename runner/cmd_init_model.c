@@ -9,7 +9,8 @@
 #include "runner/runner.h"
 
 typedef struct init_opts {
-    char preset[32], out[4096], dtype[8], rope_scaling[16];
+    char out[4096];
+    int preset, dtype, rope_scaling; /* CHOICE indices */
     long seed;
     int vocab_size, hidden_size, intermediate_size, layers, heads, kv_heads, head_dim, max_pos;
     int tie;
@@ -20,13 +21,13 @@ typedef struct init_opts {
 #define O(f) offsetof(init_opts, f)
 #define S(f) sizeof(((init_opts *)0)->f)
 static const yt_opt init_table[] = {
-    {"preset", YT_OPT_CHOICE, O(preset), S(preset), "tiny", 0, 0,
+    {"preset", YT_OPT_CHOICE, O(preset), 0, "tiny", 0, 0,
      "tiny|bench-small|llama3-1b|llama3-8b", 0, NULL,
      "architecture preset"},
     {"out", YT_OPT_STR, O(out), S(out), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR",
      "model folder to write (config.json, model.safetensors)"},
     {"seed", YT_OPT_LONG, O(seed), 0, "1", 0, 0, NULL, 0, NULL, "random seed of the weights"},
-    {"dtype", YT_OPT_CHOICE, O(dtype), S(dtype), "f32", 0, 0, "f32|bf16|f16", 0, NULL,
+    {"dtype", YT_OPT_CHOICE, O(dtype), 0, "f32", 0, 0, "f32|bf16|f16", 0, NULL,
      "dtype of the weights on disk"},
     {"vocab-size", YT_OPT_INT, O(vocab_size), 0, "0", 0, 16777216, NULL, 0, NULL, "override vocab_size"},
     {"hidden-size", YT_OPT_INT, O(hidden_size), 0, "0", 0, 65536, NULL, 0, NULL, "override hidden_size"},
@@ -43,7 +44,7 @@ static const yt_opt init_table[] = {
     {"rms-eps", YT_OPT_FLOAT, O(rms_eps), 0, "0", 0, 1, NULL, 0, NULL, "override rms_norm_eps"},
     {"tie-embeddings", YT_OPT_BOOL, O(tie), 0, "false", 0, 0, NULL, 0, NULL,
      "tie lm_head to the embedding (no lm_head.weight)"},
-    {"rope-scaling", YT_OPT_CHOICE, O(rope_scaling), S(rope_scaling), "none", 0, 0, "none|llama3", 0,
+    {"rope-scaling", YT_OPT_CHOICE, O(rope_scaling), 0, "none", 0, 0, "none|llama3", 0,
      NULL, "rope_scaling type"},
     {"rope-factor", YT_OPT_FLOAT, O(rope_factor), 0, "8", 0, 1e6, NULL, 0, NULL, "llama3 factor"},
     {"rope-low-freq-factor", YT_OPT_FLOAT, O(rope_low), 0, "1", 0, 1e6, NULL, 0, NULL,
@@ -63,14 +64,18 @@ int yt_cmd_init_model(int argc, char **argv)
     yt_err e = {{0}};
     const char *pos[1];
     int npos;
-    int rc = yt_cmd_options("init-model",
-                            "yieldtune init-model --out DIR [--preset NAME] [options]",
-                            "Writes a random-initialised Llama model as a Hugging Face folder.",
-                            init_table, &o, argc, argv, pos, 0, &npos);
+    static const yt_cmd_spec spec = {
+        "init-model", "yieldtune init-model --out DIR [--preset NAME] [options]",
+        "Writes a random-initialised Llama model as a Hugging Face folder.", init_table, 0, 0, NULL};
+    int rc = yt_cmd_options(&spec, &o, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
+    /* The model layer names presets and dtypes by their names. */
+    char preset[32], dtype[8];
+    yt_opt_choice_name(&init_table[0], o.preset, preset, sizeof preset);
+    yt_opt_choice_name(&init_table[3], o.dtype, dtype, sizeof dtype);
     yt_config c;
-    if (yt_config_preset(&c, o.preset, &e)) {
+    if (yt_config_preset(&c, preset, &e)) {
         yt_report("init-model: %s", e.msg);
         return YT_EXIT_USAGE;
     }
@@ -86,7 +91,7 @@ int yt_cmd_init_model(int argc, char **argv)
     if (o.rms_eps > 0) c.rms_eps = o.rms_eps;
     c.head_dim = head_dim_given ? o.head_dim : c.hidden_size / (c.n_heads ? c.n_heads : 1);
     c.tie_embeddings = o.tie;
-    if (strcmp(o.rope_scaling, "llama3") == 0) {
+    if (o.rope_scaling == 1) { /* llama3 */
         c.rope_scaling.llama3 = 1;
         c.rope_scaling.factor = o.rope_factor;
         c.rope_scaling.low_freq_factor = o.rope_low;
@@ -96,12 +101,12 @@ int yt_cmd_init_model(int argc, char **argv)
     if (c.eos_id >= c.vocab_size) c.eos_id = c.vocab_size - 1;
     if (c.bos_id >= c.vocab_size) c.bos_id = 0;
     if (yt_config_validate(&c, "init-model", &e) ||
-        yt_model_write_random(&c, o.out, (uint64_t)o.seed, o.dtype, &e)) {
+        yt_model_write_random(&c, o.out, (uint64_t)o.seed, dtype, &e)) {
         yt_report("init-model: %s", e.msg);
         return YT_EXIT_FAIL;
     }
     printf("wrote %s: llama, %d layers, hidden %d, %d heads / %d kv, ffn %d, vocab %d, %s\n", o.out,
            c.n_layers, c.hidden_size, c.n_heads, c.n_kv_heads, c.intermediate_size, c.vocab_size,
-           o.dtype);
+           dtype);
     return YT_EXIT_OK;
 }

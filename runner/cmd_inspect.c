@@ -237,22 +237,16 @@ int yt_cmd_inspect(int argc, char **argv)
     yt_err e = {{0}};
     const char *pos[1];
     int npos = 0;
-    int rc = yt_opts_parse(inspect_table, &o, argc, argv, 2, pos, 1, &npos, &e);
-    if (rc == 1) {
-        yt_opts_help(stdout, "yieldtune inspect SNAPSHOT.h5 | RUN",
-                     "SNAPSHOT: prints its root attributes with values, its tensors with shapes\n"
-                     "and sizes, totals, and whether it verifies (complete, checksums, hashes).\n"
-                     "RUN (or a snapshots folder): lists its snapshots with step and valid/invalid.\n"
-                     "Exit 0 when the snapshot (every snapshot of RUN) verifies, 1 when not.",
-                     inspect_table);
-        return YT_EXIT_OK;
-    }
-    if (rc == 0 && npos != 1)
-        rc = yt_errf(&e, "give one snapshot file or RUN folder");
-    if (rc) {
-        yt_report("inspect: %s", e.msg);
-        return YT_EXIT_USAGE;
-    }
+    static const yt_cmd_spec spec = {
+        "inspect", "yieldtune inspect SNAPSHOT.h5 | RUN",
+        "SNAPSHOT: prints its root attributes with values, its tensors with shapes\n"
+        "and sizes, totals, and whether it verifies (complete, checksums, hashes).\n"
+        "RUN (or a snapshots folder): lists its snapshots with step and valid/invalid.\n"
+        "Exit 0 when the snapshot (every snapshot of RUN) verifies, 1 when not.",
+        inspect_table, 1, 1, "one snapshot file or RUN folder"};
+    int rc = yt_cmd_options(&spec, &o, argc, argv, pos, &npos);
+    if (rc >= 0)
+        return rc;
     struct stat st;
     if (stat(pos[0], &st) != 0) {
         yt_errno(&e, errno, "%s", pos[0]);

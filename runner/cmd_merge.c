@@ -34,14 +34,15 @@ int yt_cmd_merge(int argc, char **argv)
     yt_err e = {{0}};
     const char *pos[1];
     int npos;
-    int rc = yt_cmd_options(
+    static const yt_cmd_spec spec = {
         "merge", "yieldtune merge --model DIR --adapter DIR --out DIR",
         "Writes the base model with the adapter merged in: each adapted weight W\n"
         "becomes W + scale * B A (scale alpha/r, or alpha/sqrt(r) with use_rslora),\n"
         "computed in fp32 and stored in W's dtype; every other tensor is copied as is.\n"
         "The output is one model.safetensors even for a sharded base; config.json and\n"
         "the tokenizer files present are copied.  Each file is written atomically.",
-        merge_table, &o, argc, argv, pos, 0, &npos);
+        merge_table, 0, 0, NULL};
+    int rc = yt_cmd_options(&spec, &o, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
     if (o.threads > 0)

@@ -20,7 +20,7 @@
 
 typedef struct prep_opts {
     char in[4096], out[4096], model[4096], tokenizer[4096];
-    char format[16], chat_template[16];
+    int format, chat_template; /* CHOICE indices: yt_prep_format; auto|chatml|llama3 */
     long vocab_size, max_doc_tokens, seed;
     int train_on_inputs, split_long;
     float val_fraction;
@@ -33,7 +33,7 @@ static const yt_opt prep_table[] = {
      "input file (more inputs may follow as positional arguments)"},
     {"out", YT_OPT_STR, O(out), S(out), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "FILE.h5",
      "dataset to write (replaced atomically)"},
-    {"format", YT_OPT_CHOICE, O(format), S(format), "auto", 0, 0,
+    {"format", YT_OPT_CHOICE, O(format), 0, "auto", 0, 0,
      "auto|ids|text|alpaca|chat|plain", 0, NULL,
      "input format; auto: per file, *.jsonl/*.json by the first record's keys (input_ids, "
      "messages, instruction, text), any other file plain text (a document per paragraph)"},
@@ -42,7 +42,7 @@ static const yt_opt prep_table[] = {
      "checked) or GGUF file"},
     {"tokenizer", YT_OPT_STR, O(tokenizer), S(tokenizer), NULL, 0, 0, NULL, 0, "FILE",
      "tokenizer.json or GGUF file (instead of --model)"},
-    {"chat-template", YT_OPT_CHOICE, O(chat_template), S(chat_template), "auto", 0, 0,
+    {"chat-template", YT_OPT_CHOICE, O(chat_template), 0, "auto", 0, 0,
      "auto|chatml|llama3", 0, NULL,
      "chat rendering; auto: recognised from the model's chat_template, else chatml"},
     {"train-on-inputs", YT_OPT_BOOL, O(train_on_inputs), 0, "false", 0, 0, NULL, 0, NULL,
@@ -127,11 +127,11 @@ int yt_cmd_prep(int argc, char **argv)
     const char *pos[MAX_INPUTS];
     const char *ins[MAX_INPUTS + 1];
     int npos;
-    int rc = yt_cmd_options("prep",
-                            "yieldtune prep --in FILE --out FILE.h5 [--model DIR_OR_GGUF | "
-                            "--tokenizer FILE] [FILE...]",
-                            "Writes the token dataset that 'yieldtune train --data' reads.",
-                            prep_table, &o, argc, argv, pos, MAX_INPUTS, &npos);
+    static const yt_cmd_spec spec = {
+        "prep",
+        "yieldtune prep --in FILE --out FILE.h5 [--model DIR_OR_GGUF | --tokenizer FILE] [FILE...]",
+        "Writes the token dataset that 'yieldtune train --data' reads.", prep_table, 0, MAX_INPUTS, NULL};
+    int rc = yt_cmd_options(&spec, &o, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
     size_t n_in = 0;
@@ -151,19 +151,14 @@ int yt_cmd_prep(int argc, char **argv)
         yt_report("prep: --split-long needs --max-doc-tokens");
         return YT_EXIT_USAGE;
     }
-    static const char *const fmts[] = {"auto", "ids", "text", "alpaca", "chat", "plain"};
     yt_ds_prep_text_opts po = {.vocab_size = (uint64_t)o.vocab_size, .eos_id = -1,
                                .train_on_inputs = o.train_on_inputs,
                                .max_doc_tokens = (uint64_t)o.max_doc_tokens,
                                .split_long = o.split_long, .val_fraction = o.val_fraction,
                                .seed = (uint64_t)o.seed};
-    for (int i = 0; i < 6; i++)
-        if (!strcmp(o.format, fmts[i]))
-            po.format = (yt_prep_format)i;
-    if (yt_chat_template_parse(o.chat_template, &po.chat_template, &e) != 0) {
-        yt_report("prep: %s", e.msg);
-        return YT_EXIT_USAGE;
-    }
+    po.format = (yt_prep_format)o.format; /* the table lists them in the enum's order */
+    static const yt_chat_template templates[] = {YT_CHAT_AUTO, YT_CHAT_CHATML, YT_CHAT_LLAMA3};
+    po.chat_template = templates[o.chat_template];
     yt_tok *tok = NULL;
     char dir[4096] = "";
     const char *tok_path = NULL;

@@ -100,12 +100,12 @@ int yt_cmd_tokenize(int argc, char **argv)
     yt_err e = {{0}};
     const char *pos[1];
     int npos;
-    int rc = yt_cmd_options("tokenize",
-                            "yieldtune tokenize --tokenizer FILE [--add-special] [--decode] < in.jsonl "
-                            "> out.jsonl",
-                            "Tokenizes {\"text\": ...} lines into {\"ids\": [...]} lines (or back with "
-                            "--decode),\nas Hugging Face tokenizers does with the same file.",
-                            tokenize_table, &o, argc, argv, pos, 0, &npos);
+    static const yt_cmd_spec spec = {
+        "tokenize", "yieldtune tokenize --tokenizer FILE [--add-special] [--decode] < in.jsonl > out.jsonl",
+        "Tokenizes {\"text\": ...} lines into {\"ids\": [...]} lines (or back with --decode),\nas "
+        "Hugging Face tokenizers does with the same file.",
+        tokenize_table, 0, 0, NULL};
+    int rc = yt_cmd_options(&spec, &o, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
     double t0 = yt_now();

@@ -9,7 +9,7 @@
 
 #include "config.h"
 #include "kernels/kernels.h"
-#include "runner/ddp.h"
+#include "runner/ddp_setup.h"
 #include "runner/runner.h"
 
 /* ---- node-shared converted weights ---- */
@@ -130,8 +130,8 @@ static void build_keys(const yt_ddp *d, const yt_opt *table, const void *opts, u
         case YT_OPT_BOOL: snprintf(v, sizeof v, "%d", *(const int *)p); break;
         case YT_OPT_LONG: snprintf(v, sizeof v, "%ld", *(const long *)p); break;
         case YT_OPT_FLOAT: snprintf(v, sizeof v, "%.9g", (double)*(const float *)p); break;
-        case YT_OPT_STR:
-        case YT_OPT_CHOICE: snprintf(v, sizeof v, "%.150s", p); break;
+        case YT_OPT_STR: snprintf(v, sizeof v, "%.150s", p); break;
+        case YT_OPT_CHOICE: yt_opt_choice_name(o, *(const int *)p, v, sizeof v); break;
         }
         add_key(m, names, o->name, hash_str(v, hash_str(o->name, YT_HASH_SEED)));
     }
@@ -140,7 +140,7 @@ static void build_keys(const yt_ddp *d, const yt_opt *table, const void *opts, u
     add_key(m, names, "dataset fingerprint", yt_hash64(&dataset_fp, sizeof dataset_fp, YT_HASH_SEED));
     /* The initial LoRA weights (seed or --init-adapter): a strided sample. */
     const float *w = yt_model_params(d->model);
-    size_t n = d->n_params, step = n > 65536 ? n / 65536 : 1;
+    size_t n = yt_model_n_params(d->model), step = n > 65536 ? n / 65536 : 1;
     uint64_t h = yt_hash64(&n, sizeof n, YT_HASH_SEED);
     for (size_t i = 0; i < n; i += step)
         h = yt_hash64(&w[i], sizeof w[i], h);
@@ -259,9 +259,11 @@ static void summarise(yt_ddp *d)
                  (double)lo / 1024.0, (double)hi / 1024.0, (double)alo / 1024.0, (double)ahi / 1024.0, conv);
 }
 
-int yt_ddp_setup_check(yt_ddp *d, const yt_opt *table, const void *opts, uint64_t dataset_fp,
-                       yt_err *e)
+int yt_ddp_setup_check(yt_ddp *d, yt_model *m, int zero, const yt_opt *table,
+                       const void *opts, uint64_t dataset_fp, yt_err *e)
 {
+    d->model = m;
+    d->zero = zero;
     const char *names[MAX_KEYS];
     check_msg mine, root;
     build_keys(d, table, opts, dataset_fp, &mine, names);
@@ -339,4 +341,10 @@ int yt_ddp_default_threads(const yt_comm *c)
     if (per > allowed)
         per = allowed;
     return per > 0 ? per : 1;
+}
+
+void yt_ddp_free(yt_ddp *d)
+{
+    yt_free(d->ranks);
+    d->ranks = NULL;
 }

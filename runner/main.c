@@ -4,7 +4,7 @@
 
 #include "config.h"
 #include "runner/runner.h"
-#include "runner/train_gpu.h"
+#include "runner/step.h"
 
 static const struct {
     const char *name;
@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char gpu[512];
-        yt_tgpu_describe(gpu, sizeof gpu);
+        yt_step_describe_gpu(gpu, sizeof gpu);
         printf("yieldtune %s (OpenBLAS %s build, HDF5 serial, MPI; %s)\n", PACKAGE_VERSION,
                YT_OPENBLAS_VARIANT, gpu);
         return YT_EXIT_OK;

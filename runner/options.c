@@ -43,6 +43,37 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
+/* The position of v in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    int i = 0;
+    for (const char *c = choices; c && *c; i++) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == n && strncmp(c, v, n) == 0)
+            return i;
+        c = bar ? bar + 1 : NULL;
+    }
+    return -1;
+}
+
+const char *yt_opt_choice_name(const yt_opt *o, int idx, char *buf, size_t cap)
+{
+    const char *c = o->choices;
+    for (int i = 0; c && *c; i++) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (i == idx) {
+            snprintf(buf, cap, "%.*s", (int)len, c);
+            return buf;
+        }
+        c = bar ? bar + 1 : NULL;
+    }
+    snprintf(buf, cap, "?");
+    return buf;
+}
+
 static int check_range(const yt_opt *o, double x, const char *where, const char *v, yt_err *e)
 {
     if (o->min < o->max && (x < o->min || x > o->max))
@@ -93,20 +124,12 @@ int yt_opts_set(const yt_opt *table, void *dst, const char *name, const char *v,
         return 0;
     }
     case YT_OPT_CHOICE: {
-        size_t n = strlen(v);
-        const char *c = o->choices;
-        int ok = 0;
-        while (c && *c) {
-            const char *bar = strchr(c, '|');
-            size_t len = bar ? (size_t)(bar - c) : strlen(c);
-            if (len == n && strncmp(c, v, n) == 0)
-                ok = 1;
-            c = bar ? bar + 1 : NULL;
-        }
-        if (!ok)
+        int idx = choice_index(o->choices, v);
+        if (idx < 0)
             return yt_errf(e, "%s: '%s' is not one of %s", where, v, o->choices);
+        *(int *)p = idx;
+        return 0;
     }
-    /* fall through */
     case YT_OPT_STR:
         if (strlen(v) >= o->size)
             return yt_errf(e, "%s: value too long (at most %zu characters)", where, o->size - 1);
@@ -174,8 +197,10 @@ int yt_opts_parse(const yt_opt *table, void *dst, int argc, char **argv, int fir
 {
     *n_pos = 0;
     for (const yt_opt *o = table; o->name; o++) {
-        if (o->type == YT_OPT_STR || o->type == YT_OPT_CHOICE)
+        if (o->type == YT_OPT_STR)
             ((char *)dst)[o->offset] = '\0';
+        else if (o->type == YT_OPT_CHOICE)
+            *(int *)((char *)dst + o->offset) = -1;
         if (o->def && yt_opts_set(table, dst, o->name, o->def, "default", e))
             return -1;
     }
@@ -243,8 +268,9 @@ int yt_opts_parse(const yt_opt *table, void *dst, int argc, char **argv, int fir
             return -1;
     }
     for (const yt_opt *o = table; o->name; o++)
-        if ((o->flags & YT_OPT_REQUIRED) && (o->type == YT_OPT_STR || o->type == YT_OPT_CHOICE) &&
-            ((char *)dst)[o->offset] == '\0')
+        if ((o->flags & YT_OPT_REQUIRED) &&
+            ((o->type == YT_OPT_STR && ((char *)dst)[o->offset] == '\0') ||
+             (o->type == YT_OPT_CHOICE && *(int *)((char *)dst + o->offset) < 0)))
             return yt_errf(e, "--%s is required (see --help)", o->name);
     return 0;
 }
@@ -262,8 +288,12 @@ json_t *yt_opts_to_json(const yt_opt *table, const void *src)
         case YT_OPT_LONG: v = json_integer(*(const long *)p); break;
         case YT_OPT_FLOAT: v = json_real(*(const float *)p); break;
         case YT_OPT_BOOL: v = json_boolean(*(const int *)p); break;
-        case YT_OPT_STR:
-        case YT_OPT_CHOICE: v = json_string(p); break;
+        case YT_OPT_STR: v = json_string(p); break;
+        case YT_OPT_CHOICE: {
+            char name[64];
+            v = json_string(yt_opt_choice_name(o, *(const int *)p, name, sizeof name));
+            break;
+        }
         }
         char key[128];
         snprintf(key, sizeof key, "%s", o->name);
@@ -299,18 +329,19 @@ void yt_opts_help(FILE *f, const char *usage, const char *about, const yt_opt *t
     fprintf(f, "  %-28s %s\n", "--help", "show this help");
 }
 
-int yt_cmd_options(const char *cmd, const char *usage, const char *about, const yt_opt *table,
-                   void *dst, int argc, char **argv, const char **positional, int max_pos,
-                   int *n_pos)
+int yt_cmd_options(const yt_cmd_spec *cmd, void *dst, int argc, char **argv,
+                   const char **positional, int *n_pos)
 {
     yt_err e = {{0}};
-    int rc = yt_opts_parse(table, dst, argc, argv, 2, positional, max_pos, n_pos, &e);
+    int rc = yt_opts_parse(cmd->table, dst, argc, argv, 2, positional, cmd->max_pos, n_pos, &e);
     if (rc == 1) {
-        yt_opts_help(stdout, usage, about, table);
+        yt_opts_help(stdout, cmd->usage, cmd->about, cmd->table);
         return 0;
     }
+    if (rc == 0 && *n_pos < cmd->min_pos)
+        rc = yt_errf(&e, "give %s (see --help)", cmd->pos_what ? cmd->pos_what : "the arguments");
     if (rc) {
-        fprintf(stderr, "yieldtune: %s: %s\n", cmd, e.msg);
+        fprintf(stderr, "yieldtune: %s: %s\n", cmd->name, e.msg);
         return 2;
     }
     return -1;

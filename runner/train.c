@@ -21,7 +21,6 @@
 #include "runner/progress.h"
 #include "runner/runner.h"
 #include "runner/train.h"
-#include "runner/train_gpu.h"
 #include "runner/train_options.h"
 
 
@@ -135,15 +134,9 @@ static int setup_body(trainer *t, yt_err *e)
         return -1;
     if (yt_ds_open(&t->ds, o->data, e))
         return -1;
-    /* On a GPU the host model holds weights and LoRA parameters only. */
-    int on_gpu = strcmp(o->device, "cuda") == 0;
-    if (on_gpu && o->zero)
-        return yt_errf(e, "--zero 1 is not supported with --device cuda (the LoRA optimizer "
-                          "state is small: use --zero 0)");
-    if (on_gpu && strcmp(o->gpu_comm, "nccl") == 0 && !yt_comm_has_nccl())
-        return yt_errf(e, "--gpu-comm nccl: this yieldtune was built without NCCL (configure "
-                          "--with-cuda --with-nccl)");
-    if (yt_model_open_ex(&t->model, o->model, &lc, on_gpu ? 0 : o->micro_batch, o->seq_len,
+    /* The step's device first: it refuses what it cannot run before the weights load. */
+    if (yt_step_prepare(&t->stepper, o, e) ||
+        yt_model_open_ex(&t->model, o->model, &lc, yt_step_host_micro_batch(&t->stepper, o), o->seq_len,
                          yt_ddp_weights_alloc(&t->ddp, t->comm), e))
         return -1;
     const yt_config *c = yt_model_config(t->model);
@@ -186,13 +179,10 @@ static int setup_body(trainer *t, yt_err *e)
     }
     t->oc = (yt_optim_config){.lr = o->lr, .beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps,
                               .weight_decay = o->weight_decay, .clip = o->clip,
-                              .schedule = strcmp(o->schedule, "cosine") == 0 ? YT_SCHED_COSINE
-                                                                             : YT_SCHED_CONSTANT,
+                              .schedule = o->schedule == YT_SCHEDULE_COSINE ? YT_SCHED_COSINE
+                                                                            : YT_SCHED_CONSTANT,
                               .warmup = o->warmup, .total_steps = o->max_steps,
                               .min_lr_ratio = o->min_lr_ratio};
-    if (yt_ddp_init(&t->ddp, t->comm, t->model, o->zero, e) ||
-        yt_adamw_init(&t->adam, yt_ddp_optim_size(&t->ddp), e))
-        return -1;
     size_t n = (size_t)t->A * t->BS;
     t->inputs = yt_alloc(n * sizeof(int32_t), "batch inputs", e);
     t->targets = yt_alloc(n * sizeof(int32_t), "batch targets", e);
@@ -205,9 +195,9 @@ static int setup_body(trainer *t, yt_err *e)
         if (!t->doc || !t->pos)
             return -1;
     }
-    if (on_gpu && yt_tgpu_open(t, poll_abandon, e))
-        return -1;
-    return 0;
+    yt_step_env env = {.comm = t->comm, .model = t->model, .adam = &t->adam, .oc = &t->oc,
+                       .o = &t->o, .poll = poll_abandon, .poll_ctx = t};
+    return yt_step_open(&t->stepper, &env, e);
 }
 
 /* setup_body on every rank, then what needs all of them: the calls a rank that
@@ -223,16 +213,15 @@ static int setup(trainer *t, yt_err *e)
         return -1;
     if (failed)
         return yt_errf(e, "setup failed on %d other rank%s", failed, failed > 1 ? "s" : "");
-    if (yt_ddp_setup_check(&t->ddp, yt_train_table, &t->o, t->ds->fingerprint, e))
+    if (yt_ddp_setup_check(&t->ddp, t->model, t->o.zero, yt_train_table, &t->o, t->ds->fingerprint, e))
         return -1;
-    if (t->gpu) {
-        ok = yt_tgpu_connect(t, e) == 0;
-        failed = yt_comm_failed_ranks(t->comm, ok);
-        if (!ok)
-            return -1;
-        if (failed)
-            return yt_errf(e, "NCCL start-up failed on %d other rank%s", failed, failed > 1 ? "s" : "");
-    }
+    ok = yt_step_connect(&t->stepper, e) == 0;
+    failed = yt_comm_failed_ranks(t->comm, ok);
+    if (!ok)
+        return -1;
+    if (failed)
+        return yt_errf(e, "the %s step's start-up failed on %d other rank%s", t->stepper.ops->device,
+                       failed, failed > 1 ? "s" : "");
     if (t->rank == 0 && (yt_mkdirs(t->o.out, e) || write_run_config(t, e)))
         return -1;
     return 0;
@@ -263,19 +252,21 @@ static int abandon_now(trainer *t)
     return any;
 }
 
-static int layer_done(int layer, void *ctx)
-{
-    trainer *t = ctx;
-    yt_ddp_layer_done(&t->ddp, layer); /* start this layer's all-reduce (last micro-batch) */
-    return 0;
-}
-
 /* The model's poll between layers, forward and backward. */
 static int poll_abandon(void *ctx)
 {
     trainer *t = ctx;
     t->abandoned = abandon_now(t);
     return t->abandoned;
+}
+
+/* The micro-batch a of t's batch arrays. */
+static yt_ds_batch batch_at(const trainer *t, int a)
+{
+    size_t off = (size_t)a * t->BS;
+    return (yt_ds_batch){.inputs = t->inputs + off, .targets = t->targets + off,
+                         .weights = t->weights + off, .doc_ids = t->doc ? t->doc + off : NULL,
+                         .positions = t->pos ? t->pos + off : NULL};
 }
 
 /* One optimizer step; fills the metrics.  Returns 0 when done, 1 when the step
@@ -285,19 +276,11 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
 {
     double t0 = yt_now();
     t->step_started = t0;
-    yt_ddp_step_begin(&t->ddp);
     yt_ds_cursor cursor = yt_ds_sampler_cursor(t->sampler);
-    yt_model *m = t->model;
-    size_t np = yt_model_n_params(m);
-    float *grads = yt_model_grads(m);
-    struct yt_tgpu *gpu = t->gpu;
     /* The whole step's batch first: the loss weights need the global count. */
     double counted = 0;
     for (int a = 0; a < t->A; a++) {
-        size_t off = (size_t)a * t->BS;
-        yt_ds_batch bt = {.inputs = t->inputs + off, .targets = t->targets + off,
-                          .weights = t->weights + off, .doc_ids = t->doc ? t->doc + off : NULL,
-                          .positions = t->pos ? t->pos + off : NULL};
+        yt_ds_batch bt = batch_at(t, a);
         if (yt_ds_sampler_next_batch(t->sampler, &bt, e))
             return -1;
     }
@@ -307,49 +290,34 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
         return -1;
     float inv = counted > 0 ? (float)(1.0 / counted) : 0.0f;
     yt_k_scale(t->weights, inv, (size_t)t->A * t->BS);
-    if (gpu) {
-        if (yt_tgpu_step_begin(t, e))
-            return -1;
-    } else {
-        memset(grads, 0, np * sizeof(float));
-    }
+    if (yt_step_begin(&t->stepper, e))
+        return -1;
     double loss = 0;
     t->abandoned = 0;
     for (int a = 0; a < t->A; a++) {
-        size_t off = (size_t)a * t->BS;
         /* Dropout masks keyed by the micro-batch's global index: the same for any
          * split of the global batch over ranks. */
         uint64_t g = (uint64_t)t->rank * (uint64_t)t->A + (uint64_t)a;
         uint64_t seed = yt_mix64(yt_mix64((uint64_t)t->o.seed ^ 0x5eedULL) ^ yt_mix64((uint64_t)step)) ^ g;
-        if (gpu) {
-            double l = 0;
-            int rc = yt_tgpu_micro_batch(t, a, a == t->A - 1, yt_mix64(seed), &l, e);
-            if (rc < 0)
-                return -1;
-            loss += l;
-        } else {
-            yt_ddp_micro_batch(&t->ddp, a == t->A - 1);
-            if (t->doc)
-                yt_model_set_docs(m, t->doc + off, t->pos + off);
-            loss += yt_model_forward_backward(m, t->inputs + off, t->targets + off, t->weights + off,
-                                              yt_mix64(seed), layer_done, t);
-        }
+        yt_ds_batch bt = batch_at(t, a);
+        double l = 0;
+        if (yt_step_micro_batch(&t->stepper, &bt, a == t->A - 1, yt_mix64(seed), &l, e) < 0)
+            return -1;
+        loss += l;
         if (t->abandoned || abandon_now(t)) {
             t->abandoned = 0;
-            if (gpu ? yt_tgpu_abandon(t, e) : yt_ddp_abandon(&t->ddp, e))
-                return -1;
-            if (yt_ds_sampler_set_cursor(t->sampler, cursor, e))
+            if (yt_step_abandon(&t->stepper, e) || yt_ds_sampler_set_cursor(t->sampler, cursor, e))
                 return -1;
             return 1;
         }
     }
-    /* Gradients, loss and norm summed over ranks (ddp.c), then AdamW (sharded with --zero 1). */
+    /* Gradients, loss and norm summed over ranks, then AdamW (sharded with --zero 1). */
     double norm = 0;
-    if (gpu ? yt_tgpu_reduce(t, &loss, &norm, e) : yt_ddp_reduce(&t->ddp, &loss, &norm, e))
+    if (yt_step_reduce(&t->stepper, &loss, &norm, e))
         return -1;
     float lr = yt_lr_at(&t->oc, step);
     float clip = yt_clip_factor(norm, t->oc.clip);
-    if (gpu ? yt_tgpu_update(t, lr, clip, e) : yt_ddp_update(&t->ddp, &t->adam, &t->oc, lr, clip, e))
+    if (yt_step_update(&t->stepper, lr, clip, e))
         return -1;
     double dt = yt_now() - t0;
     t->last_step_s = dt;
@@ -364,10 +332,7 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     sm->step_time_s = dt;
     sm->tokens_per_s = dt > 0 ? (double)step_tokens / dt : 0;
     sm->counted = counted;
-    if (gpu)
-        yt_tgpu_step_end(t, &sm->comm_s, &sm->exposed_comm_s);
-    else
-        yt_ddp_step_end(&t->ddp, &sm->comm_s, &sm->exposed_comm_s);
+    yt_step_end(&t->stepper, &sm->comm_s, &sm->exposed_comm_s);
     return 0;
 }
 
@@ -380,8 +345,7 @@ static int evaluate(trainer *t, double *val_loss, yt_err *e)
     const uint64_t nw = yt_ds_sampler_n_windows(t->val_sampler);
     const uint64_t B = (uint64_t)t->o.micro_batch, S = (uint64_t)t->o.seq_len;
     const uint64_t n_mb = (nw + B - 1) / B;
-    yt_ds_batch bt = {.inputs = t->inputs, .targets = t->targets, .weights = t->weights,
-                      .doc_ids = t->doc, .positions = t->pos};
+    yt_ds_batch bt = batch_at(t, 0);
     double v[2] = {0, 0}; /* loss sum, counted tokens */
     for (uint64_t i = (uint64_t)t->rank; i < n_mb; i += (uint64_t)t->world) {
         for (uint64_t b = 0; b < B; b++) {
@@ -392,16 +356,10 @@ static int evaluate(trainer *t, double *val_loss, yt_err *e)
         }
         for (size_t j = 0; j < (size_t)t->BS; j++)
             v[1] += t->weights[j];
-        if (t->gpu) {
-            double l = 0;
-            if (yt_tgpu_eval(t, &l, e))
-                return -1;
-            v[0] += l;
-            continue;
-        }
-        if (t->doc)
-            yt_model_set_docs(t->model, t->doc, t->pos);
-        v[0] += yt_model_forward_loss(t->model, t->inputs, t->targets, t->weights);
+        double l = 0;
+        if (yt_step_eval(&t->stepper, &bt, &l, e))
+            return -1;
+        v[0] += l;
     }
     if (yt_comm_allreduce_f64(t->comm, v, 2, e))
         return -1;
@@ -419,10 +377,10 @@ static void teardown(trainer *t)
     yt_free(t->pos);
     yt_ds_sampler_free(t->val_sampler);
     yt_ds_close(t->val_ds);
+    yt_step_close(&t->stepper);
     yt_adamw_free(&t->adam);
     yt_ddp_free(&t->ddp);
     yt_ds_sampler_free(t->sampler);
-    yt_tgpu_close(t);
     yt_model_close(t->model);
     yt_ds_close(t->ds);
 }
@@ -452,9 +410,6 @@ static int save_agreed(trainer *t, yt_err *e)
 {
     double secs = 0;
     size_t bytes = 0;
-    /* The GPU's parameters and moments are what the snapshot holds. */
-    if (t->gpu && agree_ok(t, yt_tgpu_to_host(t, e) == 0, e, "copying the state from the GPU"))
-        return -1;
     int rc = yt_train_save(t, &secs, &bytes, e);
     if (rc == 0) {
         t->last_snapshot = yt_now();
@@ -514,25 +469,23 @@ int yt_cmd_train(int argc, char **argv)
     trainer t;
     memset(&t, 0, sizeof t);
     yt_err e = {{0}};
+    static const yt_cmd_spec spec = {
+        "train", "yieldtune train --model DIR --data FILE.h5 --out RUN [options]",
+        "LoRA fine-tunes the model on the dataset.  Run it alone or under mpirun\n"
+        "(one rank per socket or GPU); every option may also be written as\n"
+        "'key = value' in a --config file.  The resolved configuration is\n"
+        "written to RUN/config.json, one line per step to RUN/metrics.jsonl,\n"
+        "events to RUN/events.jsonl, snapshots to RUN/snapshots/ and the final\n"
+        "adapter (PEFT format) to RUN/adapter/.  On a yield signal every rank\n"
+        "stops at the same step, a snapshot is written and the exit code is 75;\n"
+        "the same command line resumes (--resume auto).",
+        yt_train_table, 0, 0, NULL};
     const char *pos[1];
     int npos;
-    int rc = yt_opts_parse(yt_train_table, &t.o, argc, argv, 2, pos, 0, &npos, &e);
-    if (rc == 1) {
-        yt_opts_help(stdout, "yieldtune train --model DIR --data FILE.h5 --out RUN [options]",
-                     "LoRA fine-tunes the model on the dataset.  Run it alone or under mpirun\n"
-                     "(one rank per socket or GPU); every option may also be written as\n"
-                     "'key = value' in a --config file.  The resolved configuration is\n"
-                     "written to RUN/config.json, one line per step to RUN/metrics.jsonl,\n"
-                     "events to RUN/events.jsonl, snapshots to RUN/snapshots/ and the final\n"
-                     "adapter (PEFT format) to RUN/adapter/.  On a yield signal every rank\n"
-                     "stops at the same step, a snapshot is written and the exit code is 75;\n"
-                     "the same command line resumes (--resume auto).",
-                     yt_train_table);
-        return YT_EXIT_OK;
-    }
-    if (rc == 0)
-        rc = yt_yield_parse(&t.yc, t.o.yield_signals, t.o.yield_deadline, &e);
-    if (rc) {
+    int rc = yt_cmd_options(&spec, &t.o, argc, argv, pos, &npos);
+    if (rc >= 0)
+        return rc;
+    if (yt_yield_parse(&t.yc, t.o.yield_signals, t.o.yield_deadline, &e)) {
         yt_report("train: %s", e.msg);
         return YT_EXIT_USAGE;
     }
@@ -554,8 +507,6 @@ int yt_cmd_train(int argc, char **argv)
         goto out;
     if (t.rank == 0 && report[0])
         yt_report("train: skipped snapshots that do not verify: %s", report);
-    if (rc == 1 && t.gpu && agree_ok(&t, yt_tgpu_from_host(&t, &e) == 0, &e, "copying the snapshot to the GPU"))
-        goto out;
     if (rc == 1)
         yt_train_event(&t, "resume", json_pack("{s:s, s:I, s:i}", "from", from, "step",
                                                  (json_int_t)t.step, "world_size", t.world));
@@ -572,8 +523,8 @@ int yt_cmd_train(int argc, char **argv)
                yt_k_get_threads(), yt_k_get_threads() > 1 ? "s" : "",
                t.o.micro_batch * t.A * t.world, t.o.seq_len,
                t.o.zero ? ", optimizer state sharded (--zero 1)" : "", t.ddp.summary);
-        if (t.gpu)
-            printf("on %s\n", yt_tgpu_summary(&t));
+        if (t.stepper.summary[0])
+            printf("on %s\n", t.stepper.summary);
         if (rc == 1)
             printf("resumed from %s at step %ld\n", from, t.step);
     }

@@ -9,8 +9,9 @@
 #include "datasets/datasets.h"
 #include "model/model.h"
 #include "optim/optim.h"
-#include "runner/ddp.h"
+#include "runner/ddp_setup.h"
 #include "runner/progress.h"
+#include "runner/step.h"
 #include "runner/train_options.h"
 #include "runner/yield.h"
 
@@ -22,8 +23,9 @@ typedef struct trainer {
     yt_ds_sampler *sampler;
     yt_model *model;
     yt_optim_config oc;
-    yt_adamw adam;             /* with --zero 1: this rank's shard only (ddp.h) */
-    yt_ddp ddp;                /* data-parallel reduction, sharding, setup checks */
+    yt_adamw adam;             /* step count; host moments (with --zero 1 this rank's shard) */
+    yt_ddp ddp;                /* the ranks at start: shared weights, setup checks, memory */
+    yt_step stepper;           /* computes the steps on this rank's device (step.h) */
     int A, BS;                 /* micro-batches per step on this rank; tokens per micro-batch */
     int32_t *inputs, *targets; /* [A][BS] */
     float *weights;            /* [A][BS] */
@@ -42,7 +44,6 @@ typedef struct trainer {
     double last_snapshot;      /* monotonic time of the last snapshot */
     FILE *events;              /* RUN/events.jsonl (rank 0) */
     int abandoned;             /* the agreement decided to drop the step in progress */
-    struct yt_tgpu *gpu;       /* --device cuda (runner/train_gpu.h); NULL on the CPU */
 } trainer;
 
 /* The options and fingerprints a resumed run must share with its snapshot. */

@@ -33,7 +33,7 @@ const yt_opt yt_train_table[] = {
      "val_loss on that step's line of metrics.jsonl (0 = off)"},
     {"lr", YT_OPT_FLOAT, O(lr), 0, "2e-4", 0, 10, NULL, 0, NULL, "peak learning rate"},
     {"warmup", YT_OPT_LONG, O(warmup), 0, "0", 0, 1e12, NULL, 0, NULL, "linear warmup steps"},
-    {"schedule", YT_OPT_CHOICE, O(schedule), S(schedule), "cosine", 0, 0, "cosine|constant", 0, NULL,
+    {"schedule", YT_OPT_CHOICE, O(schedule), 0, "cosine", 0, 0, "cosine|constant", 0, NULL,
      "learning-rate schedule after warmup"},
     {"min-lr-ratio", YT_OPT_FLOAT, O(min_lr_ratio), 0, "0", 0, 1, NULL, 0, NULL,
      "cosine floor as a fraction of --lr"},
@@ -73,15 +73,16 @@ const yt_opt yt_train_table[] = {
     {"zero", YT_OPT_INT, O(zero), 0, "0", 0, 1, NULL, 0, NULL,
      "optimizer-state sharding: 1 = each rank keeps the AdamW moments of its shard of the LoRA "
      "parameters only (reduce-scatter, update, all-gather); 0 = off"},
-    {"device", YT_OPT_CHOICE, O(device), S(device), "cpu", 0, 0, "cpu|cuda", 0, NULL,
+    {"device", YT_OPT_CHOICE, O(device), 0, "cpu", 0, 0, "cpu|cuda", 0, NULL,
      "where the model computes: cpu (OpenBLAS + OpenMP) or cuda (one GPU per rank, chosen by "
      "the rank's index on its node; needs a build configured --with-cuda)"},
-    {"attention", YT_OPT_CHOICE, O(attention), S(attention), "gemm", 0, 0, "gemm|flash", 0, NULL,
+    {"attention", YT_OPT_CHOICE, O(attention), 0, "gemm", 0, 0, "gemm|flash", 0, NULL,
      "GPU attention: gemm (cuBLAS tensor cores, [heads, S, S] workspace) or flash (tiled CUDA-core "
      "kernel, no [S, S] memory)"},
-    {"gpu-comm", YT_OPT_CHOICE, O(gpu_comm), S(gpu_comm), "auto", 0, 0, "auto|nccl|mpi", 0, NULL,
-     "GPU gradient sums: nccl (device buffers, overlapped with backward), mpi (through host "
-     "memory, after backward; ranks may share a GPU), auto = nccl when built with it"},
+    {"gpu-comm", YT_OPT_CHOICE, O(gpu_comm), 0, "auto", 0, 0, "auto|nccl|mpi", 0, NULL,
+     "GPU gradient sums: nccl (device buffers, overlapped with backward; with one rank a "
+     "one-rank NCCL communicator, so one GPU runs the NCCL path), mpi (through host memory, "
+     "after backward; ranks may share a GPU), auto = nccl with several ranks when built with it"},
     {"recompute", YT_OPT_BOOL, O(recompute), 0, "false", 0, 0, NULL, 0, NULL,
      "GPU activation recomputation: keep only each layer's input and redo the layer's forward "
      "in backward (activation memory / layers, about a third more compute)"},

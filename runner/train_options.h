@@ -4,12 +4,18 @@
 
 #include "runner/options.h"
 
+/* The CHOICE options, in the order of their table's choices. */
+enum { YT_SCHEDULE_COSINE, YT_SCHEDULE_CONSTANT };            /* cosine|constant */
+enum { YT_DEVICE_CPU, YT_DEVICE_CUDA };                       /* cpu|cuda */
+enum { YT_ATTENTION_GEMM, YT_ATTENTION_FLASH };               /* gemm|flash */
+enum { YT_GPU_COMM_AUTO, YT_GPU_COMM_NCCL, YT_GPU_COMM_MPI };  /* auto|nccl|mpi */
+
 typedef struct yt_train_opts {
     char config[4096], model[4096], data[4096], out[4096], init_adapter[4096];
     long max_steps, warmup, seed;
     int seq_len, micro_batch, grad_accum;
     float lr, min_lr_ratio, weight_decay, clip, beta1, beta2, eps;
-    char schedule[16];
+    int schedule;                        /* YT_SCHEDULE_* */
     int lora_rank;
     float lora_alpha, lora_dropout;
     char lora_targets[128];
@@ -23,9 +29,9 @@ typedef struct yt_train_opts {
     int pack_eos, doc_mask, pad_per_doc; /* how the sampler cuts windows (datasets.h) */
     long eval_every;                     /* validation loss every N steps (0 = off) */
     char val_data[4096];                 /* validation dataset ("" = DATA's .val.h5 if any) */
-    char device[8];                      /* cpu | cuda */
-    char attention[8];                   /* GPU attention kernel: gemm | flash */
-    char gpu_comm[8];                    /* GPU gradient sums: auto | nccl | mpi */
+    int device;                          /* YT_DEVICE_* */
+    int attention;                       /* GPU attention kernel: YT_ATTENTION_* */
+    int gpu_comm;                        /* GPU gradient sums: YT_GPU_COMM_* */
     int recompute;                       /* GPU: redo each layer's forward in backward */
 } yt_train_opts;
 

@@ -84,7 +84,7 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
 {
     /* With --zero 1 every rank holds a shard of the moments: gather them on rank 0. */
     const float *adam_m, *adam_v;
-    if (yt_ddp_optim_gather(&t->ddp, &t->adam, &adam_m, &adam_v, e))
+    if (yt_step_state_out(&t->stepper, &adam_m, &adam_v, e))
         return -1;
     if (t->rank != 0)
         return 0;
@@ -225,8 +225,8 @@ static int load_on_root(trainer *t, resume_msg *msg, char *from, size_t cap, cha
     yt_snap *s = NULL;
     if (yt_snap_open(&s, path, e))
         return -1;
-    float *adam_m, *adam_v; /* full-size moments (scattered to the shards by yt_ddp_optim_scatter) */
-    yt_ddp_optim_full(&t->ddp, &t->adam, &adam_m, &adam_v);
+    float *adam_m, *adam_v; /* full-size moments (handed to every rank by yt_step_state_in) */
+    yt_step_state_buffers(&t->stepper, &adam_m, &adam_v);
     char *id = NULL;
     int64_t world = 0;
     int rc = yt_snap_verify(s, e) || yt_snap_get_attr_str_dup(s, "identity", &id, e) ||
@@ -259,9 +259,7 @@ int yt_train_resume(trainer *t, char *from, size_t cap, char *report, size_t rca
         return t->rank == 0 ? -1 : yt_errf(e, "rank 0 could not resume");
     if (msg.status == 0)
         return 0;
-    size_t np = yt_model_n_params(t->model);
-    if (yt_comm_bcast(t->comm, yt_model_params(t->model), np * sizeof(float), 0, e) ||
-        yt_ddp_optim_scatter(&t->ddp, &t->adam, e))
+    if (yt_step_state_in(&t->stepper, e))
         return -1;
     t->step = (long)msg.step;
     t->tokens_seen = msg.tokens;

@@ -41,21 +41,21 @@ else
     echo "only one GPU: running 1 rank (the single-rank path); 2 ranks need 2 GPUs" \
         "(NCCL does not take two ranks on one device: \"Duplicate GPU detected\")"
 fi
-run() { # NP [YT_NCCL_ALWAYS]: a hung collective must not hang make check
+run() { # NP [--one-rank-nccl]: a hung collective must not hang make check
     set +e
-    YT_NCCL_ALWAYS=${2:-} timeout 300 "$MPIRUN" --oversubscribe -x NCCL_DEBUG -x NCCL_SOCKET_IFNAME \
-        -x YT_NCCL_ALWAYS -np "$1" "$bin"
+    timeout 300 "$MPIRUN" --oversubscribe -x NCCL_DEBUG -x NCCL_SOCKET_IFNAME \
+        -np "$1" "$bin" ${2:-}
     local rc=$?
     set -e
-    [ $rc = 124 ] && fail "mpirun -np $1 test_nccl: no answer in 300 s (a collective hung?)"
-    [ $rc = 0 ] || fail "mpirun -np $1 test_nccl (YT_NCCL_ALWAYS=${2:-}) exited $rc"
+    [ $rc = 124 ] && fail "mpirun -np $1 test_nccl ${2:-}: no answer in 300 s (a collective hung?)"
+    [ $rc = 0 ] || fail "mpirun -np $1 test_nccl ${2:-} exited $rc"
     return 0
 }
 run $np
 if [ $np = 1 ]; then
-    # One rank skips NCCL; YT_NCCL_ALWAYS=1 makes a one-rank NCCL communicator,
+    # One rank skips NCCL; --one-rank-nccl makes a one-rank NCCL communicator,
     # so that the NCCL calls themselves run on this one GPU too.
-    echo "again with a one-rank NCCL communicator (YT_NCCL_ALWAYS=1)"
-    run 1 1
+    echo "again with a one-rank NCCL communicator (--one-rank-nccl)"
+    run 1 --one-rank-nccl
 fi
 echo "PASS: NCCL collectives with $np rank(s)"

@@ -137,6 +137,8 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    /* --one-rank-nccl: a one-rank NCCL communicator, so that one GPU runs the NCCL calls too. */
+    int one_rank = argc > 1 && strcmp(argv[1], "--one-rank-nccl") == 0;
     yt_comm *c = NULL;
     if (yt_comm_init(&c, &argc, &argv, &err)) {
         fprintf(stderr, "test_nccl: %s\n", err.msg);
@@ -162,8 +164,8 @@ int main(int argc, char **argv)
 
     cudaStream_t compute;
     CU(cudaStreamCreateWithFlags(&compute, cudaStreamNonBlocking));
-    YT(yt_comm_dev_init(c, compute, &err));
-    EXPECT(yt_comm_dev_init(c, compute, &err) == -1, "a second yt_comm_dev_init succeeded");
+    YT(yt_comm_dev_init(c, compute, one_rank, &err));
+    EXPECT(yt_comm_dev_init(c, compute, one_rank, &err) == -1, "a second yt_comm_dev_init succeeded");
 
     /* Nothing started: the join waits for nothing and measures nothing. */
     YT(yt_comm_dev_join(c, &err));

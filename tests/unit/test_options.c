@@ -29,7 +29,7 @@ START_TEST(test_defaults_and_argv)
     ck_assert_int_eq(o.rslora, 1);
     ck_assert_str_eq(o.lora_targets, "q,v");
     ck_assert_int_eq(o.seq_len, 256);      /* default */
-    ck_assert_str_eq(o.schedule, "cosine");
+    ck_assert_int_eq(o.schedule, YT_SCHEDULE_COSINE);
 }
 END_TEST
 
@@ -50,7 +50,12 @@ START_TEST(test_config_file_and_precedence)
     ck_assert_str_eq(o.data, "/d.h5");
     ck_assert_int_eq(o.max_steps, 9);      /* command line wins */
     ck_assert_float_eq(o.lr, 5e-4f);
-    ck_assert_str_eq(o.schedule, "constant");
+    ck_assert_int_eq(o.schedule, YT_SCHEDULE_CONSTANT);
+    /* CHOICE values are enums inside, their names in the resolved config. */
+    json_t *resolved = yt_opts_to_json(yt_train_table, &o);
+    ck_assert_str_eq(json_string_value(json_object_get(resolved, "schedule")), "constant");
+    ck_assert_str_eq(json_string_value(json_object_get(resolved, "device")), "cpu");
+    json_decref(resolved);
     json_t *j = yt_opts_to_json(yt_train_table, &o);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "max_steps")), 9);
     ck_assert_ptr_null(json_object_get(j, "config"));
