@@ -6,7 +6,17 @@
  * All activations and workspaces are allocated by yt_model_open for one fixed
  * micro-batch shape; forward/backward allocates nothing.  Gradients exist only for
  * the LoRA parameters, which live in one contiguous buffer, layer after layer, so
- * a layer's gradients are one span (the all-reduce buckets by layer). */
+ * a layer's gradients are one span (the all-reduce buckets by layer).
+ *
+ * Two engines compute the same layer: model/llama.c + lora.c on the CPU
+ * (kernels/kernels.h) and model/llama_gpu.c on a GPU (kernels/cuda/
+ * kernels_cuda.h, model_gpu.h); they repeat the buffer layout and the layer
+ * sequence.  An op added to the layer touches both: the CPU kernel and its
+ * finite-difference test, the CUDA kernel and its test against the CPU one,
+ * the call in both engines' forward and backward (and the GPU's recompute
+ * path), and the buffers each engine allocates.  tests/integration/
+ * engine_ops.sh fails while one engine calls an op the other does not;
+ * test_model_gpu compares the two engines' results. */
 #ifndef YT_MODEL_H
 #define YT_MODEL_H
 
