@@ -13,6 +13,7 @@ work=$(mktemp -d /tmp/yt-yield-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 fail() { echo "FAIL: $*"; exit 1; }
+. "$YT_SRCDIR/tests/integration/preempt_lib.sh"
 RANDOM=${YT_TEST_SEED:-$$}
 echo "random seed of the interruption times: $RANDOM"
 
@@ -28,18 +29,6 @@ two=("$MPIRUN" -np 2 --oversubscribe "$YT_BIN" train "${common[@]}" --grad-accum
 "${one[@]}" --out ref1 > /dev/null
 "${two[@]}" --out ref2 > /dev/null
 
-rank_pid() {  # a rank of the mpirun with pid $1 (its child), waiting for it to start
-    local p=""
-    for _ in $(seq 50); do
-        p=$(pgrep -P "$1" -f "yieldtune train" | head -1 || true)
-        [ -n "$p" ] && break
-        sleep 0.05
-    done
-    echo "$p"
-}
-
-steps_done() { [ -f "$1/metrics.jsonl" ] && wc -l < "$1/metrics.jsonl" || echo 0; }
-
 # interrupt NAME HOW CMD...: reruns CMD until it exits 0, hitting each run
 # except the last with HOW at a random moment after it has made progress (a
 # signal before a process has started its signal handling kills it: that window
@@ -53,11 +42,7 @@ interrupt() {
         before=$(steps_done "$name")
         "$@" --out "$name" > "$name.$attempt.log" 2>&1 &
         local pid=$!
-        for _ in $(seq 1200); do
-            [ "$(steps_done "$name")" -gt "$before" ] && break
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.05
-        done
+        wait_progress "$pid" "$name" "$before"
         sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
         if kill -0 "$pid" 2>/dev/null; then
             # a process may finish between the check and the kill: not an error
