@@ -149,16 +149,54 @@ static char *trim(char *s)
     return s;
 }
 
+/* A config file is a few dozen short lines: anything much larger (say
+ * --config /dev/zero) is refused before it fills memory. */
+#define CONFIG_LINE_MAX 8192
+#define CONFIG_FILE_MAX (1 << 20)
+
+/* One line into buf (without its newline): 1, 0 at the end, -1 when longer
+ * than cap - 1 bytes, -2 on a NUL byte. */
+static int read_line(FILE *f, char *buf, size_t cap, long *total)
+{
+    size_t n = 0;
+    int c;
+    while ((c = getc(f)) != EOF) {
+        ++*total;
+        if (c == '\n')
+            break;
+        if (c == '\0')
+            return -2;
+        if (n + 1 >= cap)
+            return -1;
+        buf[n++] = (char)c;
+    }
+    buf[n] = '\0';
+    return c == EOF && n == 0 ? 0 : 1;
+}
+
 static int parse_file(const yt_opt *table, void *dst, const char *path, yt_err *e)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return yt_errno(e, errno, "--config %s", path);
-    char *line = NULL;
-    size_t cap = 0;
-    int lineno = 0, rc = 0;
-    while (getline(&line, &cap, f) > 0) {
+    char line[CONFIG_LINE_MAX];
+    long total = 0;
+    int lineno = 0, rc = 0, got;
+    while ((got = read_line(f, line, sizeof line, &total)) != 0) {
         lineno++;
+        if (got == -1) {
+            rc = yt_errf(e, "%s:%d: line longer than %d bytes: not a config file", path, lineno,
+                         CONFIG_LINE_MAX - 1);
+            break;
+        }
+        if (got == -2) {
+            rc = yt_errf(e, "%s:%d: a NUL byte: not a config file", path, lineno);
+            break;
+        }
+        if (total > CONFIG_FILE_MAX) {
+            rc = yt_errf(e, "%s: larger than %d bytes: not a config file", path, CONFIG_FILE_MAX);
+            break;
+        }
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
@@ -187,7 +225,8 @@ static int parse_file(const yt_opt *table, void *dst, const char *path, yt_err *
         if ((rc = yt_opts_set(table, dst, key, val, where, e)) != 0)
             break;
     }
-    free(line);
+    if (rc == 0 && ferror(f))
+        rc = yt_errno(e, errno, "--config %s", path);
     fclose(f);
     return rc;
 }

@@ -72,6 +72,10 @@ int yt_yield_parse(yt_yield_config *c, const char *signals, const char *deadline
         int s = lookup(p, (size_t)(eq - p));
         char *end;
         double d = strtod(eq + 1, &end);
+        if (end == eq + 1)
+            return yt_errf(e, "--yield-deadline: '%.*s' gives no seconds (0 finishes the step; "
+                              "leave the signal out of the list to keep the default)",
+                           (int)n, p);
         if (s < 0 || end != p + n || !(d >= 0) || !isfinite(d))
             return yt_errf(e, "--yield-deadline: bad entry '%.*s'", (int)n, p);
         int found = 0;

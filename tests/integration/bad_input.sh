@@ -33,6 +33,10 @@ expect_fail "--schedule" "$YT_BIN" "${T[@]}" --model model --schedule fast
 expect_fail "unknown command" "$YT_BIN" frobnicate
 expect_fail "--preset" "$YT_BIN" init-model --preset huge --out m2
 expect_fail "max_position_embeddings" "$YT_BIN" "${T[@]}" --model model --seq-len 100000
+expect_fail "--yield-deadline: 'TERM=' gives no seconds" "$YT_BIN" "${T[@]}" --model model --yield-deadline TERM=
+expect_fail "/dev/zero:1: a NUL byte" timeout 20 "$YT_BIN" "${T[@]}" --model model --config /dev/zero
+yes '# a comment line that a config file may hold, repeated far too often' | head -c 2000000 > big.conf
+expect_fail "big.conf: larger than" timeout 20 "$YT_BIN" "${T[@]}" --model model --config big.conf
 
 # config.json problems
 mkdir -p m_nokey && cp model/model.safetensors m_nokey/
