@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "common/common.h"
-#include "datasets/tokenizer.h"
+#include "datasets/tokenizer/gguf_meta.h"
+#include "datasets/tokenizer/tokenizer.h"
 
 #define ck_assert_msg_has(e, sub)                                                           \
     ck_assert_msg(strstr((e).msg, (sub)) != NULL, "message '%s' lacks '%s'", (e).msg, (sub))
