@@ -24,7 +24,8 @@
 #include <stdint.h>
 
 #include "common/common.h"
-#include "datasets/tokenizer.h"
+#include "datasets/tokenizer/gguf_meta.h"
+#include "datasets/tokenizer/tokenizer.h"
 
 #define YT_DS_FORMAT "yieldtune-tokens"
 #define YT_DS_FORMAT_VERSION 1

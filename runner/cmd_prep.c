@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "datasets/datasets.h"
-#include "datasets/tokenizer.h"
+#include "datasets/tokenizer/tokenizer.h"
 #include "model/model.h"
 #include "runner/options.h"
 #include "runner/runner.h"

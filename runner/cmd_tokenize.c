@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/tokenizer.h"
+#include "datasets/tokenizer/tokenizer.h"
 #include "runner/options.h"
 #include "runner/runner.h"
 

@@ -3,19 +3,61 @@
  * $PYTHON, as AM_TESTS_ENVIRONMENT sets it), tokenizers loaded from GGUF and from
  * tokenizer.json text with hand-computed expectations, malformed files (errors name
  * the file and key), invalid UTF-8 (refused, naming the byte offset), HF's lossy
- * decoding rules, and the fingerprint.  Token-exact agreement with HF tokenizers on
- * real files is tests/integration/tokenizer_parity.sh. */
+ * decoding rules, and the fingerprint.  Inputs: a FIFO is read once (a tokenizer.json
+ * and a GGUF through one load the same as from a file), a file over the size limit
+ * and an endless stream are refused naming them.  Allocation failures: this binary is
+ * linked with --wrap for malloc, calloc, realloc and strdup (tests/tokenizer.inc), so
+ * that the Nth allocation can be made to fail; every load and encode must then fail
+ * naming what ran out, or succeed with the same result (never skip a failure).
+ * Token-exact agreement with HF tokenizers on real files is
+ * tests/integration/tokenizer_parity.sh. */
 #define _POSIX_C_SOURCE 200809L
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/common.h"
-#include "datasets/tokenizer.h"
+#include "datasets/tokenizer/gguf_meta.h"
+#include "datasets/tokenizer/input.h"
+#include "datasets/tokenizer/tokenizer.h"
+
+/* ---- the allocation-failure seam (ld --wrap) ---- */
+
+static long fail_at = -1; /* which allocation fails while armed; -1 = none */
+static long n_allocs;     /* allocations seen while armed */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+
+static int fail_now(void) { return fail_at >= 0 && n_allocs++ == fail_at; }
+void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t size) { return fail_now() ? NULL : __real_calloc(n, size); }
+void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
+char *__wrap_strdup(const char *s) { return fail_now() ? NULL : __real_strdup(s); }
+
+static void arm(long k)
+{
+    n_allocs = 0;
+    fail_at = k;
+}
+
+/* Whether the armed failure happened (disarms). */
+static int disarm(void)
+{
+    int hit = fail_at >= 0 && n_allocs > fail_at;
+    fail_at = -1;
+    return hit;
+}
 
 #define ck_assert_msg_has(e, sub)                                                           \
     ck_assert_msg(strstr((e).msg, (sub)) != NULL, "message '%s' lacks '%s'", (e).msg, (sub))
@@ -365,6 +407,242 @@ START_TEST(json_malformed)
 }
 END_TEST
 
+/* ---- inputs: read once, bounded ---- */
+
+/* Writes N bytes of P into the FIFO at PATH from a child process; returns its pid. */
+static pid_t fifo_writer(const char *path, const void *p, size_t n)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(path, O_WRONLY);
+        if (fd < 0)
+            _exit(2);
+        const char *c = p;
+        while (n) {
+            ssize_t w = write(fd, c, n);
+            if (w <= 0)
+                _exit(3);
+            c += w;
+            n -= (size_t)w;
+        }
+        close(fd);
+        _exit(0);
+    }
+    return pid;
+}
+
+static char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    char *b = malloc(*n + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+START_TEST(fifo_read_once)
+{
+    char fifo[8192];
+    snprintf(fifo, sizeof fifo, "%s/tok.fifo", fixdir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    yt_err e = {{0}};
+    int status;
+
+    /* tokenizer.json through a FIFO: the same tokenizer as from memory */
+    const char *js = tiny_json("[\"a b\", \"ab c\", \"\\u0120 a\", \"b c\"]", "", "null");
+    yt_tok *ref, *t = NULL;
+    ck_assert_msg(yt_tok_load_json_text(&ref, js, strlen(js), "tiny.json", &e) == 0, "%s", e.msg);
+    pid_t pid = fifo_writer(fifo, js, strlen(js));
+    int rc = yt_tok_load(&t, fifo, &e);
+    if (rc)
+        kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer did not finish");
+    ck_assert_str_eq(yt_tok_source_kind(t), "tokenizer.json");
+    ck_assert(yt_tok_fingerprint(t) == yt_tok_fingerprint(ref));
+    expect_ids(t, "abc abc", 1, (const uint32_t[]){10, 5, 3, 5, 11}, 5);
+    yt_tok_free(t);
+    yt_tok_free(ref);
+
+    /* a GGUF through a FIFO (its magic picks the loader; the metadata is read as it
+     * comes): the same tokenizer as from the file */
+    size_t n;
+    char *bytes = read_all(fx("tiny_llama.gguf"), &n);
+    ck_assert_msg(yt_tok_load(&ref, fx("tiny_llama.gguf"), &e) == 0, "%s", e.msg);
+    pid = fifo_writer(fifo, bytes, n);
+    t = NULL;
+    rc = yt_tok_load(&t, fifo, &e);
+    if (rc)
+        kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    ck_assert_str_eq(yt_tok_source_kind(t), "gguf");
+    ck_assert(yt_tok_fingerprint(t) == yt_tok_fingerprint(ref));
+    expect_ids(t, "hello world", 1, (const uint32_t[]){1, 272, 275, 262, 266}, 5);
+    yt_tok_free(t);
+    yt_tok_free(ref);
+    free(bytes);
+
+    /* a GGUF stream has no size to check lengths against: a string longer than the
+     * metadata limit is refused before anything is allocated for it */
+    unsigned char hdr[32] = "GGUF";
+    size_t o = 4;
+    const uint64_t fields[] = {3, 0, 1, (uint64_t)1 << 40}; /* version, tensors, kv, key length */
+    for (int f = 0; f < 4; f++)
+        for (int b = 0; b < (f ? 8 : 4); b++)
+            hdr[o++] = (unsigned char)(fields[f] >> (8 * b));
+    pid = fifo_writer(fifo, hdr, o);
+    t = NULL;
+    rc = yt_tok_load(&t, fifo, &e);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_ptr_null(t);
+    ck_assert_msg_has(e, "tok.fifo");
+    ck_assert_msg_has(e, "metadata limit");
+    unlink(fifo);
+}
+END_TEST
+
+START_TEST(size_limit)
+{
+    /* a regular file over the limit is refused before it is read (sparse: no disk) */
+    char big[8192];
+    snprintf(big, sizeof big, "%s/huge.json", fixdir);
+    int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)TOK_INPUT_MAX + 1), 0);
+    close(fd);
+    yt_tok *t = NULL;
+    yt_err e = {{0}};
+    ck_assert_int_eq(yt_tok_load(&t, big, &e), -1);
+    ck_assert_ptr_null(t);
+    ck_assert_msg_has(e, "huge.json");
+    ck_assert_msg_has(e, "1073741825 bytes");
+    unlink(big);
+
+    /* an endless stream: refused once it passes the limit (here 1 MiB, the reader the
+     * loaders use, with a smaller bound), naming it */
+    tok_input in;
+    ck_assert_msg(tok_input_open(&in, "/dev/zero", &e) == 0, "%s", e.msg);
+    char *text = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(tok_input_slurp(&in, (uint64_t)1 << 20, &text, &len, &e), -1);
+    tok_input_close(&in);
+    ck_assert_ptr_null(text);
+    ck_assert_msg_has(e, "/dev/zero");
+    ck_assert_msg_has(e, "1048576 bytes");
+    /* exactly at the limit is fine: a stream of 1 MiB + 0 bytes */
+    char fifo[8192];
+    snprintf(fifo, sizeof fifo, "%s/lim.fifo", fixdir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    char *mib = calloc(1, (size_t)1 << 20);
+    ck_assert_ptr_nonnull(mib);
+    pid_t pid = fifo_writer(fifo, mib, (size_t)1 << 20);
+    ck_assert_msg(tok_input_open(&in, fifo, &e) == 0, "%s", e.msg);
+    int rc = tok_input_slurp(&in, (uint64_t)1 << 20, &text, &len, &e);
+    tok_input_close(&in);
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    ck_assert_uint_eq(len, (size_t)1 << 20);
+    ck_assert(memcmp(text, mib, len) == 0 && text[len] == '\0');
+    free(text);
+    free(mib);
+    unlink(fifo);
+}
+END_TEST
+
+/* ---- allocation failures ---- */
+
+typedef int (*load_fn)(yt_tok **t, const void *arg, yt_err *e);
+
+static int load_path(yt_tok **t, const void *arg, yt_err *e) { return yt_tok_load(t, arg, e); }
+
+static int load_text(yt_tok **t, const void *arg, yt_err *e)
+{
+    return yt_tok_load_json_text(t, arg, strlen(arg), "oom.json", e);
+}
+
+/* Fails allocation 0, 1, 2, ... of a load (and then of an encode) until one runs
+ * without reaching the failure: every failed run must report it ("out of memory",
+ * naming NAME), and none may swallow it. */
+static void alloc_sweep(load_fn load, const void *arg, const char *name, const char *text)
+{
+    yt_tok *ref;
+    yt_err e = {{0}};
+    ck_assert_msg(load(&ref, arg, &e) == 0, "%s", e.msg);
+    yt_tok_ids want = {0};
+    ck_assert_msg(yt_tok_encode(ref, text, strlen(text), 1, &want, &e) == 0, "%s", e.msg);
+    long k, failed = 0;
+    for (k = 0;; k++) {
+        yt_tok *t = NULL;
+        e.msg[0] = '\0';
+        arm(k);
+        int rc = load(&t, arg, &e);
+        int hit = disarm();
+        if (!hit) {
+            ck_assert_msg(rc == 0, "%s: load %ld failed with no allocation failing: %s", name, k,
+                          e.msg);
+            ck_assert(yt_tok_fingerprint(t) == yt_tok_fingerprint(ref));
+            yt_tok_free(t);
+            break;
+        }
+        ck_assert_msg(rc == -1, "%s: allocation %ld failed and the load went on (fingerprint %s)",
+                      name, k, t && yt_tok_fingerprint(t) == yt_tok_fingerprint(ref)
+                                       ? "unchanged" : "changed");
+        ck_assert_ptr_null(t);
+        ck_assert_msg_has(e, "out of memory");
+        ck_assert_msg_has(e, name);
+        failed++;
+    }
+    ck_assert_int_gt(failed, 20);
+    for (k = 0;; k++) {
+        yt_tok *t;
+        ck_assert_msg(load(&t, arg, &e) == 0, "%s", e.msg);
+        yt_tok_ids ids = {0};
+        ck_assert_int_eq(yt_tok_ids_push(&ids, 7, &e), 0);
+        arm(k);
+        int rc = yt_tok_encode(t, text, strlen(text), 1, &ids, &e);
+        int hit = disarm();
+        yt_tok_free(t);
+        if (!hit) {
+            ck_assert_msg(rc == 0, "%s", e.msg);
+            ck_assert_uint_eq(ids.n, want.n + 1);
+            ck_assert(memcmp(ids.v + 1, want.v, want.n * sizeof *want.v) == 0);
+            free(ids.v);
+            break;
+        }
+        ck_assert_msg(rc == -1, "%s: allocation %ld of an encode failed and it went on", name, k);
+        ck_assert_msg_has(e, "out of memory");
+        ck_assert_uint_eq(ids.n, 1); /* untouched */
+        free(ids.v);
+    }
+    ck_assert_int_gt(k, 2);
+    free(want.v);
+    yt_tok_free(ref);
+}
+
+START_TEST(alloc_failures_reported)
+{
+    const char *js = tiny_json("[\"a b\", \"ab c\", \"\\u0120 a\", \"b c\"]",
+                               ", {\"id\": 12, \"content\": \"ca\", \"special\": false,"
+                               " \"normalized\": true, \"single_word\": true}",
+                               "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"x+\"},"
+                               " \"content\": \"c\"}");
+    alloc_sweep(load_text, js, "oom.json", "abxx ca  <eos> abc");
+    alloc_sweep(load_path, fx("tiny.gguf"), "tiny.gguf", "hello <|end|>hell hello");
+    alloc_sweep(load_path, fx("tiny_llama.gguf"), "tiny_llama.gguf", "hello h\xc3\xa9 world");
+}
+END_TEST
+
 /* ---- invalid UTF-8 ---- */
 
 START_TEST(utf8_refused)
@@ -426,6 +704,15 @@ int main(void)
     suite_add_tcase(s, c);
     c = tcase_create("utf8");
     tcase_add_test(c, utf8_refused);
+    suite_add_tcase(s, c);
+    c = tcase_create("input");
+    tcase_set_timeout(c, 60);
+    tcase_add_test(c, fifo_read_once);
+    tcase_add_test(c, size_limit);
+    suite_add_tcase(s, c);
+    c = tcase_create("alloc");
+    tcase_set_timeout(c, 120);
+    tcase_add_test(c, alloc_failures_reported);
     suite_add_tcase(s, c);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

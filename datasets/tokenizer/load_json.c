@@ -1,12 +1,14 @@
-/* Loading a Hugging Face tokenizer.json (jansson).  Every error names the file and
- * the key path ("model.merges[12]", "pre_tokenizer.pretokenizers[0].pattern"). */
-#define _POSIX_C_SOURCE 200809L
+/* Loading a Hugging Face tokenizer.json (jansson) into the parts of a tokenizer.
+ * Every error names the file and the key path ("model.merges[12]",
+ * "pre_tokenizer.pretokenizers[0].pattern"). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/tokenizer_internal.h"
+#include "datasets/tokenizer/load_json.h"
+#include "datasets/tokenizer/utf8.h"
+#include "datasets/tokenizer/yt_tok.h"
 
 typedef struct ld {
     yt_tok *t;
@@ -19,6 +21,13 @@ static int bad(ld *L, const char *key, const char *fmt, const char *arg)
     char what[512];
     snprintf(what, sizeof what, fmt, arg ? arg : "");
     return yt_errf(L->e, "%s: key '%s': %s", L->file, key, what);
+}
+
+/* "FILE: key 'KEY'" for the parts' messages. */
+static const char *where(ld *L, const char *key, char buf[600])
+{
+    snprintf(buf, 600, "%s: key '%s'", L->file, key);
+    return buf;
 }
 
 static const char *get_type(json_t *o) { return json_string_value(json_object_get(o, "type")); }
@@ -55,16 +64,6 @@ static int get_str(ld *L, json_t *o, const char *name, const char *key, const ch
     return 0;
 }
 
-static char *dupn(const char *s, size_t n)
-{
-    char *c = malloc(n + 1);
-    if (c) {
-        memcpy(c, s, n);
-        c[n] = '\0';
-    }
-    return c;
-}
-
 /* {"String": s} or {"Regex": r} */
 static int get_pattern(ld *L, json_t *o, const char *key, int *is_regex, const char **s,
                        size_t *n)
@@ -87,19 +86,6 @@ static int get_pattern(ld *L, json_t *o, const char *key, int *is_regex, const c
 
 /* ---------------- normalizer ---------------- */
 
-static int push_norm(ld *L, tok_norm *n)
-{
-    yt_tok *t = L->t;
-    tok_norm *v = realloc(t->norm, (t->n_norm + 1) * sizeof *v);
-    if (!v) {
-        tok_norm_free(n);
-        return yt_errf(L->e, "%s: out of memory", L->file);
-    }
-    t->norm = v;
-    v[t->n_norm++] = *n;
-    return 0;
-}
-
 static int parse_norm(ld *L, json_t *o, const char *key)
 {
     if (!o || json_is_null(o))
@@ -107,8 +93,8 @@ static int parse_norm(ld *L, json_t *o, const char *key)
     const char *ty = get_type(o);
     if (!ty)
         return bad(L, key, "normalizer without a \"type\"", NULL);
-    tok_norm n;
-    memset(&n, 0, sizeof n);
+    tok_norm_chain *c = &L->t->norm;
+    char w[600];
     if (!strcmp(ty, "Sequence")) {
         json_t *a = json_object_get(o, "normalizers");
         if (!json_is_array(a))
@@ -126,66 +112,25 @@ static int parse_norm(ld *L, json_t *o, const char *key)
         size_t len;
         if (get_str(L, o, "prepend", key, &s, &len))
             return -1;
-        n.kind = TN_PREPEND;
-        n.a = dupn(s, len);
-        n.alen = len;
-        return push_norm(L, &n);
+        return tok_norm_add_prepend(c, s, len, where(L, key, w), L->e);
     }
     if (!strcmp(ty, "Replace")) {
         int isre;
-        const char *s, *c;
+        const char *s, *content;
         size_t len, clen;
-        if (get_pattern(L, o, key, &isre, &s, &len) || get_str(L, o, "content", key, &c, &clen))
+        if (get_pattern(L, o, key, &isre, &s, &len) ||
+            get_str(L, o, "content", key, &content, &clen))
             return -1;
-        n.kind = isre ? TN_REPLACE_RE : TN_REPLACE;
-        n.a = dupn(s, len);
-        n.alen = len;
-        n.b = dupn(c, clen);
-        n.blen = clen;
-        if (isre) {
-            char k[600];
-            snprintf(k, sizeof k, "%s: key '%s.pattern'", L->file, key);
-            if (tok_re_compile(&n.re, s, k, L->e)) {
-                tok_norm_free(&n);
-                return -1;
-            }
-        }
-        return push_norm(L, &n);
+        char k[512];
+        snprintf(k, sizeof k, "%s.pattern", key);
+        return tok_norm_add_replace(c, s, len, isre, content, clen, where(L, k, w), L->e);
     }
-    if (!strcmp(ty, "NFC")) {
-        n.kind = TN_NFC;
-        snprintf(n.name, sizeof n.name, "%s", ty);
-        return push_norm(L, &n);
-    }
+    if (!strcmp(ty, "NFC"))
+        return tok_norm_add_nfc(c, where(L, key, w), L->e);
     return bad(L, key, "normalizer type '%s' is not supported", ty);
 }
 
 /* ---------------- pre-tokenizer ---------------- */
-
-static int push_pre(ld *L, tok_pre *p)
-{
-    yt_tok *t = L->t;
-    tok_pre *v = realloc(t->pre, (t->n_pre + 1) * sizeof *v);
-    if (!v) {
-        tok_pre_free(p);
-        return yt_errf(L->e, "%s: out of memory", L->file);
-    }
-    t->pre = v;
-    v[t->n_pre++] = *p;
-    return 0;
-}
-
-static int compile_pre(ld *L, tok_pre *p, const char *pattern, const char *key)
-{
-    char k[600];
-    snprintf(k, sizeof k, "%s: key '%s'", L->file, key);
-    if (tok_re_compile(&p->re, pattern, k, L->e)) {
-        tok_pre_free(p);
-        return -1;
-    }
-    p->is_regex = 1;
-    return 0;
-}
 
 static int parse_prepend_scheme(ld *L, json_t *o, const char *key, int *scheme)
 {
@@ -216,8 +161,8 @@ static int parse_pre(ld *L, json_t *o, const char *key)
     const char *ty = get_type(o);
     if (!ty)
         return bad(L, key, "pre-tokenizer without a \"type\"", NULL);
-    tok_pre p;
-    memset(&p, 0, sizeof p);
+    tok_pre_chain *c = &L->t->pre;
+    char w[600];
     if (!strcmp(ty, "Sequence")) {
         json_t *a = json_object_get(o, "pretokenizers");
         if (!json_is_array(a))
@@ -233,7 +178,7 @@ static int parse_pre(ld *L, json_t *o, const char *key)
     if (!strcmp(ty, "Split")) {
         const char *s;
         size_t len;
-        int isre;
+        int isre, invert = 0;
         if (get_pattern(L, o, key, &isre, &s, &len))
             return -1;
         const char *b;
@@ -241,80 +186,50 @@ static int parse_pre(ld *L, json_t *o, const char *key)
             return -1;
         static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext",
                                       "Contiguous"};
-        p.behavior = -1;
+        int behavior = -1;
         for (int i = 0; i < 5; i++)
             if (!strcmp(b, names[i]))
-                p.behavior = i;
-        if (p.behavior < 0) {
-            char k[512];
+                behavior = i;
+        char k[512];
+        if (behavior < 0) {
             snprintf(k, sizeof k, "%s.behavior", key);
             return bad(L, k, "unknown behavior '%s'", b);
         }
-        if (get_bool(L, o, "invert", 0, key, &p.invert))
+        if (get_bool(L, o, "invert", 0, key, &invert))
             return -1;
-        p.kind = TP_SPLIT;
-        if (isre) {
-            char k[512];
-            snprintf(k, sizeof k, "%s.pattern", key);
-            if (compile_pre(L, &p, s, k))
-                return -1;
-        } else {
-            p.lit = dupn(s, len);
-            p.litlen = len;
-        }
-        return push_pre(L, &p);
+        snprintf(k, sizeof k, "%s.pattern", key);
+        return tok_pre_add_split(c, s, len, isre, behavior, invert, where(L, k, w), L->e);
     }
     if (!strcmp(ty, "ByteLevel")) {
-        p.kind = TP_BYTELEVEL;
-        if (get_bool(L, o, "add_prefix_space", 1, key, &p.add_prefix_space) ||
-            get_bool(L, o, "use_regex", 1, key, &p.use_regex))
+        int aps = 0, use_regex = 0;
+        if (get_bool(L, o, "add_prefix_space", 1, key, &aps) ||
+            get_bool(L, o, "use_regex", 1, key, &use_regex))
             return -1;
-        if (p.use_regex && compile_pre(L, &p, tok_gpt2_regex, key))
-            return -1;
-        return push_pre(L, &p);
+        return tok_pre_add_bytelevel(c, aps, use_regex, where(L, key, w), L->e);
     }
     if (!strcmp(ty, "Digits")) {
-        p.kind = TP_DIGITS;
-        if (get_bool(L, o, "individual_digits", 0, key, &p.individual))
+        int individual = 0;
+        if (get_bool(L, o, "individual_digits", 0, key, &individual))
             return -1;
-        p.behavior = TB_ISOLATED;
-        if (compile_pre(L, &p, p.individual ? "\\p{N}" : "\\p{N}+", key))
-            return -1;
-        return push_pre(L, &p);
+        return tok_pre_add_digits(c, individual, where(L, key, w), L->e);
     }
     if (!strcmp(ty, "Metaspace")) {
         const char *r;
         size_t rl;
+        int scheme = 0, split = 0;
         if (get_str(L, o, "replacement", key, &r, &rl))
             return -1;
         uint32_t cp;
         if (rl == 0 || rl > 4 || tok_utf8_get(r, rl, &cp) != rl)
             return bad(L, key, "replacement must be one character", NULL);
-        p.kind = TP_METASPACE;
-        memcpy(p.repl, r, rl);
-        p.repl_len = rl;
-        if (parse_prepend_scheme(L, o, key, &p.prepend_scheme) ||
-            get_bool(L, o, "split", 1, key, &p.split))
+        if (parse_prepend_scheme(L, o, key, &scheme) || get_bool(L, o, "split", 1, key, &split))
             return -1;
-        return push_pre(L, &p);
+        return tok_pre_add_metaspace(c, r, rl, scheme, split, where(L, key, w), L->e);
     }
     return bad(L, key, "pre-tokenizer type '%s' is not supported", ty);
 }
 
 /* ---------------- decoder ---------------- */
-
-static int push_dec(ld *L, tok_dec *d)
-{
-    yt_tok *t = L->t;
-    tok_dec *v = realloc(t->dec, (t->n_dec + 1) * sizeof *v);
-    if (!v) {
-        tok_dec_free(d);
-        return yt_errf(L->e, "%s: out of memory", L->file);
-    }
-    t->dec = v;
-    v[t->n_dec++] = *d;
-    return 0;
-}
 
 static int one_char(ld *L, json_t *o, const char *name, const char *key, uint32_t *cp)
 {
@@ -334,12 +249,12 @@ static int parse_dec(ld *L, json_t *o, const char *key)
 {
     if (!o || json_is_null(o))
         return 0;
-    L->t->has_decoder = 1;
+    tok_dec_chain *c = &L->t->dec;
+    c->present = 1;
     const char *ty = get_type(o);
     if (!ty)
         return bad(L, key, "decoder without a \"type\"", NULL);
-    tok_dec d;
-    memset(&d, 0, sizeof d);
+    char w[600];
     if (!strcmp(ty, "Sequence")) {
         json_t *a = json_object_get(o, "decoders");
         if (!json_is_array(a))
@@ -352,51 +267,40 @@ static int parse_dec(ld *L, json_t *o, const char *key)
         }
         return 0;
     }
-    if (!strcmp(ty, "ByteLevel")) {
-        d.kind = TD_BYTELEVEL;
-        return push_dec(L, &d);
-    }
-    if (!strcmp(ty, "ByteFallback")) {
-        d.kind = TD_BYTEFALLBACK;
-        return push_dec(L, &d);
-    }
-    if (!strcmp(ty, "Fuse")) {
-        d.kind = TD_FUSE;
-        return push_dec(L, &d);
-    }
+    if (!strcmp(ty, "ByteLevel"))
+        return tok_dec_add(c, TD_BYTELEVEL, where(L, key, w), L->e);
+    if (!strcmp(ty, "ByteFallback"))
+        return tok_dec_add(c, TD_BYTEFALLBACK, where(L, key, w), L->e);
+    if (!strcmp(ty, "Fuse"))
+        return tok_dec_add(c, TD_FUSE, where(L, key, w), L->e);
     if (!strcmp(ty, "Replace")) {
         int isre;
-        const char *s, *c;
+        const char *s, *content;
         size_t n, cn;
-        if (get_pattern(L, o, key, &isre, &s, &n) || get_str(L, o, "content", key, &c, &cn))
+        if (get_pattern(L, o, key, &isre, &s, &n) || get_str(L, o, "content", key, &content, &cn))
             return -1;
         if (isre)
             return bad(L, key, "a Replace decoder with a Regex pattern is not supported", NULL);
-        d.kind = TD_REPLACE;
-        d.a = dupn(s, n);
-        d.alen = n;
-        d.b = dupn(c, cn);
-        d.blen = cn;
-        return push_dec(L, &d);
+        return tok_dec_add_replace(c, s, n, content, cn, where(L, key, w), L->e);
     }
     if (!strcmp(ty, "Strip")) {
-        d.kind = TD_STRIP;
-        if (one_char(L, o, "content", key, &d.content))
+        uint32_t content;
+        if (one_char(L, o, "content", key, &content))
             return -1;
         json_t *a = json_object_get(o, "start"), *b = json_object_get(o, "stop");
         if (!json_is_integer(a) || !json_is_integer(b) || json_integer_value(a) < 0 ||
             json_integer_value(b) < 0)
             return bad(L, key, "Strip needs non-negative integers \"start\" and \"stop\"", NULL);
-        d.start = (size_t)json_integer_value(a);
-        d.stop = (size_t)json_integer_value(b);
-        return push_dec(L, &d);
+        return tok_dec_add_strip(c, content, (size_t)json_integer_value(a),
+                                 (size_t)json_integer_value(b), where(L, key, w), L->e);
     }
     if (!strcmp(ty, "Metaspace")) {
-        d.kind = TD_METASPACE;
-        if (one_char(L, o, "replacement", key, &d.repl) ||
-            parse_prepend_scheme(L, o, key, &d.prepend_scheme))
+        uint32_t repl;
+        int scheme = 0;
+        if (one_char(L, o, "replacement", key, &repl) ||
+            parse_prepend_scheme(L, o, key, &scheme))
             return -1;
-        return push_dec(L, &d);
+        return tok_dec_add_metaspace(c, repl, scheme, where(L, key, w), L->e);
     }
     return bad(L, key, "decoder type '%s' is not supported", ty);
 }
@@ -432,6 +336,60 @@ static int special_pair(ld *L, json_t *o, const char *name, const char *key, uin
     return 0;
 }
 
+/* TemplateProcessing: the special tokens around sequence A of the single template. */
+static int parse_template(ld *L, json_t *o, const char *key)
+{
+    yt_tok *t = L->t;
+    json_t *single = json_object_get(o, "single"), *sp = json_object_get(o, "special_tokens");
+    char k[512];
+    snprintf(k, sizeof k, "%s.single", key);
+    if (!json_is_array(single))
+        return bad(L, k, "expected an array", NULL);
+    uint32_t *pre = NULL, *suf = NULL;
+    size_t npre = 0, nsuf = 0;
+    int seen_a = 0, rc = 0;
+    for (size_t i = 0; i < json_array_size(single) && !rc; i++) {
+        json_t *it = json_array_get(single, i), *st, *sq;
+        snprintf(k, sizeof k, "%s.single[%zu]", key, i);
+        if ((sq = json_object_get(it, "Sequence"))) {
+            const char *which = json_string_value(json_object_get(sq, "id"));
+            if (!which || strcmp(which, "A") != 0 || seen_a)
+                rc = bad(L, k, "a single template must hold sequence A exactly once", NULL);
+            seen_a = 1;
+        } else if ((st = json_object_get(it, "SpecialToken"))) {
+            const char *name = json_string_value(json_object_get(st, "id"));
+            json_t *def = name ? json_object_get(sp, name) : NULL;
+            json_t *ids = json_object_get(def, "ids");
+            if (!name || !json_is_array(ids)) {
+                rc = bad(L, k, "special token '%s' is not in special_tokens", name);
+                break;
+            }
+            for (size_t j = 0; j < json_array_size(ids) && !rc; j++) {
+                json_t *x = json_array_get(ids, j);
+                if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+                    json_integer_value(x) > UINT32_MAX) {
+                    rc = bad(L, k, "special token '%s' has a bad id", name);
+                    break;
+                }
+                uint32_t id = (uint32_t)json_integer_value(x);
+                rc = seen_a ? add_ids(L, &suf, &nsuf, &id, 1, 0)
+                            : add_ids(L, &pre, &npre, &id, 1, 0);
+            }
+        } else {
+            rc = bad(L, k, "expected {\"SpecialToken\": ...} or {\"Sequence\": ...}", NULL);
+        }
+    }
+    if (!rc && !seen_a)
+        rc = bad(L, key, "the single template has no sequence A", NULL);
+    if (!rc && npre)
+        rc = add_ids(L, &t->post_prefix, &t->n_prefix, pre, npre, 1);
+    if (!rc && nsuf)
+        rc = add_ids(L, &t->post_suffix, &t->n_suffix, suf, nsuf, 0);
+    free(pre);
+    free(suf);
+    return rc;
+}
+
 static int parse_post(ld *L, json_t *o, const char *key)
 {
     yt_tok *t = L->t;
@@ -461,64 +419,111 @@ static int parse_post(ld *L, json_t *o, const char *key)
         return add_ids(L, &t->post_prefix, &t->n_prefix, &cls, 1, 1) ||
                add_ids(L, &t->post_suffix, &t->n_suffix, &sep, 1, 0);
     }
-    if (!strcmp(ty, "TemplateProcessing")) {
-        json_t *single = json_object_get(o, "single"), *sp = json_object_get(o, "special_tokens");
-        char k[512];
-        snprintf(k, sizeof k, "%s.single", key);
-        if (!json_is_array(single))
-            return bad(L, k, "expected an array", NULL);
-        uint32_t *pre = NULL, *suf = NULL;
-        size_t npre = 0, nsuf = 0;
-        int seen_a = 0, rc = 0;
-        for (size_t i = 0; i < json_array_size(single) && !rc; i++) {
-            json_t *it = json_array_get(single, i), *st, *sq;
-            snprintf(k, sizeof k, "%s.single[%zu]", key, i);
-            if ((sq = json_object_get(it, "Sequence"))) {
-                const char *which = json_string_value(json_object_get(sq, "id"));
-                if (!which || strcmp(which, "A") != 0 || seen_a)
-                    rc = bad(L, k, "a single template must hold sequence A exactly once", NULL);
-                seen_a = 1;
-            } else if ((st = json_object_get(it, "SpecialToken"))) {
-                const char *name = json_string_value(json_object_get(st, "id"));
-                json_t *def = name ? json_object_get(sp, name) : NULL;
-                json_t *ids = json_object_get(def, "ids");
-                if (!name || !json_is_array(ids)) {
-                    rc = bad(L, k, "special token '%s' is not in special_tokens", name);
-                    break;
-                }
-                for (size_t j = 0; j < json_array_size(ids) && !rc; j++) {
-                    json_t *x = json_array_get(ids, j);
-                    if (!json_is_integer(x) || json_integer_value(x) < 0 ||
-                        json_integer_value(x) > UINT32_MAX) {
-                        rc = bad(L, k, "special token '%s' has a bad id", name);
-                        break;
-                    }
-                    uint32_t id = (uint32_t)json_integer_value(x);
-                    rc = seen_a ? add_ids(L, &suf, &nsuf, &id, 1, 0)
-                                : add_ids(L, &pre, &npre, &id, 1, 0);
-                }
-            } else {
-                rc = bad(L, k, "expected {\"SpecialToken\": ...} or {\"Sequence\": ...}", NULL);
-            }
-        }
-        if (!rc && !seen_a)
-            rc = bad(L, key, "the single template has no sequence A", NULL);
-        if (!rc && npre)
-            rc = add_ids(L, &t->post_prefix, &t->n_prefix, pre, npre, 1);
-        if (!rc && nsuf)
-            rc = add_ids(L, &t->post_suffix, &t->n_suffix, suf, nsuf, 0);
-        free(pre);
-        free(suf);
-        return rc;
-    }
+    if (!strcmp(ty, "TemplateProcessing"))
+        return parse_template(L, o, key);
     return bad(L, key, "post-processor type '%s' is not supported", ty);
 }
 
 /* ---------------- model ---------------- */
 
-static int parse_model(ld *L, json_t *m, tok_strmap *vmap)
+/* VMAP: piece -> id of the model vocabulary (keys borrowed from T's pieces). */
+static int parse_vocab(ld *L, json_t *m, tok_strmap *vmap)
 {
     yt_tok *t = L->t;
+    json_t *vocab = json_object_get(m, "vocab");
+    if (!json_is_object(vocab))
+        return bad(L, "model.vocab", "expected an object of token -> id", NULL);
+    size_t nv = json_object_size(vocab);
+    if (tok_sm_init(vmap, nv, L->e))
+        return yt_err_prefix(L->e, "%s: key 'model.vocab'", L->file);
+    uint32_t maxid = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(vocab, k, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= 0xfffffff0LL) {
+            char kk[600];
+            snprintf(kk, sizeof kk, "model.vocab[\"%.200s\"]", k);
+            return bad(L, kk, "expected a token id (integer >= 0)", NULL);
+        }
+        uint32_t id = (uint32_t)json_integer_value(v);
+        if (id + 1 > maxid)
+            maxid = id + 1;
+    }
+    char w[600];
+    where(L, "model.vocab", w);
+    if (tok_vocab_reserve(&t->vocab, maxid, w, L->e))
+        return -1;
+    json_object_foreach(vocab, k, v) {
+        uint32_t id = (uint32_t)json_integer_value(v);
+        size_t len = strlen(k); /* jansson object keys are NUL-terminated */
+        if (tok_vocab_set(&t->vocab, id, k, len, w, L->e))
+            return -1;
+        if (tok_sm_put(vmap, t->vocab.piece[id], len, id, L->e))
+            return yt_err_prefix(L->e, "%s", w);
+    }
+    return 0;
+}
+
+static int parse_merges(ld *L, json_t *m, const tok_strmap *vmap)
+{
+    tok_bpe *bpe = &L->t->bpe;
+    json_t *merges = json_object_get(m, "merges");
+    if (!json_is_array(merges))
+        return bad(L, "model.merges", "expected an array", NULL);
+    size_t nm = json_array_size(merges);
+    if (tok_bpe_merges_init(bpe, nm, L->e))
+        return yt_err_prefix(L->e, "%s: key 'model.merges'", L->file);
+    yt_tok_text cat = {0};
+    int rc = 0;
+    for (size_t i = 0; i < nm && !rc; i++) {
+        json_t *it = json_array_get(merges, i);
+        const char *a, *b;
+        size_t al, bl;
+        char key[64];
+        snprintf(key, sizeof key, "model.merges[%zu]", i);
+        if (json_is_string(it)) {
+            const char *s = json_string_value(it);
+            size_t n = json_string_length(it);
+            const char *sp = memchr(s, ' ', n);
+            if (!sp) {
+                rc = bad(L, key, "'%s' is not two tokens separated by a space", s);
+                break;
+            }
+            a = s;
+            al = (size_t)(sp - s);
+            b = sp + 1;
+            bl = n - al - 1;
+        } else if (json_is_array(it) && json_array_size(it) == 2 &&
+                   json_is_string(json_array_get(it, 0)) && json_is_string(json_array_get(it, 1))) {
+            a = json_string_value(json_array_get(it, 0));
+            al = json_string_length(json_array_get(it, 0));
+            b = json_string_value(json_array_get(it, 1));
+            bl = json_string_length(json_array_get(it, 1));
+        } else {
+            rc = bad(L, key, "expected \"a b\" or [\"a\", \"b\"]", NULL);
+            break;
+        }
+        int r = tok_bpe_merge(bpe, vmap, a, al, b, bl, (uint32_t)i, &cat, L->e);
+        char tokn[256];
+        if (r == 1 || r == 2) {
+            size_t tl = r == 1 ? al : bl;
+            snprintf(tokn, sizeof tokn, "%.*s", (int)(tl > 200 ? 200 : tl), r == 1 ? a : b);
+            rc = bad(L, key, "token '%s' is not in model.vocab", tokn);
+        } else if (r == 3) {
+            snprintf(tokn, sizeof tokn, "%.*s", (int)(cat.n > 200 ? 200 : cat.n), cat.s);
+            rc = bad(L, key, "merged token '%s' is not in model.vocab", tokn);
+        } else if (r < 0) {
+            rc = yt_err_prefix(L->e, "%s: key '%s'", L->file, key);
+        }
+    }
+    free(cat.s);
+    bpe->n_merges = nm;
+    return rc;
+}
+
+static int parse_model(ld *L, json_t *m, tok_strmap *vmap)
+{
+    tok_bpe *bpe = &L->t->bpe;
     if (!json_is_object(m))
         return bad(L, "model", "expected an object", NULL);
     const char *ty = get_type(m);
@@ -536,121 +541,22 @@ static int parse_model(ld *L, json_t *m, tok_strmap *vmap)
             return bad(L, k, "is not supported", NULL);
         }
     }
-    if (get_bool(L, m, "fuse_unk", 0, "model", &t->fuse_unk) ||
-        get_bool(L, m, "byte_fallback", 0, "model", &t->byte_fallback) ||
-        get_bool(L, m, "ignore_merges", 0, "model", &t->ignore_merges))
+    if (get_bool(L, m, "fuse_unk", 0, "model", &bpe->fuse_unk) ||
+        get_bool(L, m, "byte_fallback", 0, "model", &bpe->byte_fallback) ||
+        get_bool(L, m, "ignore_merges", 0, "model", &bpe->ignore_merges))
         return -1;
-    json_t *vocab = json_object_get(m, "vocab");
-    if (!json_is_object(vocab))
-        return bad(L, "model.vocab", "expected an object of token -> id", NULL);
-    size_t nv = json_object_size(vocab);
-    if (tok_sm_init(vmap, nv, L->e))
-        return yt_err_prefix(L->e, "%s", L->file);
-    uint32_t maxid = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(vocab, k, v) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= 0xfffffff0LL) {
-            char kk[600];
-            snprintf(kk, sizeof kk, "model.vocab[\"%.200s\"]", k);
-            return bad(L, kk, "expected a token id (integer >= 0)", NULL);
-        }
-        uint32_t id = (uint32_t)json_integer_value(v);
-        if (id + 1 > maxid)
-            maxid = id + 1;
-    }
-    if (tok_reserve_ids(t, maxid, L->e))
+    if (parse_vocab(L, m, vmap))
         return -1;
-    json_object_foreach(vocab, k, v) {
-        uint32_t id = (uint32_t)json_integer_value(v);
-        size_t len = strlen(k); /* jansson object keys are NUL-terminated */
-        if (tok_set_piece(t, id, k, len, "key 'model.vocab'", L->e))
-            return -1;
-        if (tok_sm_put(vmap, t->piece[id], len, id, L->e))
-            return yt_err_prefix(L->e, "%s", L->file);
-    }
     json_t *unk = json_object_get(m, "unk_token");
     if (json_is_string(unk)) {
         const tok_sm_ent *en = tok_sm_get(vmap, json_string_value(unk), json_string_length(unk));
         if (!en)
             return bad(L, "model.unk_token", "'%s' is not in model.vocab", json_string_value(unk));
-        t->unk_id = en->val;
+        bpe->unk_id = en->val;
     } else if (unk && !json_is_null(unk)) {
         return bad(L, "model.unk_token", "expected a string or null", NULL);
     }
-    json_t *merges = json_object_get(m, "merges");
-    if (!json_is_array(merges))
-        return bad(L, "model.merges", "expected an array", NULL);
-    size_t nm = json_array_size(merges);
-    if (tok_mm_init(&t->merges, nm, L->e))
-        return yt_err_prefix(L->e, "%s", L->file);
-    char *buf = NULL;
-    size_t bufcap = 0;
-#define MKEY() snprintf(key, sizeof key, "model.merges[%zu]", i)
-    for (size_t i = 0; i < nm; i++) {
-        json_t *it = json_array_get(merges, i);
-        const char *a, *b;
-        size_t al, bl;
-        char key[64];
-        key[0] = '\0';
-        if (json_is_string(it)) {
-            const char *s = json_string_value(it);
-            size_t n = json_string_length(it);
-            const char *sp = memchr(s, ' ', n);
-            if (!sp) {
-                free(buf);
-                MKEY();
-                return bad(L, key, "'%s' is not two tokens separated by a space", s);
-            }
-            a = s;
-            al = (size_t)(sp - s);
-            b = sp + 1;
-            bl = n - al - 1;
-        } else if (json_is_array(it) && json_array_size(it) == 2 &&
-                   json_is_string(json_array_get(it, 0)) && json_is_string(json_array_get(it, 1))) {
-            a = json_string_value(json_array_get(it, 0));
-            al = json_string_length(json_array_get(it, 0));
-            b = json_string_value(json_array_get(it, 1));
-            bl = json_string_length(json_array_get(it, 1));
-        } else {
-            free(buf);
-            MKEY();
-            return bad(L, key, "expected \"a b\" or [\"a\", \"b\"]", NULL);
-        }
-        const tok_sm_ent *ea = tok_sm_get(vmap, a, al), *eb = tok_sm_get(vmap, b, bl);
-        if (!ea || !eb) {
-            free(buf);
-            char tokn[256];
-            snprintf(tokn, sizeof tokn, "%.*s", (int)((!ea ? al : bl) > 200 ? 200 : (!ea ? al : bl)),
-                     !ea ? a : b);
-            MKEY();
-            return bad(L, key, "token '%s' is not in model.vocab", tokn);
-        }
-        if (al + bl > bufcap) {
-            bufcap = (al + bl) * 2 + 64;
-            char *nb = realloc(buf, bufcap);
-            if (!nb) {
-                free(buf);
-                return yt_errf(L->e, "%s: out of memory", L->file);
-            }
-            buf = nb;
-        }
-        memcpy(buf, a, al);
-        memcpy(buf + al, b, bl);
-        const tok_sm_ent *em = tok_sm_get(vmap, buf, al + bl);
-        if (!em) {
-            char tokn[256];
-            snprintf(tokn, sizeof tokn, "%.*s", (int)(al + bl > 200 ? 200 : al + bl), buf);
-            free(buf);
-            MKEY();
-            return bad(L, key, "merged token '%s' is not in model.vocab", tokn);
-        }
-        tok_mm_put(&t->merges, ea->val, eb->val, (uint32_t)i, em->val);
-    }
-#undef MKEY
-    free(buf);
-    t->n_merges = nm;
-    return 0;
+    return parse_merges(L, m, vmap);
 }
 
 static int parse_added(ld *L, json_t *a)
@@ -680,12 +586,27 @@ static int parse_added(ld *L, json_t *a)
             get_bool(L, o, "normalized", !ad.special, key, &ad.normalized) ||
             get_bool(L, o, "single_word", 0, key, &ad.single_word))
             return -1;
-        if (tok_add_added(L->t, &ad, L->e))
+        if (tok_added_add(&L->t->added, &L->t->vocab, &ad, L->file, L->e))
             return yt_err_prefix(L->e, "key '%s'", key);
     }
     return 0;
 }
 
+/* The post-processor's ids must be tokens. */
+static int check_post(ld *L)
+{
+    const yt_tok *t = L->t;
+    const uint32_t *lists[2] = {t->post_prefix, t->post_suffix};
+    size_t ns[2] = {t->n_prefix, t->n_suffix};
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < ns[l]; i++)
+            if (lists[l][i] >= t->vocab.n_ids || !t->vocab.piece[lists[l][i]])
+                return yt_errf(L->e, "%s: key 'post_processor': id %u is not a token", L->file,
+                               lists[l][i]);
+    return 0;
+}
+
+/* BOS / EOS: the post-processor's, else a special added token of a usual name. */
 static void guess_bos_eos(yt_tok *t)
 {
     if (t->n_prefix)
@@ -694,8 +615,8 @@ static void guess_bos_eos(yt_tok *t)
         t->eos = t->post_suffix[t->n_suffix - 1];
     static const char *bos[] = {"<s>", "<|begin_of_text|>", "<|startoftext|>", "<bos>"};
     static const char *eos[] = {"</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>"};
-    for (size_t i = 0; i < t->n_added; i++) {
-        const tok_added *a = &t->added[i];
+    for (size_t i = 0; i < t->added.n; i++) {
+        const tok_added *a = &t->added.v[i];
         if (!a->special)
             continue;
         for (int k = 0; k < 4; k++) {
@@ -707,8 +628,9 @@ static void guess_bos_eos(yt_tok *t)
     }
 }
 
-int yt_tok_load_json_text(yt_tok **out, const char *text, size_t len, const char *name, yt_err *e)
+int tok_json_fill(yt_tok *t, const char *text, size_t len, yt_err *e)
 {
+    const char *name = t->path;
     json_error_t je;
     json_t *root = json_loadb(text, len, 0, &je);
     if (!root)
@@ -716,11 +638,6 @@ int yt_tok_load_json_text(yt_tok **out, const char *text, size_t len, const char
     if (!json_is_object(root)) {
         json_decref(root);
         return yt_errf(e, "%s: not a JSON object", name);
-    }
-    yt_tok *t;
-    if (tok_new(&t, name, "tokenizer.json", e)) {
-        json_decref(root);
-        return -1;
     }
     ld L = {t, name, e};
     tok_strmap vmap = {0};
@@ -737,34 +654,9 @@ int yt_tok_load_json_text(yt_tok **out, const char *text, size_t len, const char
     if (!rc)
         rc = parse_dec(&L, json_object_get(root, "decoder"), "decoder");
     json_decref(root);
-    if (!rc) {
-        for (size_t i = 0; i < t->n_prefix && !rc; i++)
-            if (t->post_prefix[i] >= t->n_ids || !t->piece[t->post_prefix[i]])
-                rc = yt_errf(e, "%s: key 'post_processor': id %u is not a token", name,
-                             t->post_prefix[i]);
-        for (size_t i = 0; i < t->n_suffix && !rc; i++)
-            if (t->post_suffix[i] >= t->n_ids || !t->piece[t->post_suffix[i]])
-                rc = yt_errf(e, "%s: key 'post_processor': id %u is not a token", name,
-                             t->post_suffix[i]);
-    }
     if (!rc)
-        rc = tok_finish(t, e);
-    if (rc) {
-        yt_tok_free(t);
-        return -1;
-    }
-    guess_bos_eos(t);
-    *out = t;
-    return 0;
-}
-
-int yt_tok_load_json(yt_tok **out, const char *path, yt_err *e)
-{
-    char *text;
-    size_t len;
-    if (yt_read_file(path, &text, &len, e))
-        return -1;
-    int rc = yt_tok_load_json_text(out, text, len, path, e);
-    free(text);
+        rc = check_post(&L);
+    if (!rc)
+        guess_bos_eos(t);
     return rc;
 }

@@ -1,19 +1,80 @@
-/* Decoding, as HF tokenizers' Tokenizer::decode: ids -> token strings (added tokens
- * by their content), special tokens optionally skipped, then the decoder chain on the
- * list of strings, joined. */
+/* Decoders: building the chain, running it over the token strings of a decode, its
+ * fingerprint (see decoder.h). */
 #define _GNU_SOURCE /* memmem */
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/tokenizer_internal.h"
+#include "datasets/tokenizer/buffers.h"
+#include "datasets/tokenizer/decoder.h"
+#include "datasets/tokenizer/maps.h"
+#include "datasets/tokenizer/pretokenizer.h"
+#include "datasets/tokenizer/utf8.h"
 
-typedef struct sv {
-    char **s;
-    size_t *n;
-    size_t len, cap;
-} sv;
+/* ---------------- building ---------------- */
 
-static void sv_free(sv *v)
+static int push(tok_dec_chain *c, tok_dec *d, const char *where, yt_err *e)
+{
+    tok_dec *v = realloc(c->v, (c->n + 1) * sizeof *v);
+    if (!v) {
+        free(d->a);
+        free(d->b);
+        return yt_errf(e, "%s: out of memory (decoder %zu)", where, c->n + 1);
+    }
+    c->v = v;
+    v[c->n++] = *d;
+    c->present = 1;
+    return 0;
+}
+
+int tok_dec_add(tok_dec_chain *c, int kind, const char *where, yt_err *e)
+{
+    tok_dec d = {.kind = kind};
+    return push(c, &d, where, e);
+}
+
+int tok_dec_add_replace(tok_dec_chain *c, const char *pat, size_t plen, const char *content,
+                        size_t clen, const char *where, yt_err *e)
+{
+    tok_dec d = {.kind = TD_REPLACE, .alen = plen, .blen = clen};
+    d.a = tok_memdup(pat, plen);
+    d.b = tok_memdup(content, clen);
+    if (!d.a || !d.b) {
+        free(d.a);
+        free(d.b);
+        return yt_errf(e, "%s: out of memory (Replace pattern and content)", where);
+    }
+    return push(c, &d, where, e);
+}
+
+int tok_dec_add_strip(tok_dec_chain *c, uint32_t content, size_t start, size_t stop,
+                      const char *where, yt_err *e)
+{
+    tok_dec d = {.kind = TD_STRIP, .content = content, .start = start, .stop = stop};
+    return push(c, &d, where, e);
+}
+
+int tok_dec_add_metaspace(tok_dec_chain *c, uint32_t repl, int prepend_scheme, const char *where,
+                          yt_err *e)
+{
+    tok_dec d = {.kind = TD_METASPACE, .repl = repl, .prepend_scheme = prepend_scheme};
+    return push(c, &d, where, e);
+}
+
+void tok_dec_chain_free(tok_dec_chain *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->v[i].a);
+        free(c->v[i].b);
+    }
+    free(c->v);
+    c->v = NULL;
+    c->n = 0;
+    c->present = 0;
+}
+
+/* ---------------- the list of strings ---------------- */
+
+void tok_strs_free(tok_strs *v)
 {
     for (size_t i = 0; i < v->len; i++)
         free(v->s[i]);
@@ -23,7 +84,7 @@ static void sv_free(sv *v)
 }
 
 /* Takes ownership of p (malloc'ed, n bytes + NUL). */
-static int sv_push_own(sv *v, char *p, size_t n, yt_err *e)
+static int strs_push_own(tok_strs *v, char *p, size_t n, yt_err *e)
 {
     if (v->len == v->cap) {
         size_t nc = v->cap ? v->cap * 2 : 64;
@@ -35,7 +96,7 @@ static int sv_push_own(sv *v, char *p, size_t n, yt_err *e)
             v->n = l;
         if (!s || !l) {
             free(p);
-            return yt_errf(e, "out of memory (decode)");
+            return yt_errf(e, "out of memory (decode: %zu token strings)", nc);
         }
         v->cap = nc;
     }
@@ -45,63 +106,28 @@ static int sv_push_own(sv *v, char *p, size_t n, yt_err *e)
     return 0;
 }
 
-static int sv_push(sv *v, const char *p, size_t n, yt_err *e)
+int tok_strs_push(tok_strs *v, const char *p, size_t n, yt_err *e)
 {
-    char *c = malloc(n + 1);
+    char *c = tok_memdup(p, n);
     if (!c)
-        return yt_errf(e, "out of memory (decode)");
-    memcpy(c, p, n);
-    c[n] = '\0';
-    return sv_push_own(v, c, n, e);
+        return yt_errf(e, "out of memory (decode: a token string of %zu bytes)", n);
+    return strs_push_own(v, c, n, e);
 }
 
-static int sv_push_text(sv *v, yt_tok_text *t, yt_err *e)
+/* Replaces v by the one string t (taken). */
+static int strs_set_text(tok_strs *v, yt_tok_text *t, yt_err *e)
 {
+    tok_strs_free(v);
     if (!t->s && yt_tok_text_append(t, "", 0, e))
         return -1;
-    int rc = sv_push_own(v, t->s, t->n, e);
+    int rc = strs_push_own(v, t->s, t->n, e);
     memset(t, 0, sizeof *t);
     return rc;
 }
 
-/* Rust String::from_utf8_lossy: each maximal invalid subpart becomes U+FFFD. */
-int tok_utf8_lossy(yt_tok_text *out, const char *str, size_t n, yt_err *e)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0, run = 0;
-    static const char rep[3] = {(char)0xef, (char)0xbf, (char)0xbd};
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        unsigned char lo, hi;
-        size_t need = tok_utf8_lead(c, &lo, &hi);
-        size_t k = 0; /* continuation bytes accepted */
-        if (need) {
-            if (i + 1 < n && s[i + 1] >= lo && s[i + 1] <= hi) {
-                k = 1;
-                while (k < need && i + 1 + k < n && (s[i + 1 + k] & 0xc0) == 0x80)
-                    k++;
-            }
-        }
-        if (need && k == need) {
-            i += need + 1;
-            continue;
-        }
-        /* invalid: flush the valid run, emit U+FFFD, skip lead + accepted bytes */
-        if (yt_tok_text_append(out, str + run, i - run, e) || yt_tok_text_append(out, rep, 3, e))
-            return -1;
-        i += 1 + k;
-        run = i;
-    }
-    return yt_tok_text_append(out, str + run, n - run, e);
-}
+/* ---------------- steps ---------------- */
 
-static int utf8_valid(const char *s, size_t n) { return yt_tok_utf8_check(s, n) == n; }
-
-static int dec_bytelevel(sv *v, yt_err *e)
+static int dec_bytelevel(tok_strs *v, yt_err *e)
 {
     yt_tok_text raw = {0};
     for (size_t i = 0; i < v->len; i++) {
@@ -137,11 +163,10 @@ static int dec_bytelevel(sv *v, yt_err *e)
         free(out.s);
         return -1;
     }
-    sv_free(v);
-    return sv_push_text(v, &out, e);
+    return strs_set_text(v, &out, e);
 }
 
-static int dec_replace(sv *v, const tok_dec *d, yt_err *e)
+static int dec_replace(tok_strs *v, const tok_dec *d, yt_err *e)
 {
     if (!d->alen)
         return 0;
@@ -202,9 +227,9 @@ static int byte_token(const char *p, size_t n)
     return h * 16 + l;
 }
 
-static int dec_bytefallback(sv *v, yt_err *e)
+static int dec_bytefallback(tok_strs *v, yt_err *e)
 {
-    sv o = {0};
+    tok_strs o = {0};
     yt_tok_text bytes = {0};
     size_t nbytes = 0;
     for (size_t i = 0; i <= v->len; i++) {
@@ -217,36 +242,35 @@ static int dec_bytefallback(sv *v, yt_err *e)
             continue;
         }
         if (nbytes) {
-            if (utf8_valid(bytes.s, bytes.n)) {
-                if (sv_push(&o, bytes.s, bytes.n, e))
+            if (yt_tok_utf8_check(bytes.s, bytes.n) == bytes.n) {
+                if (tok_strs_push(&o, bytes.s, bytes.n, e))
                     goto fail;
             } else {
                 for (size_t k = 0; k < nbytes; k++)
-                    if (sv_push(&o, "\xef\xbf\xbd", 3, e))
+                    if (tok_strs_push(&o, "\xef\xbf\xbd", 3, e))
                         goto fail;
             }
             bytes.n = 0;
             nbytes = 0;
         }
         if (i < v->len) {
-            if (sv_push_own(&o, v->s[i], v->n[i], e)) {
-                v->s[i] = NULL;
-                goto fail;
-            }
+            char *s = v->s[i];
             v->s[i] = NULL;
+            if (strs_push_own(&o, s, v->n[i], e))
+                goto fail;
         }
     }
     free(bytes.s);
-    sv_free(v);
+    tok_strs_free(v);
     *v = o;
     return 0;
 fail:
     free(bytes.s);
-    sv_free(&o);
+    tok_strs_free(&o);
     return -1;
 }
 
-static int dec_fuse(sv *v, yt_err *e)
+static int dec_fuse(tok_strs *v, yt_err *e)
 {
     yt_tok_text o = {0};
     for (size_t i = 0; i < v->len; i++)
@@ -254,13 +278,11 @@ static int dec_fuse(sv *v, yt_err *e)
             free(o.s);
             return -1;
         }
-    sv_free(v);
-    return sv_push_text(v, &o, e);
+    return strs_set_text(v, &o, e);
 }
 
-static int dec_strip(sv *v, const tok_dec *d, yt_err *e)
+static void dec_strip(tok_strs *v, const tok_dec *d)
 {
-    (void)e;
     char cb[4];
     size_t cl = tok_utf8_put(cb, d->content);
     for (size_t i = 0; i < v->len; i++) {
@@ -274,12 +296,10 @@ static int dec_strip(sv *v, const tok_dec *d, yt_err *e)
         p[b - a] = '\0';
         v->n[i] = b - a;
     }
-    return 0;
 }
 
-static int dec_metaspace(sv *v, const tok_dec *d, yt_err *e)
+static void dec_metaspace(tok_strs *v, const tok_dec *d)
 {
-    (void)e;
     char rb[4];
     size_t rl = tok_utf8_put(rb, d->repl);
     for (size_t i = 0; i < v->len; i++) {
@@ -299,52 +319,38 @@ static int dec_metaspace(sv *v, const tok_dec *d, yt_err *e)
         p[o] = '\0';
         v->n[i] = o;
     }
-    return 0;
 }
 
-int yt_tok_decode(yt_tok *t, const uint32_t *ids, size_t n, int skip_special, yt_tok_text *out,
-                  yt_err *e)
+int tok_dec_chain_run(const tok_dec_chain *c, tok_strs *v, yt_err *e)
 {
-    sv v = {0};
-    for (size_t i = 0; i < n; i++) {
-        uint32_t id = ids[i];
-        if (id >= t->n_ids || !t->piece[id]) {
-            sv_free(&v);
-            return yt_errf(e, "decode: id %u (position %zu) is not in the vocabulary (%u ids)", id,
-                           i, t->n_ids);
-        }
-        if (skip_special && t->is_special[id])
-            continue;
-        if (sv_push(&v, t->piece[id], t->piece_len[id], e)) {
-            sv_free(&v);
-            return -1;
-        }
-    }
-    size_t n0 = out->n;
     int rc = 0;
-    if (!t->has_decoder) {
-        for (size_t i = 0; i < v.len && !rc; i++)
-            rc = (i && yt_tok_text_append(out, " ", 1, e)) ||
-                 yt_tok_text_append(out, v.s[i], v.n[i], e);
-    } else {
-        for (size_t k = 0; k < t->n_dec && !rc; k++) {
-            const tok_dec *d = &t->dec[k];
-            switch (d->kind) {
-            case TD_BYTELEVEL: rc = dec_bytelevel(&v, e); break;
-            case TD_REPLACE: rc = dec_replace(&v, d, e); break;
-            case TD_BYTEFALLBACK: rc = dec_bytefallback(&v, e); break;
-            case TD_FUSE: rc = dec_fuse(&v, e); break;
-            case TD_STRIP: rc = dec_strip(&v, d, e); break;
-            case TD_METASPACE: rc = dec_metaspace(&v, d, e); break;
-            }
+    for (size_t k = 0; k < c->n && !rc; k++) {
+        const tok_dec *d = &c->v[k];
+        switch (d->kind) {
+        case TD_BYTELEVEL: rc = dec_bytelevel(v, e); break;
+        case TD_REPLACE: rc = dec_replace(v, d, e); break;
+        case TD_BYTEFALLBACK: rc = dec_bytefallback(v, e); break;
+        case TD_FUSE: rc = dec_fuse(v, e); break;
+        case TD_STRIP: dec_strip(v, d); break;
+        case TD_METASPACE: dec_metaspace(v, d); break;
         }
-        for (size_t i = 0; i < v.len && !rc; i++)
-            rc = yt_tok_text_append(out, v.s[i], v.n[i], e);
     }
-    if (!rc && !out->s)
-        rc = yt_tok_text_append(out, "", 0, e);
-    sv_free(&v);
-    if (rc)
-        out->n = n0;
     return rc;
+}
+
+uint64_t tok_dec_chain_hash(uint64_t h, const tok_dec_chain *c)
+{
+    h = tok_fp_u64(h, c->n | (uint64_t)c->present << 32);
+    for (size_t i = 0; i < c->n; i++) {
+        const tok_dec *d = &c->v[i];
+        h = tok_fp_u64(h, (uint64_t)d->kind);
+        h = tok_fp_bytes(h, d->a ? d->a : "", d->alen);
+        h = tok_fp_bytes(h, d->b ? d->b : "", d->blen);
+        h = tok_fp_u64(h, d->content);
+        h = tok_fp_u64(h, d->start);
+        h = tok_fp_u64(h, d->stop);
+        h = tok_fp_u64(h, d->repl);
+        h = tok_fp_u64(h, (uint64_t)d->prepend_scheme);
+    }
+    return h;
 }

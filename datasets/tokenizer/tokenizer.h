@@ -1,10 +1,12 @@
-/* datasets/tokenizer: the text tokenizer of Llama-family models, token-exact with
+/* datasets/tokenizer/: the text tokenizer of Llama-family models, token-exact with
  * Hugging Face `tokenizers` (0.20) for the files it accepts.
  *
  * Sources: a Hugging Face tokenizer.json (or a model folder holding one), or the
  * metadata of a GGUF file (tokenizer.ggml.model "gpt2" = byte-level BPE, "llama" =
  * SentencePiece BPE with byte fallback; tokenizer.ggml.pre names the pre-tokenizer).
- * yt_tok_load picks by content (GGUF magic) or by a folder.
+ * yt_tok_load picks by content (GGUF magic) or by a folder.  Every input is opened and
+ * read once, front to back, so a FIFO or a pipe works; a tokenizer.json (or the
+ * metadata of a GGUF stream) over 1 GiB is refused, naming the file.
  *
  * Supported tokenizer.json parts (anything else is refused at load, naming the key):
  *   model         BPE (vocab, merges as "a b" strings or [a, b] pairs, unk_token,
@@ -31,8 +33,23 @@
  * outside the vocabulary (HF silently drops it).
  *
  * Contract: 0 / -1 with a message in yt_err naming the file and key (load), the byte
- * offset (encode) or the id (decode); nothing prints.  A yt_tok keeps a cache of
- * pre-token -> ids and scratch buffers: use one yt_tok per thread. */
+ * offset (encode) or the id (decode); nothing prints; an allocation that fails is an
+ * error naming what was being allocated, never skipped.  A yt_tok keeps a cache of
+ * pre-token -> ids and scratch buffers: use one yt_tok per thread.
+ *
+ * Inside, in layers (a file uses only the files listed before it; no loops):
+ *   base      maps.c (hash maps; fingerprint field hashing), buffers.c (id, text and
+ *             piece buffers, the arena, scratch), utf8.c (UTF-8, GPT-2's byte
+ *             alphabet), trie.c, input.c (a file read once, bounded), cache.c
+ *   patterns  pattern.c (PCRE2 regexes read as Oniguruma does; match segments)
+ *   parts     vocab.c (id <-> piece), bpe.c (the BPE model and its merging),
+ *             normalizer.c, pretokenizer.c, decoder.c (the pipeline's steps),
+ *             added.c (added tokens: kept, indexed, found in text)
+ *   whole     yt_tok.h (struct yt_tok: the parts together), fingerprint.c,
+ *             encode.c, decode.c
+ *   loaders   load_json.c (tokenizer.json); gguf_meta.c (the GGUF metadata
+ *             container, on the base alone) and load_gguf.c (tokenizer.ggml.* keys)
+ *   face      load.c (read once and dispatch, finish, free, queries) */
 #ifndef YT_TOKENIZER_H
 #define YT_TOKENIZER_H
 
@@ -56,7 +73,7 @@ typedef struct yt_tok_text {
 } yt_tok_text;
 
 /* PATH: a tokenizer.json, a GGUF file (by its magic or a .gguf name), or a folder
- * with tokenizer.json. */
+ * with tokenizer.json; a FIFO or a pipe holding either works too. */
 int yt_tok_load(yt_tok **out, const char *path, yt_err *e);
 int yt_tok_load_json(yt_tok **out, const char *path, yt_err *e);
 /* JSON text already in memory; NAME is used in messages. */
@@ -100,55 +117,5 @@ int yt_tok_text_append(yt_tok_text *s, const void *p, size_t n, yt_err *e);
 /* Checks UTF-8 (no overlongs, no surrogates, <= U+10FFFF); returns the offset of the
  * first bad byte, or len when valid. */
 size_t yt_tok_utf8_check(const char *s, size_t len);
-
-/* ---- GGUF metadata reader (header and key/value pairs; tensors are not read) ----
- * Versions 2 and 3, little-endian.  Every length and count is checked against the
- * file size before anything is allocated; errors name the file and the key. */
-typedef enum yt_gguf_type {
-    YT_GGUF_U8 = 0, YT_GGUF_I8 = 1, YT_GGUF_U16 = 2, YT_GGUF_I16 = 3, YT_GGUF_U32 = 4,
-    YT_GGUF_I32 = 5, YT_GGUF_F32 = 6, YT_GGUF_BOOL = 7, YT_GGUF_STRING = 8,
-    YT_GGUF_ARRAY = 9, YT_GGUF_U64 = 10, YT_GGUF_I64 = 11, YT_GGUF_F64 = 12,
-    YT_GGUF_NTYPES
-} yt_gguf_type;
-
-typedef struct yt_gguf_str {
-    const char *s; /* NUL-terminated copy (may also hold NULs inside: use len) */
-    uint64_t len;
-} yt_gguf_str;
-
-typedef struct yt_gguf_value {
-    yt_gguf_type type;
-    /* scalars: the value widened (bool -> u 0/1; floats in f) */
-    uint64_t u;
-    int64_t i;
-    double f;
-    yt_gguf_str str;            /* STRING */
-    yt_gguf_type elem_type;     /* ARRAY */
-    uint64_t n;                 /* ARRAY: element count */
-    const void *raw;            /* numeric ARRAY: n little-endian elements of elem_type */
-    const yt_gguf_str *strs;    /* STRING ARRAY */
-    const struct yt_gguf_value *items; /* ARRAY of ARRAY */
-} yt_gguf_value;
-
-typedef struct yt_gguf_kv {
-    const char *key;
-    yt_gguf_value v;
-} yt_gguf_kv;
-
-typedef struct yt_gguf yt_gguf;
-
-int yt_gguf_open(yt_gguf **out, const char *path, yt_err *e);
-void yt_gguf_close(yt_gguf *g);
-uint32_t yt_gguf_version(const yt_gguf *g);
-uint64_t yt_gguf_tensor_count(const yt_gguf *g);
-size_t yt_gguf_kv_count(const yt_gguf *g);
-const yt_gguf_kv *yt_gguf_kv_at(const yt_gguf *g, size_t i);
-/* NULL when absent. */
-const yt_gguf_value *yt_gguf_find(const yt_gguf *g, const char *key);
-/* Numeric element i of a numeric array (or the scalar itself, i = 0), as double /
- * int64; 0 when out of range. */
-double yt_gguf_elem_f64(const yt_gguf_value *v, uint64_t i);
-int64_t yt_gguf_elem_i64(const yt_gguf_value *v, uint64_t i);
-const char *yt_gguf_type_name(yt_gguf_type t);
 
 #endif
