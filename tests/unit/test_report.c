@@ -1,6 +1,7 @@
 /* The goodput accounting (runner/goodput.c) on hand-written run folders in
  * tests/fixtures/report/ whose answers were worked out by hand (the timelines
- * are in tests/fixtures/report/README), and the plot as files cairo reads back. */
+ * are in tests/fixtures/report/README), the CRC-32C of the TensorBoard writer
+ * against published check values, and the plot as files cairo reads back. */
 #define _POSIX_C_SOURCE 200809L
 #include <cairo.h>
 #include <check.h>
@@ -12,6 +13,7 @@
 
 #include "runner/goodput.h"
 #include "runner/plot.h"
+#include "runner/tensorboard.h"
 
 #define TOL 1e-9
 
@@ -177,6 +179,22 @@ START_TEST(test_missing_run)
 }
 END_TEST
 
+/* CRC-32C check values: RFC 3720 B.4 and the "123456789" catalogue value. */
+START_TEST(test_crc32c)
+{
+    ck_assert_uint_eq(yt_tb_crc32c("123456789", 9, 0), 0xE3069283u);
+    unsigned char zeros[32] = {0}, ones[32], inc[32];
+    memset(ones, 0xff, sizeof ones);
+    for (int i = 0; i < 32; i++)
+        inc[i] = (unsigned char)i;
+    ck_assert_uint_eq(yt_tb_crc32c(zeros, 32, 0), 0x8A9136AAu);
+    ck_assert_uint_eq(yt_tb_crc32c(ones, 32, 0), 0x62A8AB43u);
+    ck_assert_uint_eq(yt_tb_crc32c(inc, 32, 0), 0x46DD794Eu);
+    /* chainable */
+    ck_assert_uint_eq(yt_tb_crc32c("56789", 5, yt_tb_crc32c("1234", 4, 0)), 0xE3069283u);
+}
+END_TEST
+
 static void plot_roundtrip(const char *ext)
 {
     yt_goodput g;
@@ -243,6 +261,7 @@ int main(void)
     tcase_add_test(tc, test_metrics_only);
     tcase_add_test(tc, test_abandoned);
     tcase_add_test(tc, test_missing_run);
+    tcase_add_test(tc, test_crc32c);
     tcase_add_test(tc, test_plot_png);
     tcase_add_test(tc, test_plot_svg);
     suite_add_tcase(s, tc);
