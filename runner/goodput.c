@@ -36,7 +36,7 @@ typedef struct walk {
     int finished;         /* it logged "finish" */
 } walk;
 
-#define NOTE(g, ...) yt_gp_note((g), &(g)->notes, &(g)->n_notes, __VA_ARGS__)
+#define NOTE(g, ...) yt_gp_note(&(g)->notes, &(g)->n_notes, __VA_ARGS__)
 
 static const char *fname(const yt_gp_item *it) { return it->is_event ? "events.jsonl" : "metrics.jsonl"; }
 

@@ -77,7 +77,7 @@ typedef struct yt_goodput {
     yt_gp_attempt *att;
     int n_att;
     yt_gp_step *steps;      /* every metrics line, file order */
-    size_t n_steps;
+    size_t n_steps, cap_steps;
     /* totals */
     double s[YT_GP_NCAUSES];
     double rented, goodput; /* goodput: fraction kept / rented (0 when nothing rented) */
@@ -119,7 +119,6 @@ typedef struct yt_gp_item {
     size_t step_index;      /* metrics: index into steps */
 } yt_gp_item;
 int yt_gp_parse(yt_goodput *g, yt_gp_item **items, size_t *n_items, yt_err *e);
-int yt_gp_note(yt_goodput *g, char ***list, int *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+int yt_gp_note(char ***list, int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

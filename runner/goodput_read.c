@@ -13,9 +13,8 @@
 
 #include "runner/goodput.h"
 
-int yt_gp_note(yt_goodput *g, char ***list, int *n, const char *fmt, ...)
+int yt_gp_note(char ***list, int *n, const char *fmt, ...)
 {
-    (void)g;
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -206,14 +205,18 @@ static int read_file(yt_goodput *g, const char *name, int events, vec *out, int 
             } else {
                 yt_gp_step s;
                 why = metrics_item(o, it, &s);
-                if (!why) {
-                    yt_gp_step *v = realloc(g->steps, (g->n_steps + 1) * sizeof *v);
+                if (!why && g->n_steps == g->cap_steps) {
+                    size_t cap = g->cap_steps ? 2 * g->cap_steps : 256;
+                    yt_gp_step *v = realloc(g->steps, cap * sizeof *v);
                     if (!v) {
                         json_decref(o);
                         rc = yt_errf(e, "%s: out of memory", path);
                         break;
                     }
                     g->steps = v;
+                    g->cap_steps = cap;
+                }
+                if (!why) {
                     s.line = no;
                     it->step_index = g->n_steps;
                     g->steps[g->n_steps++] = s;
@@ -223,7 +226,7 @@ static int read_file(yt_goodput *g, const char *name, int events, vec *out, int 
                 out->n--;
         }
         json_decref(o);
-        if (why && yt_gp_note(g, &g->skipped, &g->n_skipped, "%s:%ld: skipped: %s", path, no, why)) {
+        if (why && yt_gp_note(&g->skipped, &g->n_skipped, "%s:%ld: skipped: %s", path, no, why)) {
             rc = yt_errf(e, "%s: out of memory", path);
             break;
         }
@@ -252,11 +255,11 @@ int yt_gp_parse(yt_goodput *g, yt_gp_item **items, size_t *n_items, yt_err *e)
         return yt_errf(e, "%s: neither events.jsonl nor metrics.jsonl exists (not a run folder?)", g->run);
     }
     if (miss_e)
-        yt_gp_note(g, &g->notes, &g->n_notes, "%s/events.jsonl is missing: attempts are inferred "
+        yt_gp_note(&g->notes, &g->n_notes, "%s/events.jsonl is missing: attempts are inferred "
                    "from metrics.jsonl alone (restarts where the step goes back; start-up, "
                    "snapshots and exits unknown)", g->run);
     if (miss_m)
-        yt_gp_note(g, &g->notes, &g->n_notes, "%s/metrics.jsonl is missing: no steps", g->run);
+        yt_gp_note(&g->notes, &g->n_notes, "%s/metrics.jsonl is missing: no steps", g->run);
     yt_gp_item *all = malloc((ev.n + me.n + 1) * sizeof *all);
     if (!all) {
         free(ev.v);

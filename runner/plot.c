@@ -212,9 +212,10 @@ static void draw(cairo_t *cr, const yt_goodput *g)
              100 * g->goodput);
     yt_plot_text(cr, 70, 14, 16, 1, 0, 0, buf);
     snprintf(buf, sizeof buf,
-             "%d attempts, %d preemptions (%d yields, %d killed), %ld steps redone; rented %.1f s, "
+             "%d attempt%s, %d preemption%s (%d yield%s, %d killed), %ld steps redone; rented %.1f s, "
              "kept step time %.1f s",
-             g->n_att, g->preemptions, g->yields, g->kills, g->redone_steps, g->rented, g->s[YT_GP_KEPT]);
+             g->n_att, g->n_att == 1 ? "" : "s", g->preemptions, g->preemptions == 1 ? "" : "s",
+             g->yields, g->yields == 1 ? "" : "s", g->kills, g->redone_steps, g->rented, g->s[YT_GP_KEPT]);
     yt_plot_rgb(cr, 0x444444, 1);
     yt_plot_text(cr, 70, 38, 12, 0, 0, 0, buf);
 
