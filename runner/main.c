@@ -18,6 +18,7 @@ static const struct {
     {"export", yt_cmd_export, "write a snapshot's LoRA weights as a PEFT adapter"},
     {"inspect", yt_cmd_inspect, "show what a snapshot holds and whether it verifies"},
     {"merge", yt_cmd_merge, "merge a PEFT adapter into its base model (Hugging Face folder)"},
+    {"report", yt_cmd_report, "goodput of a run: where its rented time went (text, JSON, plot)"},
 };
 
 static void usage(FILE *f)

@@ -22,6 +22,7 @@ int yt_cmd_tokenize(int argc, char **argv);
 int yt_cmd_export(int argc, char **argv);
 int yt_cmd_inspect(int argc, char **argv);
 int yt_cmd_merge(int argc, char **argv);
+int yt_cmd_report(int argc, char **argv);
 
 /* Prints "yieldtune: <msg>" to stderr. */
 void yt_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -345,6 +345,7 @@ static int evaluate(trainer *t, double *val_loss, yt_err *e)
     const uint64_t nw = yt_ds_sampler_n_windows(t->val_sampler);
     const uint64_t B = (uint64_t)t->o.micro_batch, S = (uint64_t)t->o.seq_len;
     const uint64_t n_mb = (nw + B - 1) / B;
+    double t0 = yt_now();
     yt_ds_batch bt = batch_at(t, 0);
     double v[2] = {0, 0}; /* loss sum, counted tokens */
     for (uint64_t i = (uint64_t)t->rank; i < n_mb; i += (uint64_t)t->world) {
@@ -364,6 +365,7 @@ static int evaluate(trainer *t, double *val_loss, yt_err *e)
     if (yt_comm_allreduce_f64(t->comm, v, 2, e))
         return -1;
     *val_loss = v[1] > 0 ? v[0] / v[1] : NAN;
+    yt_events_eval(t, yt_now() - t0, *val_loss);
     return 0;
 }
 
@@ -468,6 +470,7 @@ int yt_cmd_train(int argc, char **argv)
 {
     trainer t;
     memset(&t, 0, sizeof t);
+    yt_events_begin(&t.att);
     yt_err e = {{0}};
     static const yt_cmd_spec spec = {
         "train", "yieldtune train --model DIR --data FILE.h5 --out RUN [options]",
@@ -507,11 +510,8 @@ int yt_cmd_train(int argc, char **argv)
         goto out;
     if (t.rank == 0 && report[0])
         yt_report("train: skipped snapshots that do not verify: %s", report);
-    if (rc == 1)
-        yt_train_event(&t, "resume", json_pack("{s:s, s:I, s:i}", "from", from, "step",
-                                                 (json_int_t)t.step, "world_size", t.world));
-    else
-        yt_train_event(&t, "start", json_pack("{s:i}", "world_size", t.world));
+    if (agree_ok(&t, yt_events_attempt(&t, rc == 1, from, &e) == 0, &e, "starting"))
+        goto out;
     t.last_snapshot = yt_now();
     if (t.rank == 0 && yt_progress_open(&t.progress, t.o.out, t.o.log_every, t.step, &e)) {
         yt_report("train: %s", e.msg);
@@ -538,6 +538,7 @@ int yt_cmd_train(int argc, char **argv)
             yt_comm_abort(t.comm, YT_EXIT_FAIL);
         }
         if (rc == 1) { /* abandoned: the snapshot holds the last completed step */
+            t.att.abandoned_s = yt_now() - t.step_started;
             status = do_yield(&t, &e);
             goto out;
         }
@@ -558,6 +559,7 @@ int yt_cmd_train(int argc, char **argv)
             yt_report("train: %s", e.msg);
             yt_comm_abort(t.comm, YT_EXIT_FAIL);
         }
+        yt_events_step(&t, &sm);
         int yield = 0, snap = 0;
         if (agree_after_step(&t, &yield, &snap, &e)) {
             yt_report("train: step %ld: %s", t.step, e.msg);
@@ -588,6 +590,7 @@ int yt_cmd_train(int argc, char **argv)
                                            (json_int_t)t.tokens_seen));
     status = YT_EXIT_OK;
 out:
+    yt_events_exit(&t, status, &e);
     if (t.events)
         fclose(t.events);
     teardown(&t);

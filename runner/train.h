@@ -10,6 +10,7 @@
 #include "model/model.h"
 #include "optim/optim.h"
 #include "runner/ddp_setup.h"
+#include "runner/events.h"
 #include "runner/progress.h"
 #include "runner/step.h"
 #include "runner/train_options.h"
@@ -44,6 +45,7 @@ typedef struct trainer {
     double last_snapshot;      /* monotonic time of the last snapshot */
     FILE *events;              /* RUN/events.jsonl (rank 0) */
     int abandoned;             /* the agreement decided to drop the step in progress */
+    yt_attempt att;            /* this process's events and --tensorboard (runner/events.h) */
 } trainer;
 
 /* The options and fingerprints a resumed run must share with its snapshot. */

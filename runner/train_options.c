@@ -88,6 +88,9 @@ const yt_opt yt_train_table[] = {
      "in backward (activation memory / layers, about a third more compute)"},
     {"threads", YT_OPT_INT, O(threads), 0, "0", 0, 4096, NULL, YT_OPT_NOSAVE, NULL,
      "threads per rank (0 = the node's cores / ranks on the node)"},
+    {"tensorboard", YT_OPT_STR, O(tensorboard), S(tensorboard), NULL, 0, 0, NULL, YT_OPT_NOSAVE, "DIR",
+     "also write TensorBoard event files to DIR (loss, lr, grad_norm, tokens/s, val loss, goodput "
+     "so far; one file per attempt)"},
     {"log-every", YT_OPT_INT, O(log_every), 0, "10", 1, 1 << 30, NULL, YT_OPT_NOSAVE, NULL,
      "steps between progress lines when not on a terminal"},
     YT_OPT_END,

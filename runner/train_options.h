@@ -33,6 +33,7 @@ typedef struct yt_train_opts {
     int attention;                       /* GPU attention kernel: YT_ATTENTION_* */
     int gpu_comm;                        /* GPU gradient sums: YT_GPU_COMM_* */
     int recompute;                       /* GPU: redo each layer's forward in backward */
+    char tensorboard[4096];              /* TensorBoard event files folder ("" = off) */
 } yt_train_opts;
 
 extern const yt_opt yt_train_table[];

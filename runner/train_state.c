@@ -250,6 +250,7 @@ static int load_on_root(trainer *t, resume_msg *msg, char *from, size_t cap, cha
 int yt_train_resume(trainer *t, char *from, size_t cap, char *report, size_t rcap, yt_err *e)
 {
     resume_msg msg = {0};
+    yt_events_resume_begin(&t->att);
     from[0] = report[0] = '\0';
     if (t->rank == 0 && load_on_root(t, &msg, from, cap, report, rcap, e))
         msg.status = -1;
