@@ -2,14 +2,42 @@
 #define _POSIX_C_SOURCE 200809L
 #include "runner/events.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "runner/goodput.h"
 #include "runner/runner.h"
 #include "runner/train.h"
+
+int yt_events_write(trainer *t, const char *event, json_t *fields)
+{
+    if (t->rank != 0 || !t->events) {
+        json_decref(fields);
+        return 0;
+    }
+    json_t *j = json_object();
+    json_object_set_new(j, "event", json_string(event));
+    json_object_set_new(j, "time", json_real(yt_wall()));
+    if (fields)
+        json_object_update(j, fields);
+    json_decref(fields);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    errno = 0;
+    int ok = text && fprintf(t->events, "%s\n", text) > 0 && fflush(t->events) == 0;
+    free(text);
+    if (ok)
+        return 0;
+    if (!t->att.write_failed)
+        yt_errno(&t->att.err, errno ? errno : ENOMEM, "%s/events.jsonl: writing the %s event", t->o.out,
+                 event);
+    t->att.write_failed = 1;
+    return -1;
+}
 
 void yt_events_begin(yt_attempt *a)
 {
@@ -54,7 +82,7 @@ int yt_events_attempt(trainer *t, int resumed, const char *from, yt_err *e)
     json_object_set_new(f, "resume_s", json_real(now - begin));
     json_object_set_new(f, "pid", json_integer((json_int_t)getpid()));
     json_object_set_new(f, "host", json_string(host));
-    yt_train_event(t, resumed ? "resume" : "start", f);
+    yt_events_write(t, resumed ? "resume" : "start", f);
     if (t->rank != 0 || !t->o.tensorboard[0])
         return 0;
     earlier_goodput(t);
@@ -63,7 +91,7 @@ int yt_events_attempt(trainer *t, int resumed, const char *from, yt_err *e)
 
 void yt_events_eval(trainer *t, double seconds, double val_loss)
 {
-    yt_train_event(t, "eval", json_pack("{s:I, s:f, s:f}", "step", (json_int_t)t->step, "seconds",
+    yt_events_write(t, "eval", json_pack("{s:I, s:f, s:f}", "step", (json_int_t)t->step, "seconds",
                                         seconds, "val_loss", isfinite(val_loss) ? val_loss : -1.0));
 }
 
@@ -108,6 +136,6 @@ void yt_events_exit(trainer *t, int status, const yt_err *e)
         json_object_set_new(f, "abandoned_s", json_real(a->abandoned_s));
     if (status != YT_EXIT_OK && status != YT_EXIT_YIELD && e && e->msg[0])
         json_object_set_new(f, "error", json_string(e->msg));
-    yt_train_event(t, "exit", f);
+    yt_events_write(t, "exit", f);
     yt_tb_close(&a->tb);
 }

@@ -14,6 +14,8 @@
 #ifndef YT_EVENTS_H
 #define YT_EVENTS_H
 
+#include <jansson.h>
+
 #include "common/common.h"
 #include "runner/progress.h"
 #include "runner/tensorboard.h"
@@ -27,8 +29,14 @@ typedef struct yt_attempt {
     yt_tb tb;                      /* --tensorboard (rank 0) */
     double prev_rented, prev_kept; /* goodput of the earlier attempts (--tensorboard) */
     double kept;                   /* step time of this attempt */
+    int write_failed;              /* an events.jsonl write failed: err says why */
+    yt_err err;
 } yt_attempt;
 
+/* Appends one line to RUN/events.jsonl (rank 0; fields: a JSON object, taken).
+ * A failed write returns -1 and is kept in the attempt (write_failed, err) for
+ * the loop's next agreement, which stops the run naming the file. */
+int yt_events_write(struct trainer *t, const char *event, json_t *fields);
 /* At process start, before anything else. */
 void yt_events_begin(yt_attempt *a);
 /* When the resume (snapshot search) begins. */

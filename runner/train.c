@@ -415,7 +415,7 @@ static int save_agreed(trainer *t, yt_err *e)
     int rc = yt_train_save(t, &secs, &bytes, e);
     if (rc == 0) {
         t->last_snapshot = yt_now();
-        yt_train_event(t, "snapshot", snapshot_fields(t->step, secs, bytes));
+        yt_events_write(t, "snapshot", snapshot_fields(t->step, secs, bytes));
     }
     return agree_ok(t, rc == 0, e, "writing a snapshot") ? -1 : 0;
 }
@@ -424,10 +424,19 @@ static int save_agreed(trainer *t, yt_err *e)
  * timed snapshot is due. */
 static int agree_after_step(trainer *t, int *yield, int *snap, yt_err *e)
 {
-    double v[2] = {yt_yield_pending() ? 1 : 0,
-                   t->o.snapshot_seconds > 0 && yt_now() - t->last_snapshot >= t->o.snapshot_seconds};
-    if (yt_comm_allreduce_f64(t->comm, v, 2, e))
+    double v[3] = {yt_yield_pending() ? 1 : 0,
+                   t->o.snapshot_seconds > 0 && yt_now() - t->last_snapshot >= t->o.snapshot_seconds,
+                   t->att.write_failed};
+    if (yt_comm_allreduce_f64(t->comm, v, 3, e))
         return -1;
+    /* The report needs every event: a run whose log cannot be written stops. */
+    if (v[2] > 0) {
+        if (t->att.write_failed)
+            *e = t->att.err;
+        else
+            yt_errf(e, "rank 0 could not write %s/events.jsonl", t->o.out);
+        return -1;
+    }
     *yield = v[0] > 0;
     *snap = v[1] > 0 || (t->o.snapshot_every > 0 && t->step % t->o.snapshot_every == 0);
     return 0;
@@ -440,7 +449,7 @@ static int do_yield(trainer *t, yt_err *e)
     yt_yield_saved();
     int signo = yt_yield_signo();
     double latency = yt_yield_pending() ? yt_now() - yt_yield_time() : -1;
-    yt_train_event(t, "yield",
+    yt_events_write(t, "yield",
                    json_pack("{s:s, s:I, s:f}", "signal",
                              signo ? yt_signal_name(signo) : "(another rank)", "step",
                              (json_int_t)t->step, "latency_s", latency));
@@ -586,7 +595,7 @@ int yt_cmd_train(int argc, char **argv)
     }
     if (agree_ok(&t, rc == 0, &e, "saving the adapter"))
         goto out;
-    yt_train_event(&t, "finish", json_pack("{s:I, s:I}", "step", (json_int_t)t.step, "tokens",
+    yt_events_write(&t, "finish", json_pack("{s:I, s:I}", "step", (json_int_t)t.step, "tokens",
                                            (json_int_t)t.tokens_seen));
     status = YT_EXIT_OK;
 out:

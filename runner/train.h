@@ -58,7 +58,5 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e);
  * and sampler cursor on every rank.  *resumed_from gets the path ("" for a
  * fresh start); *report gets what was skipped. */
 int yt_train_resume(trainer *t, char *resumed_from, size_t cap, char *report, size_t rcap, yt_err *e);
-/* Appends one event line to RUN/events.jsonl (rank 0; fields as a JSON object). */
-void yt_train_event(trainer *t, const char *event, json_t *fields);
 
 #endif

@@ -44,27 +44,6 @@ json_t *yt_train_identity(const trainer *t)
     return id;
 }
 
-void yt_train_event(trainer *t, const char *event, json_t *fields)
-{
-    if (t->rank != 0 || !t->events) {
-        json_decref(fields);
-        return;
-    }
-    json_t *j = json_object();
-    json_object_set_new(j, "event", json_string(event));
-    json_object_set_new(j, "time", json_real(yt_wall()));
-    if (fields)
-        json_object_update(j, fields);
-    json_decref(fields);
-    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(j);
-    if (text) {
-        fprintf(t->events, "%s\n", text);
-        fflush(t->events);
-        free(text);
-    }
-}
-
 static int put_tensors(yt_snap_writer *w, const trainer *t, const char *group, const float *base,
                        yt_err *e)
 {

@@ -37,6 +37,9 @@ expect_fail "--yield-deadline: 'TERM=' gives no seconds" "$YT_BIN" "${T[@]}" --m
 expect_fail "/dev/zero:1: a NUL byte" timeout 20 "$YT_BIN" "${T[@]}" --model model --config /dev/zero
 yes '# a comment line that a config file may hold, repeated far too often' | head -c 2000000 > big.conf
 expect_fail "big.conf: larger than" timeout 20 "$YT_BIN" "${T[@]}" --model model --config big.conf
+# a run folder whose event log cannot be written (disk full) stops, naming it
+mkdir -p run_full && ln -sf /dev/full run_full/events.jsonl
+expect_fail "run_full/events.jsonl: writing the start event" "$YT_BIN" "${T[@]/run/run_full}" --model model
 
 # config.json problems
 mkdir -p m_nokey && cp model/model.safetensors m_nokey/
