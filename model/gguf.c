@@ -295,8 +295,8 @@ static int check_tensor(rd *r, yt_gg_tensor *t)
 {
     int block, bytes;
     if (!yt_gg_type_size(t->type, &block, &bytes))
-        return yt_errf(r->e, "%s: tensor '%s': unknown ggml type %" PRIu32 " (type %" PRIu32
-                       " is not one ggml defines)", r->g->path, t->name, t->type, t->type);
+        return yt_errf(r->e, "%s: tensor '%s': unknown ggml type %" PRIu32, r->g->path, t->name,
+                       t->type);
     int64_t numel = 1;
     for (int d = 0; d < YT_GG_MAX_DIMS; d++)
         if (__builtin_mul_overflow(numel, t->ne[d], &numel))

@@ -117,7 +117,7 @@ const yt_gg_tensor *yt_gg_tensor_at(const yt_gg *g, size_t i);   /* file order *
 const yt_gg_tensor *yt_gg_tensor_find(const yt_gg *g, const char *name);
 
 const char *yt_gg_vtype_name(yt_gg_vtype t);
-/* "Q4_K", ...; "type 77" style for ids ggml does not define (static buffer-free: "?"). */
+/* "Q4_K", ...; "unknown" for ids ggml does not define. */
 const char *yt_gg_type_name(uint32_t type);
 /* Elements per block and bytes per block of a ggml type; 0 when unknown. */
 int yt_gg_type_size(uint32_t type, int *block, int *bytes);

@@ -207,7 +207,12 @@ int yt_peft_write(const char *dir, const yt_peft_tensor *t, int n, const yt_lora
  * atomically (temp file, fsync, rename); a failure leaves no partial file.
  * Holds one tensor in fp32 at a time besides the mmapped inputs.  Adapters
  * with DoRA, biases, modules_to_save, rank/alpha patterns or fan_in_fan_out
- * are refused, naming the adapter_config.json key. */
+ * are refused, naming the adapter_config.json key.
+ * A GGUF base (MODEL_DIR a .gguf file) is written as F32 under Hugging Face
+ * names and q/k row order (its tensors dequantised: exactly the fp32 model
+ * training used, which BF16 would round), with a config.json made from its
+ * metadata (tie_word_embeddings when it has no output.weight); there are no
+ * tokenizer files to copy (the tokenizer is inside the GGUF). */
 typedef struct yt_merge_stats {
     size_t tensors;        /* tensors written */
     int merged;            /* of which merged with an adapter */

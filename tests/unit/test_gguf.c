@@ -378,7 +378,9 @@ static void check_weights(const char *stem)
     ck_assert_msg(yt_model_open(&m, gpath, &lc, 0, 16, &e) == 0, "%s", e.msg);
     yt_gg *g = NULL;
     ck_assert_msg(yt_gg_open(&g, gpath, &e) == 0, "%s", e.msg);
-    snprintf(dir, sizeof dir, "/tmp/yt_gguf_hf_%d_%s", (int)getpid(), stem);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/yt_gguf_hf_%d_%s", tmp && tmp[0] ? tmp : "/tmp", (int)getpid(),
+             stem);
     ck_assert_msg(yt_mkdirs(dir, &e) == 0, "%s", e.msg);
     yt_st_writer *w;
     ck_assert(yt_st_writer_new(&w, &e) == 0);
