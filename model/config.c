@@ -184,8 +184,9 @@ json_t *yt_config_to_json(const yt_config *c, const char *torch_dtype)
     json_object_set_new(r, "attention_bias", json_false());
     json_object_set_new(r, "mlp_bias", json_false());
     json_object_set_new(r, "attention_dropout", json_real(0.0));
-    json_object_set_new(r, "bos_token_id", json_integer(c->bos_id));
-    json_object_set_new(r, "eos_token_id", json_integer(c->eos_id));
+    /* A GGUF may name no bos/eos (-1): null, as transformers writes it. */
+    json_object_set_new(r, "bos_token_id", c->bos_id >= 0 ? json_integer(c->bos_id) : json_null());
+    json_object_set_new(r, "eos_token_id", c->eos_id >= 0 ? json_integer(c->eos_id) : json_null());
     json_object_set_new(r, "initializer_range", json_real(0.02));
     json_object_set_new(r, "torch_dtype", json_string(torch_dtype));
     return r;

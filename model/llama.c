@@ -143,7 +143,11 @@ int yt_model_open_ex(yt_model **out, const char *dir, const yt_lora_config *lc, 
     if (!m)
         return -1;
     m->alloc = alloc;
-    if (yt_config_load(&m->cfg, dir, e) != 0)
+    int gguf = yt_gg_llama_probe(dir, e);
+    if (gguf < 0)
+        goto fail;
+    if (gguf ? yt_gg_open(&m->gg, dir, e) || yt_gg_llama_config(m->gg, &m->cfg, e)
+             : yt_config_load(&m->cfg, dir, e))
         goto fail;
     const yt_config *c = &m->cfg;
     if (seq_len > c->max_pos) {
@@ -164,7 +168,7 @@ int yt_model_open_ex(yt_model **out, const char *dir, const yt_lora_config *lc, 
         m->xent_chunk = 32;
     if (m->xent_chunk > m->T)
         m->xent_chunk = m->T;
-    if (yt_st_open(&m->st, dir, e) != 0)
+    if (!m->gg && yt_st_open(&m->st, dir, e) != 0)
         goto fail;
     if (yt_model_load_weights(m, e) != 0)
         goto fail;
@@ -235,6 +239,7 @@ void yt_model_close(yt_model *m)
         return;
     if (m->st)
         yt_st_close(m->st);
+    yt_gg_close(m->gg);
     if (!m->alloc)
         yt_free(m->converted);
     yt_free(m->lw);

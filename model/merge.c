@@ -2,10 +2,11 @@
  * fp32, stored in W's dtype, every other tensor copied byte for byte, one
  * output model.safetensors written tensor by tensor (the merged ones are
  * computed while the file is written, so one tensor's fp32 copy is the only
- * large allocation). */
+ * large allocation).  A GGUF base is read through its Hugging Face names and
+ * every tensor written as F32 (dequantised, q/k in HF row order): the fp32
+ * model training saw, plus the adapter. */
 #define _POSIX_C_SOURCE 200809L
-#include "model/model.h"
-#include "model/safetensors.h"
+#include "model/model_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -100,8 +101,97 @@ static int module_targeted(const adapter_cfg *c, const char *module)
     return 0;
 }
 
+/* The base model's tensors by Hugging Face name: those of a safetensors
+ * folder as stored, or those of a GGUF file described as F32 (data NULL: read
+ * through base_read). */
+typedef struct base_model {
+    yt_st_set *st;
+    yt_gg *gg;
+    yt_config cfg;          /* GGUF only */
+    yt_st_tensor *t;        /* GGUF only: n descriptions */
+    char (*names)[160];
+    size_t n;
+} base_model;
+
+static int base_open(base_model *b, const char *path, yt_err *e)
+{
+    int gguf = yt_gg_llama_probe(path, e);
+    if (gguf < 0)
+        return -1;
+    if (!gguf)
+        return yt_st_open(&b->st, path, e);
+    if (yt_gg_open(&b->gg, path, e) || yt_gg_llama_config(b->gg, &b->cfg, e))
+        return -1;
+    size_t n = yt_gg_n_tensors(b->gg);
+    b->t = calloc(n + 1, sizeof *b->t);
+    b->names = calloc(n + 1, sizeof *b->names);
+    if (!b->t || !b->names)
+        return yt_errf(e, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const yt_gg_tensor *g = yt_gg_tensor_at(b->gg, i);
+        yt_st_tensor *t = &b->t[b->n];
+        int layer;
+        if (yt_gg_llama_hf_name(g->name, b->names[b->n], sizeof b->names[b->n], &layer))
+            continue; /* rope_freqs: in config.json's rope_scaling (the config refused others) */
+        t->name = b->names[b->n];
+        t->dtype = YT_ST_F32;
+        t->ndim = g->n_dims;
+        for (int d = 0; d < g->n_dims; d++)
+            t->shape[d] = g->ne[g->n_dims - 1 - d];
+        t->numel = g->numel;
+        t->nbytes = (size_t)g->numel * sizeof(float);
+        t->file = g->file;
+        b->n++;
+    }
+    return 0;
+}
+
+static void base_close(base_model *b)
+{
+    yt_st_close(b->st);
+    yt_gg_close(b->gg);
+    free(b->t);
+    free(b->names);
+}
+
+static size_t base_count(const base_model *b) { return b->gg ? b->n : yt_st_count(b->st); }
+
+static const yt_st_tensor *base_at(const base_model *b, size_t i)
+{
+    return b->gg ? &b->t[i] : yt_st_at(b->st, i);
+}
+
+static const yt_st_tensor *base_find(const base_model *b, const char *name)
+{
+    if (!b->gg)
+        return yt_st_find(b->st, name);
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->t[i].name, name) == 0)
+            return &b->t[i];
+    return NULL;
+}
+
+static int base_read(const base_model *b, const yt_st_tensor *t, float *dst, size_t n, yt_err *e)
+{
+    return b->gg ? yt_gg_llama_read_f32(b->gg, &b->cfg, t->name, dst, n, e)
+                 : yt_st_tensor_read_f32(t, dst, n, e);
+}
+
+/* A GGUF tensor written unchanged: dequantised while the file is written. */
+typedef struct copy_item {
+    const base_model *base;
+    const yt_st_tensor *t;
+} copy_item;
+
+static int copy_fill(void *ctx, float *dst, size_t numel, yt_err *e)
+{
+    const copy_item *c = ctx;
+    return base_read(c->base, c->t, dst, numel, e);
+}
+
 /* One adapted base weight. */
 typedef struct merge_item {
+    const base_model *base;
     const yt_st_tensor *w, *a, *b;
     float scale;
     int rank;
@@ -111,7 +201,7 @@ static int merge_fill(void *ctx, float *dst, size_t numel, yt_err *e)
 {
     const merge_item *it = ctx;
     int out = (int)it->w->shape[0], in = (int)it->w->shape[1], r = it->rank;
-    if (yt_st_tensor_read_f32(it->w, dst, numel, e))
+    if (base_read(it->base, it->w, dst, numel, e))
         return -1;
     float *bs = malloc(sizeof(float) * ((size_t)out * r + (size_t)r * in));
     if (!bs)
@@ -142,14 +232,14 @@ static int ends_with(const char *s, const char *suffix)
 
 /* Pairs the adapter's lora_A/lora_B tensors with base weights; by_base[i] is
  * the item of base tensor i (NULL when it is copied unchanged). */
-static int match_adapter(const yt_st_set *ad, const yt_st_set *base, const adapter_cfg *c,
+static int match_adapter(const yt_st_set *ad, const base_model *base, const adapter_cfg *c,
                          const char *apath, merge_item *items, merge_item **by_base, int *n_items,
                          yt_err *e)
 {
     static const char sa[] = ".lora_A.weight", sb[] = ".lora_B.weight";
     const size_t lp = strlen(ADAPTER_PREFIX), ls = sizeof sa - 1;
     float scale = c->rslora ? (float)(c->alpha / sqrt((double)c->rank)) : (float)(c->alpha / c->rank);
-    size_t na = yt_st_count(ad), nb = yt_st_count(base);
+    size_t na = yt_st_count(ad), nb = base_count(base);
     int n = 0;
     for (size_t i = 0; i < nb; i++)
         by_base[i] = NULL;
@@ -172,7 +262,7 @@ static int match_adapter(const yt_st_set *ad, const yt_st_set *base, const adapt
         module[lm] = '\0';
         snprintf(bname, sizeof bname, ADAPTER_PREFIX "%s%s", module, sb);
         snprintf(wname, sizeof wname, "%s.weight", module);
-        const yt_st_tensor *b = yt_st_find(ad, bname), *w = yt_st_find(base, wname);
+        const yt_st_tensor *b = yt_st_find(ad, bname), *w = base_find(base, wname);
         if (!b)
             return yt_errf(e, "%s: tensor '%s' has no '%s'", apath, nm, bname);
         if (!module_targeted(c, module))
@@ -194,11 +284,11 @@ static int match_adapter(const yt_st_set *ad, const yt_st_set *base, const adapt
                            apath, bname, (long long)out, (long long)r, wname, (long long)out,
                            (long long)in);
         size_t wi = 0;
-        while (wi < nb && yt_st_at(base, wi) != w)
+        while (wi < nb && base_at(base, wi) != w)
             wi++;
         if (wi == nb || by_base[wi])
             return yt_errf(e, "%s: base tensor '%s' is adapted twice", apath, wname);
-        items[n] = (merge_item){w, a, b, scale, c->rank};
+        items[n] = (merge_item){base, w, a, b, scale, c->rank};
         by_base[wi] = &items[n];
         n++;
     }
@@ -240,6 +330,22 @@ static int copy_file(const char *src_dir, const char *dst_dir, const char *name,
     return rc;
 }
 
+/* OUT_DIR/config.json for a GGUF base (F32 weights). */
+static int write_config(const yt_config *c, const char *out_dir, yt_err *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", out_dir);
+    json_t *j = yt_config_to_json(c, "float32");
+    char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    json_decref(j);
+    if (!text)
+        return yt_errf(e, "%s: out of memory", path);
+    size_t n = strlen(text);
+    int rc = yt_write_file_atomic(path, text, n, e);
+    free(text);
+    return rc;
+}
+
 /* 1 when A and B name the same existing folder. */
 static int same_dir(const char *a, const char *b)
 {
@@ -270,22 +376,25 @@ int yt_merge_peft(const char *model_dir, const char *adapter_dir, const char *ou
     }
     adapter_cfg ac = {0};
     json_t *acj = NULL;
-    yt_st_set *ad = NULL, *base = NULL;
+    yt_st_set *ad = NULL;
+    base_model base = {0};
     yt_st_writer *w = NULL;
+    copy_item *copies = NULL;
     merge_item *items = NULL;
     merge_item **by_base = NULL;
     int rc = -1, n_items = 0;
     if (read_adapter_config(&ac, &acj, cpath, e) || yt_st_open(&ad, apath, e) ||
-        yt_st_open(&base, model_dir, e))
+        base_open(&base, model_dir, e))
         goto out;
-    size_t nb = yt_st_count(base);
+    size_t nb = base_count(&base);
     items = calloc(yt_st_count(ad) + 1, sizeof *items);
     by_base = calloc(nb + 1, sizeof *by_base);
-    if (!items || !by_base) {
+    copies = calloc(nb + 1, sizeof *copies);
+    if (!items || !by_base || !copies) {
         yt_errf(e, "out of memory");
         goto out;
     }
-    if (match_adapter(ad, base, &ac, apath, items, by_base, &n_items, e))
+    if (match_adapter(ad, &base, &ac, apath, items, by_base, &n_items, e))
         goto out;
     if (n_items == 0) {
         yt_errf(e, "%s: holds no LoRA tensors", apath);
@@ -307,12 +416,15 @@ int yt_merge_peft(const char *model_dir, const char *adapter_dir, const char *ou
     if (yt_st_writer_new(&w, e) || yt_st_writer_meta(w, "format", "pt", e))
         goto out;
     for (size_t i = 0; i < nb; i++) {
-        const yt_st_tensor *t = yt_st_at(base, i);
+        const yt_st_tensor *t = base_at(&base, i);
+        copies[i] = (copy_item){&base, t};
         int r = by_base[i]
                     ? yt_st_writer_add_fill(w, t->name, t->dtype, t->ndim, t->shape, merge_fill,
                                             by_base[i], e)
-                    : yt_st_writer_add_raw(w, t->name, t->dtype, t->ndim, t->shape, t->data,
-                                           t->nbytes, e);
+                : base.gg ? yt_st_writer_add_fill(w, t->name, t->dtype, t->ndim, t->shape,
+                                                  copy_fill, &copies[i], e)
+                          : yt_st_writer_add_raw(w, t->name, t->dtype, t->ndim, t->shape, t->data,
+                                                 t->nbytes, e);
         if (r)
             goto out;
         stats->bytes += t->nbytes;
@@ -322,10 +434,16 @@ int yt_merge_peft(const char *model_dir, const char *adapter_dir, const char *ou
         goto out;
     }
     int copied = 0;
-    if (copy_file(model_dir, out_dir, "config.json", 1, &copied, e))
+    if (base.gg) {
+        /* No tokenizer files to copy: the tokenizer is inside the GGUF. */
+        if (write_config(&base.cfg, out_dir, e))
+            goto out;
+        stats->copied_files = 1;
+    } else if (copy_file(model_dir, out_dir, "config.json", 1, &copied, e)) {
         goto out;
+    }
     stats->copied_files += copied;
-    for (size_t i = 0; i < sizeof extra_files / sizeof extra_files[0]; i++) {
+    for (size_t i = 0; !base.gg && i < sizeof extra_files / sizeof extra_files[0]; i++) {
         if (copy_file(model_dir, out_dir, extra_files[i], 0, &copied, e))
             goto out;
         stats->copied_files += copied;
@@ -339,7 +457,8 @@ out:
     yt_st_writer_free(w);
     free(items);
     free(by_base);
-    yt_st_close(base);
+    free(copies);
+    base_close(&base);
     yt_st_close(ad);
     json_decref(acj);
     return rc;

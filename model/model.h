@@ -2,7 +2,10 @@
  * forward/backward of one micro-batch.
  *
  * Contract: knows nothing of MPI, snapshots or signals.  Loading reads config.json
- * and safetensors (mmap; F32 tensors are used in place, BF16/F16 converted once).
+ * and safetensors (mmap; F32 tensors are used in place, BF16/F16 converted once),
+ * or one GGUF file of the llama architecture (model/gguf.h: mmap; F32 tensors
+ * used in place, the others dequantised to fp32 once, q/k rows put back into
+ * Hugging Face order; the config from its llama.* keys).
  * All activations and workspaces are allocated by yt_model_open for one fixed
  * micro-batch shape; forward/backward allocates nothing.  Gradients exist only for
  * the LoRA parameters, which live in one contiguous buffer, layer after layer, so
@@ -81,7 +84,11 @@ typedef struct yt_lora_tensor {
 
 typedef struct yt_model yt_model;
 
-/* Opens the model folder and allocates everything for micro-batches of
+/* 1 when PATH is a GGUF file (by its magic, whatever its name). */
+int yt_model_is_gguf(const char *path);
+
+/* Opens the model (a Hugging Face folder or a .gguf file, told apart by the
+ * GGUF magic) and allocates everything for micro-batches of
  * `micro_batch` sequences of `seq_len` tokens.  micro_batch 0: weights and
  * LoRA parameters only, no activations (the GPU model computes; forward and
  * backward must not be called). */
@@ -117,7 +124,15 @@ int yt_model_open_config(yt_model **out, const yt_config *cfg, const yt_lora_con
 
 const yt_config *yt_model_config(const yt_model *m);
 const yt_lora_config *yt_model_lora_config(const yt_model *m);
-/* Fingerprint of the base weights' bytes as stored (config + tensor data). */
+/* Fingerprint of the base model as trained on: yt_config_hash, then for each
+ * weight in a fixed order (embedding, final norm, lm_head when untied, then per
+ * layer the two norms and the seven projections) its Hugging Face name, its
+ * element count and 4096 strided samples of its fp32 values as the model uses
+ * them (after BF16/F16 conversion or GGUF dequantisation and q/k row order).
+ * So it is the same for any two files that give the same fp32 model: a GGUF
+ * and its exact F32 safetensors export (e.g. `merge` with a zero adapter)
+ * agree, and a resume from either is accepted; a requantised GGUF (other
+ * values) differs.  Cheap: it reads what the load converts anyway. */
 uint64_t yt_model_fingerprint(const yt_model *m);
 /* Bytes of base weights converted to fp32 and held in memory (0 when all mmapped F32). */
 size_t yt_model_converted_bytes(const yt_model *m);
@@ -202,7 +217,12 @@ int yt_peft_write(const char *dir, const yt_peft_tensor *t, int n, const yt_lora
  * atomically (temp file, fsync, rename); a failure leaves no partial file.
  * Holds one tensor in fp32 at a time besides the mmapped inputs.  Adapters
  * with DoRA, biases, modules_to_save, rank/alpha patterns or fan_in_fan_out
- * are refused, naming the adapter_config.json key. */
+ * are refused, naming the adapter_config.json key.
+ * A GGUF base (MODEL_DIR a .gguf file) is written as F32 under Hugging Face
+ * names and q/k row order (its tensors dequantised: exactly the fp32 model
+ * training used, which BF16 would round), with a config.json made from its
+ * metadata (tie_word_embeddings when it has no output.weight); there are no
+ * tokenizer files to copy (the tokenizer is inside the GGUF). */
 typedef struct yt_merge_stats {
     size_t tensors;        /* tensors written */
     int merged;            /* of which merged with an adapter */

@@ -3,6 +3,7 @@
 #define YT_MODEL_INTERNAL_H
 
 #include "model/model.h"
+#include "model/gguf.h"
 #include "model/safetensors.h"
 
 typedef struct yt_layer_weights {
@@ -27,7 +28,8 @@ struct yt_model {
     void *poll_ctx;
     int proj_in[YT_NPROJ], proj_out[YT_NPROJ];
 
-    yt_st_set *st;
+    yt_st_set *st;                 /* the base weights: a Hugging Face folder ... */
+    yt_gg *gg;                     /* ... or a GGUF file (then st is NULL) */
     float *converted;              /* BF16/F16 weights converted to fp32 */
     size_t converted_bytes;
     int converted_filled;          /* this process converted them */
@@ -62,6 +64,25 @@ static inline uint64_t yt_lora_dropout_seed(uint64_t seed, int l, int p)
 {
     return yt_mix64(seed ^ yt_mix64(((uint64_t)l << 8) | (uint64_t)p));
 }
+
+/* A Llama model from a GGUF file (model/gguf_llama.c).  Tensors are looked up
+ * by their Hugging Face names; q_proj/k_proj come back in HF row order. */
+/* 1: PATH is a GGUF file; 0: not a regular file (read it as a folder); -1: a
+ * regular file that is not GGUF (message). */
+int yt_gg_llama_probe(const char *path, yt_err *e);
+/* The config from llama.* / tokenizer.ggml.* keys; refuses other
+ * architectures, unsupported features and tensors a Llama does not have. */
+int yt_gg_llama_config(const yt_gg *g, yt_config *c, yt_err *e);
+/* HF name of GGUF tensor GG into hf[cap], *layer its block (-1 if none):
+ * 0; 1 for rope_freqs.weight (RoPE factors, not a weight); -1 unknown. */
+int yt_gg_llama_hf_name(const char *gg, char *hf, size_t cap, int *layer);
+const yt_gg_tensor *yt_gg_llama_find(const yt_gg *g, const char *hf);
+/* HF shape [out, in] or [n] (GGUF stores ne {in, out}); errors name both names. */
+int yt_gg_llama_expect(const yt_gg *g, const char *hf, int ndim, const int64_t *shape, yt_err *e);
+/* The mapping when HF is F32, 4-byte aligned and not row-permuted, else NULL. */
+const float *yt_gg_llama_f32_view(const yt_gg *g, const yt_config *c, const char *hf);
+int yt_gg_llama_read_f32(const yt_gg *g, const yt_config *c, const char *hf, float *dst, size_t n,
+                         yt_err *e);
 
 const float *yt_lora_A(const yt_model *m, int l, int p);
 const float *yt_lora_B(const yt_model *m, int l, int p);

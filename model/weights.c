@@ -1,5 +1,7 @@
 /* Base weights: names, expected shapes, and the choice between using an F32
- * tensor in place in the mmap and converting BF16/F16 once into our own buffer. */
+ * tensor in place in the mmap and converting BF16/F16 (or a GGUF's quantised
+ * types) once into our own buffer.  Tensors are named as Hugging Face names
+ * them whatever the file; the w_* helpers find them in safetensors or GGUF. */
 #include "model/model_internal.h"
 
 #include <stdio.h>
@@ -24,6 +26,28 @@ static uint64_t sample_hash(uint64_t h, const char *name, const float *w, size_t
     return h;
 }
 
+static int w_has(const yt_model *m, const char *name)
+{
+    return m->gg ? yt_gg_llama_find(m->gg, name) != NULL : yt_st_find(m->st, name) != NULL;
+}
+
+static int w_expect(const yt_model *m, const char *name, int ndim, const int64_t *shape, yt_err *e)
+{
+    return m->gg ? yt_gg_llama_expect(m->gg, name, ndim, shape, e)
+                 : yt_st_expect_shape(m->st, name, ndim, shape, e);
+}
+
+static const float *w_view(const yt_model *m, const char *name)
+{
+    return m->gg ? yt_gg_llama_f32_view(m->gg, &m->cfg, name) : yt_st_f32_view(m->st, name);
+}
+
+static int w_read(const yt_model *m, const char *name, float *dst, size_t n, yt_err *e)
+{
+    return m->gg ? yt_gg_llama_read_f32(m->gg, &m->cfg, name, dst, n, e)
+                 : yt_st_read_f32(m->st, name, dst, n, e);
+}
+
 int yt_model_load_weights(yt_model *m, yt_err *e)
 {
     const yt_config *c = &m->cfg;
@@ -46,7 +70,7 @@ int yt_model_load_weights(yt_model *m, yt_err *e)
     } while (0)
     SPEC(&m->embed, 2, c->vocab_size, c->hidden_size, "model.embed_tokens.weight");
     SPEC(&m->final_norm, 1, c->hidden_size, 0, "model.norm.weight");
-    int have_head = yt_st_find(m->st, "lm_head.weight") != NULL;
+    int have_head = w_has(m, "lm_head.weight");
     if (!c->tie_embeddings || have_head)
         SPEC(&m->lm_head, 2, c->vocab_size, c->hidden_size, "lm_head.weight");
     for (int l = 0; l < c->n_layers; l++) {
@@ -61,11 +85,11 @@ int yt_model_load_weights(yt_model *m, yt_err *e)
     /* Pass 1: check shapes, count what needs converting. */
     size_t convert = 0;
     for (int i = 0; i < n; i++) {
-        if (yt_st_expect_shape(m->st, ws[i].name, ws[i].ndim, ws[i].shape, e) != 0) {
+        if (w_expect(m, ws[i].name, ws[i].ndim, ws[i].shape, e) != 0) {
             yt_free(ws);
             return -1;
         }
-        if (!yt_st_f32_view(m->st, ws[i].name))
+        if (!w_view(m, ws[i].name))
             convert += (size_t)ws[i].shape[0] * (size_t)(ws[i].ndim == 2 ? ws[i].shape[1] : 1);
     }
     if (m->alloc) {
@@ -96,10 +120,10 @@ int yt_model_load_weights(yt_model *m, yt_err *e)
     int ok = 1;
     for (int i = 0; i < n; i++) {
         size_t cnt = (size_t)ws[i].shape[0] * (size_t)(ws[i].ndim == 2 ? ws[i].shape[1] : 1);
-        const float *v = yt_st_f32_view(m->st, ws[i].name);
+        const float *v = w_view(m, ws[i].name);
         if (!v) {
             float *dst = m->converted + off;
-            if (m->converted_filled && yt_st_read_f32(m->st, ws[i].name, dst, cnt, e) != 0) {
+            if (m->converted_filled && w_read(m, ws[i].name, dst, cnt, e) != 0) {
                 ok = 0;
                 break;
             }

@@ -15,8 +15,8 @@ typedef struct merge_opts {
 #define O(f) offsetof(merge_opts, f)
 #define S(f) sizeof(((merge_opts *)0)->f)
 static const yt_opt merge_table[] = {
-    {"model", YT_OPT_STR, O(model), S(model), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR",
-     "base Hugging Face model folder (model.safetensors or sharded with an index)"},
+    {"model", YT_OPT_STR, O(model), S(model), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR|GGUF",
+     "base Hugging Face model folder (model.safetensors or sharded with an index) or llama GGUF file"},
     {"adapter", YT_OPT_STR, O(adapter), S(adapter), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR",
      "PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors)"},
     {"out", YT_OPT_STR, O(out), S(out), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR",
@@ -35,12 +35,15 @@ int yt_cmd_merge(int argc, char **argv)
     const char *pos[1];
     int npos;
     static const yt_cmd_spec spec = {
-        "merge", "yieldtune merge --model DIR --adapter DIR --out DIR",
+        "merge", "yieldtune merge --model DIR|GGUF --adapter DIR --out DIR",
         "Writes the base model with the adapter merged in: each adapted weight W\n"
         "becomes W + scale * B A (scale alpha/r, or alpha/sqrt(r) with use_rslora),\n"
         "computed in fp32 and stored in W's dtype; every other tensor is copied as is.\n"
         "The output is one model.safetensors even for a sharded base; config.json and\n"
-        "the tokenizer files present are copied.  Each file is written atomically.",
+        "the tokenizer files present are copied.  A GGUF base gives an F32\n"
+        "model.safetensors (its tensors dequantised, with Hugging Face names and q/k\n"
+        "order) and a config.json made from its metadata; no tokenizer files.\n"
+        "Each file is written atomically.",
         merge_table, 0, 0, NULL};
     int rc = yt_cmd_options(&spec, &o, argc, argv, pos, &npos);
     if (rc >= 0)

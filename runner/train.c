@@ -52,12 +52,13 @@ static int write_run_config(trainer *t, yt_err *e)
     return rc;
 }
 
-/* The fingerprint of DIR/tokenizer.json into fp (16 hex digits), or "" when the
- * model folder has none.  Only read when a dataset names a tokenizer. */
+/* The fingerprint of DIR/tokenizer.json (of the file itself for a GGUF model)
+ * into fp (16 hex digits), or "" when the model folder has none.  Only read
+ * when a dataset names a tokenizer. */
 static int model_tokenizer_fp(const char *dir, char fp[17], yt_err *e)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    snprintf(path, sizeof path, yt_model_is_gguf(dir) ? "%s" : "%s/tokenizer.json", dir);
     fp[0] = '\0';
     if (access(path, F_OK) != 0)
         return 0;
@@ -91,9 +92,8 @@ static int check_dataset(const yt_ds *ds, const char *path, const char *model, c
     }
     if (tokfp[0] && strcmp(dfp, tokfp) != 0)
         return yt_errf(e, "%s: made with tokenizer fingerprint %s but the model %s has tokenizer "
-                          "fingerprint %s (%s/tokenizer.json); tokenize the data with the model's "
-                          "tokenizer",
-                       path, dfp, model, tokfp, model);
+                          "fingerprint %s (%s%s); tokenize the data with the model's tokenizer",
+                       path, dfp, model, tokfp, model, yt_model_is_gguf(model) ? "" : "/tokenizer.json");
     return 0;
 }
 
@@ -145,7 +145,7 @@ static int setup_body(trainer *t, yt_err *e)
     if (check_dataset(t->ds, o->data, o->model, c, tokfp, &tok_read, e))
         return -1;
     if (o->pack_eos && (c->eos_id < 0 || c->eos_id >= c->vocab_size))
-        return yt_errf(e, "%s/config.json has no usable eos_token_id (%d) for --pack-eos; set "
+        return yt_errf(e, "the model %s has no usable eos_token_id (%d) for --pack-eos; set "
                           "--pack-eos false",
                        o->model, c->eos_id);
     t->A = o->grad_accum;
@@ -482,7 +482,7 @@ int yt_cmd_train(int argc, char **argv)
     yt_events_begin(&t.att);
     yt_err e = {{0}};
     static const yt_cmd_spec spec = {
-        "train", "yieldtune train --model DIR --data FILE.h5 --out RUN [options]",
+        "train", "yieldtune train --model DIR|GGUF --data FILE.h5 --out RUN [options]",
         "LoRA fine-tunes the model on the dataset.  Run it alone or under mpirun\n"
         "(one rank per socket or GPU); every option may also be written as\n"
         "'key = value' in a --config file.  The resolved configuration is\n"

@@ -8,8 +8,8 @@
 const yt_opt yt_train_table[] = {
     {"config", YT_OPT_STR, O(config), S(config), NULL, 0, 0, NULL, YT_OPT_CONFIG, "FILE",
      "read options from FILE (key = value lines; the command line wins)"},
-    {"model", YT_OPT_STR, O(model), S(model), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR",
-     "Hugging Face model folder (config.json + safetensors)"},
+    {"model", YT_OPT_STR, O(model), S(model), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR|GGUF",
+     "Hugging Face model folder (config.json + safetensors) or a llama GGUF file"},
     {"data", YT_OPT_STR, O(data), S(data), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "FILE.h5",
      "token dataset made by 'yieldtune prep'"},
     {"out", YT_OPT_STR, O(out), S(out), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "RUN",
