@@ -1014,6 +1014,11 @@ void yt_tok_fingerprint_hex(const yt_tok *t, char buf[17])
     snprintf(buf, 17, "%016llx", (unsigned long long)t->fingerprint);
 }
 
+int yt_tok_is_special(const yt_tok *t, uint32_t id)
+{
+    return id < t->n_ids && t->is_special && t->is_special[id];
+}
+
 const char *yt_tok_piece(const yt_tok *t, uint32_t id)
 {
     return id < t->n_ids ? t->piece[id] : NULL;
