@@ -367,6 +367,10 @@ int yt_chat_render(yt_chat *c, struct json_t *messages, int add_generation_promp
     json_object_set_new(c->vars, "add_generation_prompt", json_boolean(add_generation_prompt));
     int rc = yt_tpl_render(c->tpl, c->vars, &c->out, e);
     json_object_del(c->vars, "messages");
+    if (rc != 0 && !strstr(e->msg, "the template raised")) {
+        size_t l = strlen(e->msg);
+        snprintf(e->msg + l, sizeof e->msg - l, " (chat template; choose another with " HOW ")");
+    }
     if (rc == 0 && yt_tok_utf8_check(c->out.text, c->out.n) < c->out.n)
         rc = yt_errf(e, "%s: the rendered text is not valid UTF-8", yt_tpl_name(c->tpl));
     return rc;

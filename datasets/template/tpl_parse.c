@@ -200,6 +200,8 @@ static tpl_node *parse_filter(tpl_cc *c, tpl_node *input)
     tpl_node *n = node(c, N_FILTER, at);
     n->a = input;
     n->name = dotted_name(c, "a filter name");
+    if (!tpl_find_filter(n->name))
+        tpl_cc_fail(c, at->line, at->col, "unknown filter '%s'", n->name);
     if (is_op(cur(c), "("))
         parse_call_args(c, n);
     return n;
@@ -214,7 +216,10 @@ static tpl_node *parse_test(tpl_cc *c, tpl_node *input)
         n->neg = 1;
         next(c);
     }
+    tpl_tok *nt = cur(c);
     n->name = dotted_name(c, "a test name");
+    if (!tpl_find_test(n->name))
+        tpl_cc_fail(c, nt->line, nt->col, "unknown test '%s'", n->name);
     tpl_tok *t = cur(c);
     if (is_op(t, "(")) {
         parse_call_args(c, n);
