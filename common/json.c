@@ -196,7 +196,8 @@ json_t *yt_json_loadb(const char *text, size_t len, const char *name, yt_err *e)
         json_error_t je;
         root = json_loadb(r.s, r.n, 0, &je);
         if (!root) {
-            size_t at = old_offset(&r, (size_t)(je.position > 0 ? je.position : 0));
+            /* jansson's position is just past the character it stopped at */
+            size_t at = old_offset(&r, (size_t)(je.position > 0 ? je.position - 1 : 0));
             line_col(text, len, at, skip, &line, &col);
             yt_errf(e, "%s:%d:%d: invalid JSON: %s", name, line, col, je.text);
         }

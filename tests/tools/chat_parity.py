@@ -274,6 +274,11 @@ def main():
     W = a.work
     os.makedirs(W, exist_ok=True)
     specs = build(W)
+    # transformers writes model_max_length = int(1e30) into these tokenizer_config.json
+    # files: prep must read them (common/json)
+    big = open(os.path.join(W, "mistral", "tokenizer_config.json"), encoding="utf-8").read()
+    check('"model_max_length": 1000000000000000019884624838656' in big,
+          "the saved tokenizer_config.json holds the 31-digit model_max_length")
     table = []
     for si, (name, model, tok, allow_system, think) in enumerate(specs):
         convs = conversations(1000 + si, allow_system, think)

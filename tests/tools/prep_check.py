@@ -306,6 +306,34 @@ def main():
     npieces = sum((n + 11) // 12 for n in lens if n > 12)
     check(f"{ntr} documents split into {npieces} pieces" in r.stdout, "split summary: " + r.stdout)
 
+    # ---- one EOS everywhere: generation_config.json > config.json > tokenizer_config.json
+    # > the tokenizer file, for tokenize --info and prep (train reads the same through
+    # yt_config_load); each level written by transformers and read back by it
+    from transformers import GenerationConfig, LlamaConfig
+    d5 = os.path.join(W, "eosmodel")
+    os.makedirs(d5, exist_ok=True)
+    shutil.copy(l3json, d5)
+    shutil.copy(os.path.join(l3dir, "tokenizer_config.json"), d5)
+    LlamaConfig(vocab_size=128256, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                num_attention_heads=2, eos_token_id=128009).save_pretrained(d5)
+    GenerationConfig(bos_token_id=128000, eos_token_id=[128008, 128009]).save_pretrained(d5)
+    p = os.path.join(W, "eos.jsonl")
+    write_jsonl(p, [{"text": "end here"}])
+    levels = [("generation_config.json", GenerationConfig.from_pretrained(d5).eos_token_id[0]),
+              ("config.json", LlamaConfig.from_pretrained(d5).eos_token_id),
+              ("tokenizer_config.json", AutoTokenizer.from_pretrained(d5).eos_token_id)]
+    for i, (src, want) in enumerate(levels):
+        if i:
+            os.remove(os.path.join(d5, levels[i - 1][0]))
+        info = json.loads(subprocess.run([a.bin, "tokenize", "--info", "--tokenizer", d5],
+                                         capture_output=True, text=True).stdout)
+        check(info["eos_id"] == want and info["eos_source"].endswith(src),
+              f"EOS from {src}: tokenize --info says {info['eos_id']} ({info['eos_source']}), want {want}")
+        run(a.bin, "--in", p, "--out", os.path.join(W, "eos.h5"), "--model", d5)
+        got = read_ds(os.path.join(W, "eos.h5"))[0]
+        check(got[0][0][-1] == want, f"EOS from {src}: prep ends the text with {got[0][0][-1]}, want {want}")
+    check([w for _, w in levels] == [128008, 128009, 128001], f"EOS levels differ: {levels}")
+
     # ---- bad inputs: the message names file, line and what
     def bad(name, content, expect, *extra, binary=False):
         q = os.path.join(W, name)
