@@ -1,5 +1,7 @@
-/* datasets/: the token dataset (HDF5), `prep` from pre-tokenised JSONL, and the
- * sampler that cuts the token stream into training windows for each rank.
+/* datasets/: the token dataset (HDF5), `prep` from pre-tokenised JSONL, text, Alpaca
+ * and chat records (chat through the model's own Jinja chat template, interpreted by
+ * datasets/template/template.h), the tokenizer (tokenizer.h), and the sampler that
+ * cuts the token stream into training windows for each rank.
  *
  * Contract: knows nothing of models or MPI (the sampler is told rank and world).
  * Functions return 0 / -1 and leave a message naming the file, dataset, attribute or

@@ -163,7 +163,9 @@ int yt_cmd_prep(int argc, char **argv)
     int rc = yt_cmd_options("prep",
                             "yieldtune prep --in FILE --out FILE.h5 [--model DIR_OR_GGUF | "
                             "--tokenizer FILE] [FILE...]",
-                            "Writes the token dataset that 'yieldtune train --data' reads.",
+                            "Writes the token dataset that 'yieldtune train --data' reads, and "
+                            "shows its first\ndocument with the tokens that count toward the "
+                            "loss marked.",
                             prep_table, &o, argc, argv, pos, MAX_INPUTS, &npos);
     if (rc >= 0)
         return rc;

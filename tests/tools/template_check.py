@@ -23,6 +23,7 @@ loopcontrols, {% generation %}, its tojson, raise_exception, strftime_now).
 usage: template_check.py --render YT_RENDER        exit 0 only if every check passed."""
 import argparse
 import json
+import re
 import subprocess
 import sys
 
@@ -245,6 +246,38 @@ def check_real(render):
     print(f"template_check: {len(names)} real templates, {same}/{len(refs)} renders equal to jinja2")
 
 
+def fuzz(render, n=400):
+    """Mutated real templates (characters dropped, doubled or swapped for Jinja
+    punctuation) must each get an answer: a text or an error naming the template
+    with line:column; never a crash."""
+    import random
+    r = random.Random(7)
+    srcs = [s for _, s in real_templates()]
+    cases = []
+    for i in range(n):
+        s = list(r.choice(srcs))
+        for _ in range(r.randint(1, 6)):
+            k = r.randrange(len(s))
+            op = r.random()
+            if op < 0.4:
+                del s[k]
+            elif op < 0.7:
+                s.insert(k, s[k])
+            else:
+                s[k] = r.choice("{}%#-+()[]|.'\"~:, \n")
+        cases.append(("".join(s), {"messages": CONVS[i % len(CONVS)], "bos_token": "<s>"}, f"fuzz{i}", None))
+    got = run_all(render, cases)
+    check(len(got) == n, f"fuzz: {len(got)} answers to {n} templates")
+    errs = 0
+    for i, g in enumerate(got):
+        if "error" in g:
+            errs += 1
+            check(re.match(rf"fuzz{i}(:\d+:\d+)?: ", g["error"]) is not None,
+                  f"fuzz{i}: error without the template's name and position: {g['error'][:120]}")
+    print(f"template_check: fuzz: {n} mutated templates, {errs} refused with a position, "
+          f"{n - errs} rendered, none crashed")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--render", required=True)
@@ -325,6 +358,7 @@ def main():
                     merged.append((s, e))
             check(mine == merged, f"case{i}: generation spans {mine} != transformers' {merged}")
     check_real(a.render)
+    fuzz(a.render)
     print("template_check: %s" % ("ALL OK" if not FAILS else f"{len(FAILS)} FAILED"))
     return 1 if FAILS else 0
 
