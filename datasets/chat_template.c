@@ -7,14 +7,17 @@
  *  - a template with {% generation %} blocks: the tokens that overlap what those
  *    blocks wrote (transformers' return_assistant_tokens_mask, TRL's assistant-only
  *    loss);
- *  - otherwise the tokens that overlap bytes of an assistant message's content
- *    (tracked through the interpreter: trim, slicing, split, replace ... keep track;
- *    a template that renders earlier turns differently, e.g. drops their reasoning,
- *    is handled because only the bytes that are in the text count), plus the end
- *    of that turn: the tokens after the content up to and including the first
- *    special token or EOS (<|im_end|>, <|eot_id|>, </s>, <end_of_turn> ...), when it
- *    comes before any other message's content.  A template that writes no end token
- *    after the content gets only the content counted.
+ *  - otherwise each assistant turn: from where the conversation before it, rendered
+ *    with add_generation_prompt, ends (when that is a prefix of the text: TRL's and
+ *    axolotl's "diff of prefixes", so "<think>\n" or a tool-call wrapper the model
+ *    writes before the content counts) or else from its content's first byte, to
+ *    its content's last byte (bytes are traced through the interpreter: trim,
+ *    slicing, split, replace ... keep their origin, so templates that render earlier
+ *    turns differently, e.g. drop their reasoning or move the system prompt, are
+ *    handled: only what is in the text counts), then the tokens after it up to and
+ *    including the first special token or EOS (<|im_end|>, <|eot_id|>, </s>,
+ *    <end_of_turn> ...) when it comes before any other message's content.  A
+ *    template that writes no end token after the content gets the content counted.
  * Token <-> byte mapping: each run of equally tagged bytes is tokenized alone; when
  * the pieces' ids concatenated equal the whole text's ids, every token belongs to
  * one run.  Otherwise (a pre-token crosses a run boundary, or a normalizer acts at
@@ -56,10 +59,10 @@ struct yt_chat {
     json_t *vars;     /* special tokens, add_generation_prompt, tools, documents */
     yt_tok *tok;
     int64_t eos;
-    yt_tpl_out out;
+    yt_tpl_out out, pout; /* the text; a conversation's head (turn_start) */
     yt_tok_ids whole, piece;
-    uint8_t *flags, *roles; /* per token; per message: 1 = assistant */
-    size_t flags_cap, roles_cap;
+    uint8_t *flags, *bcls;  /* classes per token, per byte of the text */
+    size_t flags_cap, bcls_cap;
 };
 
 static int ends_with(const char *s, const char *suf)
@@ -332,10 +335,11 @@ void yt_chat_free(yt_chat *c)
     yt_tpl_free(c->tpl);
     json_decref(c->vars);
     yt_tpl_out_free(&c->out);
+    yt_tpl_out_free(&c->pout);
     free(c->whole.v);
     free(c->piece.v);
     free(c->flags);
-    free(c->roles);
+    free(c->bcls);
     free(c);
 }
 
@@ -346,6 +350,15 @@ const char *yt_chat_text(const yt_chat *c, size_t *n)
     if (n)
         *n = c->out.n;
     return c->out.text ? c->out.text : "";
+}
+
+static int render_into(yt_chat *c, json_t *messages, int agp, yt_tpl_out *out, yt_err *e)
+{
+    json_object_set(c->vars, "messages", messages);
+    json_object_set_new(c->vars, "add_generation_prompt", json_boolean(agp));
+    int rc = yt_tpl_render(c->tpl, c->vars, out, e);
+    json_object_del(c->vars, "messages");
+    return rc;
 }
 
 int yt_chat_render(yt_chat *c, struct json_t *messages, int add_generation_prompt, yt_err *e)
@@ -363,10 +376,7 @@ int yt_chat_render(yt_chat *c, struct json_t *messages, int add_generation_promp
         if (!json_is_string(r))
             return yt_errf(e, "messages[%zu]: \"role\" is not a string", i);
     }
-    json_object_set(c->vars, "messages", messages);
-    json_object_set_new(c->vars, "add_generation_prompt", json_boolean(add_generation_prompt));
-    int rc = yt_tpl_render(c->tpl, c->vars, &c->out, e);
-    json_object_del(c->vars, "messages");
+    int rc = render_into(c, messages, add_generation_prompt, &c->out, e);
     if (rc != 0 && !strstr(e->msg, "the template raised")) {
         size_t l = strlen(e->msg);
         snprintf(e->msg + l, sizeof e->msg - l, " (chat template; choose another with " HOW ")");
@@ -391,21 +401,82 @@ static int grow(void **p, size_t *cap, size_t n, size_t elem, yt_err *e)
     return 0;
 }
 
-static uint8_t run_flags(const yt_chat *c, uint32_t tag, size_t nmsg)
+/* Where assistant message k's turn starts: the end of the conversation before it
+ * rendered with add_generation_prompt, when that is a prefix of the text and ends
+ * before the message's first byte with no other message's content in between (the
+ * turn then includes what the model writes before the content, e.g. "<think>\n");
+ * else its first byte. */
+static size_t turn_start(yt_chat *c, json_t *messages, size_t k, size_t first)
 {
-    uint8_t f = (tag & YT_TPL_GEN) ? F_GEN : 0;
-    uint32_t k = tag & ~YT_TPL_GEN;
-    if (k && k <= nmsg) {
-        f |= F_CONTENT;
-        if (c->roles[k - 1])
-            f |= F_ASSIST;
-    }
-    return f;
+    json_t *head = json_array();
+    for (size_t i = 0; i < k; i++)
+        json_array_append(head, json_array_get(messages, i));
+    yt_err ignore = {{0}};
+    int rc = render_into(c, head, 1, &c->pout, &ignore);
+    json_decref(head);
+    size_t p = c->pout.n;
+    if (rc != 0 || p > first || memcmp(c->pout.text, c->out.text, p) != 0)
+        return first;
+    for (size_t b = p; b < first; b++)
+        if (c->bcls[b] & F_CONTENT)
+            return first;
+    return p;
 }
 
-/* Token index at byte boundary b (0 < b < n) by tokenizing text[0, b): *exact when the
- * prefix's ids are a prefix of the whole text's ids, else the index of the token that
- * straddles b. */
+/* bcls[b]: F_CONTENT for bytes of any message's content, F_GEN for bytes written in
+ * {% generation %}, F_ASSIST for the bytes of an assistant turn. */
+static int byte_classes(yt_chat *c, json_t *messages, yt_err *e)
+{
+    const yt_tpl_out *o = &c->out;
+    size_t nmsg = json_array_size(messages);
+    if (grow((void **)&c->bcls, &c->bcls_cap, o->n + 1, 1, e))
+        return -1;
+    size_t start = 0;
+    for (size_t r = 0; r < o->nruns; r++) {
+        uint32_t tag = o->runs[r].tag, k = tag & ~YT_TPL_GEN;
+        uint8_t f = (tag & YT_TPL_GEN) ? F_GEN : 0;
+        if (k && k <= nmsg)
+            f |= F_CONTENT;
+        memset(c->bcls + start, f, o->runs[r].end - start);
+        start = o->runs[r].end;
+    }
+    if (yt_tpl_has_generation(c->tpl))
+        return 0;
+    for (size_t k = 0; k < nmsg; k++) {
+        const char *role = json_string_value(json_object_get(json_array_get(messages, k), "role"));
+        if (!role || strcmp(role, "assistant"))
+            continue;
+        size_t first = (size_t)-1, last = 0;
+        start = 0;
+        for (size_t r = 0; r < o->nruns; r++) {
+            if ((o->runs[r].tag & ~YT_TPL_GEN) == k + 1) {
+                if (first == (size_t)-1)
+                    first = start;
+                last = o->runs[r].end;
+            }
+            start = o->runs[r].end;
+        }
+        if (first == (size_t)-1)
+            continue; /* the template did not write this turn's content */
+        size_t from = turn_start(c, messages, k, first);
+        /* the turn: its bytes and the template's between them, not other messages' */
+        start = 0;
+        for (size_t r = 0; r < o->nruns; r++) {
+            size_t end = o->runs[r].end;
+            uint32_t t = o->runs[r].tag & ~YT_TPL_GEN;
+            if ((t == 0 || t == k + 1) && end > from && start < last) {
+                size_t a = start > from ? start : from, b = end < last ? end : last;
+                for (size_t i = a; i < b; i++)
+                    c->bcls[i] |= F_ASSIST;
+            }
+            start = end;
+        }
+    }
+    return 0;
+}
+
+/* Token index at byte boundary b by tokenizing text[0, b): *exact when those ids are
+ * a prefix of the whole text's ids, else the index of the token that straddles b. */
 static int boundary(yt_chat *c, size_t b, size_t *k, int *exact, yt_err *e)
 {
     c->piece.n = 0;
@@ -419,58 +490,55 @@ static int boundary(yt_chat *c, size_t b, size_t *k, int *exact, yt_err *e)
     return 0;
 }
 
-/* flags[t] for every token of c->whole from the runs of c->out. */
-static int token_flags(yt_chat *c, size_t nmsg, yt_err *e)
+/* flags[t] = the classes of the bytes token t covers. */
+static int token_flags(yt_chat *c, yt_err *e)
 {
-    const yt_tpl_out *o = &c->out;
-    size_t nt = c->whole.n;
+    const char *text = c->out.text;
+    size_t n = c->out.n, nt = c->whole.n;
     if (grow((void **)&c->flags, &c->flags_cap, nt + 1, 1, e))
         return -1;
     memset(c->flags, 0, nt + 1);
     int any = 0;
-    for (size_t r = 0; r < o->nruns; r++)
-        any |= run_flags(c, o->runs[r].tag, nmsg) != 0;
+    for (size_t b = 0; b < n && !any; b++)
+        any = c->bcls[b] != 0;
     if (!any)
         return 0;
-    /* 1. each run alone */
+    /* 1. each run of equal class alone */
     c->piece.n = 0;
-    size_t start = 0, ok = 1;
-    for (size_t r = 0; r < o->nruns && ok; r++) {
+    int ok = 1;
+    for (size_t a = 0; a < n && ok;) {
+        size_t b = a;
+        while (b < n && c->bcls[b] == c->bcls[a])
+            b++;
         size_t before = c->piece.n;
-        if (yt_tok_encode(c->tok, o->text + start, o->runs[r].end - start, 0, &c->piece, e) != 0)
+        if (yt_tok_encode(c->tok, text + a, b - a, 0, &c->piece, e) != 0)
             return -1;
         if (c->piece.n > nt || memcmp(c->piece.v + before, c->whole.v + before,
                                       (c->piece.n - before) * sizeof *c->piece.v))
             ok = 0;
         else
-            memset(c->flags + before, run_flags(c, o->runs[r].tag, nmsg), c->piece.n - before);
-        start = o->runs[r].end;
+            memset(c->flags + before, c->bcls[a], c->piece.n - before);
+        a = b;
     }
     if (ok && c->piece.n == nt)
         return 0;
-    /* 2. boundaries from prefixes */
+    /* 2. the token index of every class boundary from a tokenized prefix; a token
+     * that straddles a boundary gets the classes of both sides */
     memset(c->flags, 0, nt + 1);
-    start = 0;
-    for (size_t r = 0; r < o->nruns; r++) {
-        uint8_t f = run_flags(c, o->runs[r].tag, nmsg);
-        size_t end = o->runs[r].end;
-        if (f) {
-            size_t k0 = 0, k1 = nt, k;
-            int exact;
-            if (start > 0) {
-                if (boundary(c, start, &k, &exact, e))
-                    return -1;
-                k0 = k; /* a straddling token overlaps this run too */
-            }
-            if (end < o->n) {
-                if (boundary(c, end, &k, &exact, e))
-                    return -1;
-                k1 = exact ? k : k + 1;
-            }
-            for (size_t t = k0; t < k1 && t < nt; t++)
-                c->flags[t] |= f;
-        }
-        start = end;
+    size_t k0 = 0;
+    for (size_t a = 0; a < n;) {
+        size_t b = a, k1 = nt, k;
+        while (b < n && c->bcls[b] == c->bcls[a])
+            b++;
+        int exact = 1;
+        if (b < n && boundary(c, b, &k, &exact, e))
+            return -1;
+        if (b < n)
+            k1 = exact ? k : k + 1;
+        for (size_t t = k0; t < k1 && t < nt; t++)
+            c->flags[t] |= c->bcls[a];
+        k0 = exact ? k1 : k1 - 1;
+        a = b;
     }
     return 0;
 }
@@ -480,18 +548,11 @@ int yt_chat_encode(yt_chat *c, struct json_t *messages, int add_generation_promp
 {
     if (yt_chat_render(c, messages, add_generation_prompt, e) != 0)
         return -1;
-    size_t nmsg = json_array_size(messages);
-    if (grow((void **)&c->roles, &c->roles_cap, nmsg + 1, 1, e))
-        return -1;
-    for (size_t i = 0; i < nmsg; i++) {
-        const char *r = json_string_value(json_object_get(json_array_get(messages, i), "role"));
-        c->roles[i] = r && !strcmp(r, "assistant");
-    }
     c->whole.n = 0;
     if (yt_tok_encode(c->tok, c->out.text, c->out.n, 0, &c->whole, e) != 0)
         return yt_err_prefix(e, "%s: rendered text", yt_tpl_name(c->tpl));
     size_t nt = c->whole.n;
-    if (!train_on_inputs && token_flags(c, nmsg, e) != 0)
+    if (!train_on_inputs && (byte_classes(c, messages, e) != 0 || token_flags(c, e) != 0))
         return -1;
     size_t before = d->ids.n;
     for (size_t i = 0; i < nt; i++)

@@ -29,9 +29,11 @@ space at the ends, reasoning blocks for Qwen3), compared:
   * rendered text and ids (add_generation_prompt false, and true for every third);
   * the loss mask: a template with {% generation %} -> transformers'
     return_assistant_tokens_mask; otherwise an independent implementation of the rule
-    (tokens overlapping an assistant message's content as located in the HF-rendered
-    text with the HF offsets, plus the tokens after it up to the first special token or
-    EOS before the next message's content);
+    with HF renders and offsets: an assistant turn runs from the end of the conversation
+    before it rendered with add_generation_prompt (when that is a prefix of the text,
+    as TRL and axolotl find it) or else from its content as located in the text, to the
+    end of its content, then the tokens up to the first special token or EOS before the
+    next message's content;
   * prep's dataset equals tokenize --chat's ids and masks; --train-on-inputs counts all.
 Plus: a model folder without a template, and one whose template does not compile, are
 refused with messages naming the file and --chat-template.
@@ -226,12 +228,29 @@ def reference_mask(tok, conv, text, enc, trims):
     n = len(ids)
     content = [0] * n
     assist = [0] * n
-    for mi, a, b in spans:
+    for _, a, b in spans:
         for t, (s, e) in enumerate(offs):
             if s < b and e > a:
                 content[t] = 1
-                if conv[mi]["role"] == "assistant":
-                    assist[t] = 1
+    for mi, m in enumerate(conv):
+        mine = [(a, b) for i, a, b in spans if i == mi]
+        if m["role"] != "assistant" or not mine:
+            continue
+        first, last = mine[0][0], mine[-1][1]
+        others = [(a, b) for i, a, b in spans if i != mi]
+        # the turn starts where the conversation before it, rendered with the
+        # generation prompt, ends (when that is a prefix of the text)
+        start = first
+        try:
+            head = tok.apply_chat_template(conv[:mi], tokenize=False, add_generation_prompt=True)
+            if text.startswith(head) and len(head) <= first and \
+                    not any(a < first and b > len(head) for a, b in others):
+                start = len(head)
+        except Exception:  # noqa: BLE001 - a template may refuse the head
+            pass
+        for t, (s, e) in enumerate(offs):
+            if s < last and e > start and not any(a <= s and e <= b for a, b in others):
+                assist[t] = 1
     mask = list(assist)
     for t in range(n):
         if assist[t] and (t + 1 >= n or not assist[t + 1]):
