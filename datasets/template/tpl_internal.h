@@ -198,10 +198,17 @@ struct tpl_rt {
     int ctl;            /* 1 break, 2 continue */
 };
 
+/* render state (tpl_rt.c) */
 _Noreturn void tpl_fail(tpl_rt *rt, const tpl_node *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void *tpl_alloc(tpl_rt *rt, size_t n);
 void tpl_step(tpl_rt *rt, const tpl_node *at);
+void tpl_enter(tpl_rt *rt, const tpl_node *at); /* depth + 1 (checked); callers do depth - 1 */
+tpl_scope *tpl_scope_new(tpl_rt *rt, tpl_scope *parent);
+void tpl_scope_set(tpl_rt *rt, tpl_scope *s, const char *k, tpl_val v);
+/* A variable of the innermost scope outward, else a global, else undefined. */
+tpl_val tpl_lookup(tpl_rt *rt, const char *name);
+_Noreturn void tpl_undefined_error(tpl_rt *rt, const tpl_node *at, tpl_val v);
 
 /* values (tpl_value.c) */
 tpl_val tpl_undef(const char *what);
@@ -258,11 +265,16 @@ void tpl_json_dump(tpl_rt *rt, const tpl_node *at, tpl_sb *b, tpl_val v, int ind
                    const char *item_sep, const char *key_sep, int sort_keys, int ensure_ascii,
                    int level);
 
-/* evaluation (tpl_eval.c) */
+/* evaluation (tpl_eval.c, tpl_access.c, tpl_exec.c) */
 tpl_val tpl_eval(tpl_rt *rt, const tpl_node *n);
 void tpl_exec(tpl_rt *rt, const tpl_node *n);
+void tpl_emit(tpl_rt *rt, const tpl_node *at, const tpl_str *s);
+/* Renders block N into a new string (set blocks, filter blocks, macro calls). */
+const tpl_str *tpl_capture(tpl_rt *rt, const tpl_node *n);
 tpl_val tpl_getattr(tpl_rt *rt, const tpl_node *at, tpl_val obj, const char *name);
 tpl_val tpl_getitem(tpl_rt *rt, const tpl_node *at, tpl_val obj, tpl_val key);
+/* obj[sv[0]:sv[1]:sv[2]] of a list, tuple or string (none = default bound). */
+tpl_val tpl_do_slice(tpl_rt *rt, const tpl_node *at, tpl_val obj, const tpl_val *sv);
 tpl_val tpl_call(tpl_rt *rt, const tpl_node *at, tpl_val f, const tpl_args *a);
 
 /* Applies filter node F (whose input chain may start at NULL = INPUT) to INPUT. */
