@@ -2,7 +2,6 @@
  * plain text files into the HDF5 token dataset (datasets/prep_text.c has the rules),
  * with an optional validation split.  A progress bar goes to stderr on a terminal. */
 #define _POSIX_C_SOURCE 200809L
-#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
