@@ -1,5 +1,6 @@
 /* common/: the floor of the house.  Errors, time, hashing, aligned memory and
- * small file helpers shared by every folder.
+ * small file helpers shared by every folder; JSON files from the wild in
+ * common/json.h (jansson).
  *
  * Contract: library code never prints or exits.  A function that can fail returns
  * 0 on success and -1 on failure, after writing a message that names the file,

@@ -1,5 +1,7 @@
-/* datasets/: the token dataset (HDF5), `prep` from pre-tokenised JSONL, and the
- * sampler that cuts the token stream into training windows for each rank.
+/* datasets/: the token dataset (HDF5), `prep` from pre-tokenised JSONL, text, Alpaca
+ * and chat records (chat through the model's own Jinja chat template, interpreted by
+ * datasets/template/template.h), the tokenizer (tokenizer.h), and the sampler that
+ * cuts the token stream into training windows for each rank.
  *
  * Contract: knows nothing of models or MPI (the sampler is told rank and world).
  * Functions return 0 / -1 and leave a message naming the file, dataset, attribute or
@@ -222,8 +224,8 @@ uint32_t yt_ds_sampler_accum(const yt_ds_sampler *s); /* A = G / (W*B) */
  *   alpaca  {"instruction": I, "input": X (optional), "output": O}: BOS + the Stanford
  *           Alpaca prompt (with or without the input paragraph) not counted, then O and
  *           EOS counted.
- *   chat    {"messages": [{"role": system|user|assistant, "content": S}, ...]} rendered
- *           by a chat template (see yt_chat_encode); no BOS/EOS added beyond it.
+ *   chat    {"messages": [{"role": R, "content": S, ...}, ...]} rendered by the chat
+ *           template (see yt_chat_encode); no BOS/EOS added beyond what it writes.
  *   ids     {"input_ids": [...], "labels": [...] optional, -100 = not counted}.
  *   plain   a text file; one document per paragraph: a run of non-blank lines, joined
  *           with their line ends, the last line end dropped; then as "text".
@@ -238,15 +240,6 @@ uint32_t yt_ds_sampler_accum(const yt_ds_sampler *s); /* A = G / (W*B) */
 typedef enum yt_prep_format {
     YT_PREP_AUTO = 0, YT_PREP_IDS, YT_PREP_TEXT, YT_PREP_ALPACA, YT_PREP_CHAT, YT_PREP_PLAIN
 } yt_prep_format;
-
-typedef enum yt_chat_template { YT_CHAT_AUTO = 0, YT_CHAT_CHATML, YT_CHAT_LLAMA3 } yt_chat_template;
-typedef enum yt_chat_role { YT_ROLE_SYSTEM, YT_ROLE_USER, YT_ROLE_ASSISTANT } yt_chat_role;
-
-typedef struct yt_chat_msg {
-    yt_chat_role role;
-    const char *content;
-    size_t content_len;
-} yt_chat_msg;
 
 /* One document being built: ids and their mask bits (mask[i] for ids.v[i]). */
 typedef struct yt_ds_doc {
@@ -264,30 +257,49 @@ int yt_ds_doc_push_id(yt_ds_doc *d, uint32_t id, int counted, yt_err *e);
 int yt_ds_doc_mark(yt_ds_doc *d, size_t from, int counted, yt_err *e);
 void yt_ds_doc_free(yt_ds_doc *d);
 
-/* "chatml" | "llama3" | "auto". */
-int yt_chat_template_parse(const char *name, yt_chat_template *out, yt_err *e);
-const char *yt_chat_template_name(yt_chat_template t);
-/* Which built-in template a Jinja chat_template string is (by distinctive substrings);
- * YT_CHAT_AUTO when neither. */
-yt_chat_template yt_chat_template_detect(const char *jinja);
-/* --chat-template auto: MODEL a folder (its tokenizer_config.json "chat_template",
- * a string or the "default" of a list) or a .gguf (tokenizer.chat_template).  No
- * template there -> ChatML; a template that is neither -> error naming the file. */
-int yt_chat_template_from_model(const char *model, yt_chat_template *out, yt_err *e);
-/* 0 for system/user/assistant, -1 otherwise. */
-int yt_chat_role_parse(const char *role, yt_chat_role *out);
-/* Appends the rendered conversation to d (see datasets/chat_template.c for the exact
- * segments).  Mask: the assistant's content and its end-of-turn token (<|im_end|>,
- * <|eot_id|>) counted, everything else not (all counted with train_on_inputs).  The
- * ids equal transformers' apply_chat_template(messages, tokenize=True) with the same
- * template. */
-int yt_chat_encode(yt_tok *t, yt_chat_template tpl, const yt_chat_msg *m, size_t n,
+/* ---- chat templates (datasets/chat_template.c; the Jinja interpreter is
+ * datasets/template) ----
+ * A chat record's "messages" (the JSON objects as they are: role, content and any
+ * other keys) is rendered by a Jinja chat template with the variables transformers'
+ * apply_chat_template gives it: messages, add_generation_prompt, tools = none,
+ * documents = none, and bos_token, eos_token, unk_token, sep_token, pad_token,
+ * cls_token, mask_token, additional_special_tokens from tokenizer_config.json (then
+ * special_tokens_map.json; a GGUF, or a folder without tokenizer_config.json: the
+ * pieces of the tokenizer's BOS/EOS ids).  The text is tokenized whole, without
+ * added special tokens, so the ids equal apply_chat_template(messages,
+ * tokenize=True).  The loss mask: see datasets/chat_template.c (the {% generation %}
+ * blocks when the template has them, else the assistant messages' content and each
+ * turn's end token). */
+typedef struct yt_chat yt_chat;
+struct json_t;
+
+/* WHICH: "auto" = the model's own template (MODEL/chat_template.jinja, else
+ * MODEL/tokenizer_config.json "chat_template", a string or the template named
+ * "default" of a list; a GGUF's tokenizer.chat_template); "chatml" or "llama3" =
+ * built-in (Hugging Face's ChatML, Meta Llama 3 Instruct's); anything else = a Jinja
+ * file.  MODEL: a model folder, a GGUF file, or a tokenizer file (its folder is read).
+ * eos_id: the model's EOS (ends an assistant turn like a special token), -1 = none.
+ * No template, or one that does not compile: an error naming the file (and
+ * line:column) and --chat-template. */
+int yt_chat_open(yt_chat **out, const char *which, const char *model, yt_tok *tok,
+                 int64_t eos_id, yt_err *e);
+void yt_chat_free(yt_chat *c);
+/* Where the template came from ("DIR/tokenizer_config.json: chat_template"). */
+const char *yt_chat_name(const yt_chat *c);
+/* Renders MESSAGES (a JSON array of objects with a string "role") only. */
+int yt_chat_render(yt_chat *c, struct json_t *messages, int add_generation_prompt, yt_err *e);
+/* Renders, tokenizes and appends ids and mask bits to d (all counted with
+ * train_on_inputs). */
+int yt_chat_encode(yt_chat *c, struct json_t *messages, int add_generation_prompt,
                    int train_on_inputs, yt_ds_doc *d, yt_err *e);
+/* The text of the last render (NUL-terminated; n may be NULL). */
+const char *yt_chat_text(const yt_chat *c, size_t *n);
 
 typedef struct yt_ds_prep_text_opts {
     yt_prep_format format;
     yt_tok *tok;                  /* NULL: only ids inputs are accepted */
-    yt_chat_template chat_template; /* AUTO -> ChatML */
+    yt_chat *chat;                /* renders chat records; NULL: chat input is an error */
+    const char *chat_error;       /* why there is no chat template (in that error) */
     int64_t eos_id;               /* <0 -> yt_tok_eos_id(tok) */
     int train_on_inputs;
     uint64_t max_doc_tokens;      /* 0 = no limit */
@@ -298,6 +310,11 @@ typedef struct yt_ds_prep_text_opts {
     const char *tokenizer_fingerprint; /* NULL -> the tokenizer's, "none" without one */
     const char *source;           /* NULL -> "jsonl:<first input>" ("text:" for a plain file) */
     size_t chunk_elems;
+    /* Called once with the first document written (its file and line, ids and mask bits
+     * as stored), so that the user sees what will be trained on. */
+    void (*example)(void *ctx, const char *file, uint64_t line, const uint32_t *ids,
+                    const uint8_t *mask, size_t n);
+    void *example_ctx;
     /* Called every few hundred lines and at the end (runner draws a progress bar). */
     void (*progress)(void *ctx, uint64_t bytes_done, uint64_t bytes_total);
     void *progress_ctx;
@@ -306,6 +323,7 @@ typedef struct yt_ds_prep_text_opts {
 typedef struct yt_ds_prep_text_summary {
     uint64_t files, lines, bytes;
     uint64_t records;        /* documents read, skipped ones included */
+    uint64_t chats;          /* of which chat records rendered by the template */
     uint64_t skipped_empty;
     uint64_t truncated;      /* documents cut to max_doc_tokens */
     uint64_t truncated_tokens; /* tokens dropped by truncation */

@@ -23,12 +23,12 @@ typedef struct prep_ctx {
     yt_ds_prep_text_summary *s;
     yt_ds_writer *w[2];
     yt_ds_doc doc;
-    yt_chat_msg *msgs;
-    size_t msgs_cap;
     yt_tok_text tmp;
     int64_t bos, eos;
-    yt_chat_template tpl;
     uint64_t vocab;
+    const char *file;    /* where the current document comes from (for the example) */
+    uint64_t line;
+    int shown;           /* the example was shown */
 } prep_ctx;
 
 int yt_ds_val_path(const char *out, char *buf, size_t cap, yt_err *e)
@@ -76,6 +76,10 @@ static int emit(prep_ctx *c, uint64_t k, yt_err *e)
         size_t m = n - at < lim ? n - at : lim;
         if (yt_ds_writer_add_doc(c->w[which], c->doc.ids.v + at, c->doc.mask + at, m, e) != 0)
             return -1;
+        if (!c->shown && o->example) {
+            c->shown = 1;
+            o->example(o->example_ctx, c->file, c->line, c->doc.ids.v + at, c->doc.mask + at, m);
+        }
         yt_ds_prep_summary *ps = &s->out[which];
         ps->documents++;
         ps->tokens += m;
@@ -185,34 +189,15 @@ static int doc_chat(prep_ctx *c, json_t *root, int *empty, yt_err *e)
         return yt_errf(e, "\"messages\" is not an array");
     if (need_tok(c, "chat", e))
         return -1;
-    size_t n = json_array_size(m);
-    if (n == 0) {
+    if (json_array_size(m) == 0) {
         *empty = 1;
         return 0;
     }
-    if (n > c->msgs_cap) {
-        yt_chat_msg *v = realloc(c->msgs, n * sizeof *v);
-        if (!v)
-            return yt_errf(e, "out of memory for %zu messages", n);
-        c->msgs = v;
-        c->msgs_cap = n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_t *it = json_array_get(m, i);
-        if (!json_is_object(it))
-            return yt_errf(e, "messages[%zu] is not an object", i);
-        json_t *r = json_object_get(it, "role");
-        if (!r)
-            return yt_errf(e, "messages[%zu]: missing key \"role\"", i);
-        if (!json_is_string(r))
-            return yt_errf(e, "messages[%zu]: \"role\" is not a string", i);
-        if (yt_chat_role_parse(json_string_value(r), &c->msgs[i].role) != 0)
-            return yt_errf(e, "messages[%zu]: unknown role \"%s\" (expected system, user or "
-                              "assistant)", i, json_string_value(r));
-        if (get_str(it, "content", 0, &c->msgs[i].content, &c->msgs[i].content_len, e) != 0)
-            return yt_err_prefix(e, "messages[%zu]", i);
-    }
-    return yt_chat_encode(c->o->tok, c->tpl, c->msgs, n, c->o->train_on_inputs, &c->doc, e);
+    if (!c->o->chat)
+        return yt_errf(e, "chat input needs a chat template: %s",
+                       c->o->chat_error ? c->o->chat_error : "none was given");
+    c->s->chats++;
+    return yt_chat_encode(c->o->chat, m, 0, c->o->train_on_inputs, &c->doc, e);
 }
 
 static int doc_ids(prep_ctx *c, json_t *root, int *empty, yt_err *e)
@@ -324,12 +309,15 @@ static int run_file(prep_ctx *c, const char *in, uint64_t total, yt_err *e)
             break;
         }
         c->doc.ids.n = 0;
+        c->file = in;
+        c->line = ln;
         int empty = 0;
         if (fmt == YT_PREP_PLAIN) {
             if (blank(line, (size_t)len)) {
                 if (para.n) {
                     while (para.n && (para.s[para.n - 1] == '\n' || para.s[para.n - 1] == '\r'))
                         para.n--;
+                    c->line = para_line;
                     if ((rc = doc_text(c, para.s, para.n, &empty, e)) == 0)
                         rc = finish(c, empty, e);
                     para.n = 0;
@@ -387,6 +375,7 @@ static int run_file(prep_ctx *c, const char *in, uint64_t total, yt_err *e)
     if (rc == 0 && para.n) { /* the last paragraph */
         int empty = 0;
         c->doc.ids.n = 0;
+        c->line = para_line;
         while (para.n && (para.s[para.n - 1] == '\n' || para.s[para.n - 1] == '\r'))
             para.n--;
         if ((rc = doc_text(c, para.s, para.n, &empty, e)) == 0)
@@ -428,7 +417,6 @@ int yt_ds_prep_text(const char *const *in, size_t n_in, const char *out, const c
         return yt_errf(e, "val_fraction %g is not in [0, 1)", o->val_fraction);
     double t0 = yt_now();
     prep_ctx c = {.o = o, .s = s, .bos = -1, .eos = -1};
-    c.tpl = o->chat_template == YT_CHAT_AUTO ? YT_CHAT_CHATML : o->chat_template;
     c.vocab = o->vocab_size;
     char fp[17] = "none";
     if (o->tok) {
@@ -485,7 +473,6 @@ int yt_ds_prep_text(const char *const *in, size_t n_in, const char *out, const c
         rc = yt_errf(e, "--val-fraction %g chose none of the %llu documents", o->val_fraction,
                      (unsigned long long)s->records);
     yt_ds_doc_free(&c.doc);
-    free(c.msgs);
     free(c.tmp.s);
     if (rc != 0) {
         yt_ds_writer_abort(c.w[0]);

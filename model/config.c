@@ -2,6 +2,8 @@
  * anything is allocated for it. */
 #include "model/model.h"
 
+#include "common/json.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,7 +54,7 @@ int yt_config_from_json(yt_config *c, json_t *root, const char *src, yt_err *e)
     c->rope_theta = 10000.0f;
     c->max_pos = 2048;
     c->bos_id = 1;
-    c->eos_id = 2;
+    c->eos_id = -1; /* unknown unless a file names it (see yt_model_eos_id) */
     if (get_int(root, "vocab_size", &c->vocab_size, 1, src, e) ||
         get_int(root, "hidden_size", &c->hidden_size, 1, src, e) ||
         get_int(root, "intermediate_size", &c->intermediate_size, 1, src, e) ||
@@ -141,16 +143,63 @@ int yt_config_validate(const yt_config *c, const char *src, yt_err *e)
     return 0;
 }
 
+/* "eos_token_id" of a config object: an integer or a list (the first); 0 absent. */
+static int eos_of(json_t *root, int64_t *out, const char *src, yt_err *e)
+{
+    json_t *v = json_object_get(root, "eos_token_id");
+    if (json_is_array(v))
+        v = json_array_size(v) ? json_array_get(v, 0) : NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX)
+        return yt_errf(e, "%s: key 'eos_token_id' must be a non-negative integer or a list of them",
+                       src);
+    *out = json_integer_value(v);
+    return 1;
+}
+
+int yt_model_eos_id(const char *model_dir, int64_t *eos, char *src, size_t srclen, yt_err *e)
+{
+    static const char *const files[] = {"generation_config.json", "config.json"};
+    *eos = -1;
+    if (src && srclen)
+        src[0] = 0;
+    for (int i = 0; i < 2; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", model_dir, files[i]);
+        if (!yt_json_file_exists(path))
+            continue;
+        json_t *root = yt_json_load_file(path, 0, e);
+        if (!root)
+            return -1;
+        int rc = json_is_object(root) ? eos_of(root, eos, path, e)
+                                      : yt_errf(e, "%s: not a JSON object", path);
+        json_decref(root);
+        if (rc < 0)
+            return -1;
+        if (rc > 0) {
+            if (src && srclen)
+                snprintf(src, srclen, "%s", path);
+            return 0;
+        }
+    }
+    return 0;
+}
+
 int yt_config_load(yt_config *c, const char *model_dir, yt_err *e)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", model_dir);
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    json_t *root = yt_json_load_file(path, 0, e);
     if (!root)
-        return yt_errf(e, "%s: %s (line %d)", path, je.text, je.line);
+        return -1;
     int rc = yt_config_from_json(c, root, path, e);
     json_decref(root);
+    int64_t eos;
+    if (rc == 0 && yt_model_eos_id(model_dir, &eos, NULL, 0, e) != 0)
+        rc = -1;
+    if (rc == 0 && eos >= 0)
+        c->eos_id = (int)eos;
     return rc;
 }
 

@@ -7,6 +7,7 @@
  * model training saw, plus the adapter. */
 #define _POSIX_C_SOURCE 200809L
 #include "model/model_internal.h"
+#include "common/json.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -34,11 +35,10 @@ static int key_is_empty(json_t *v)
 
 static int read_adapter_config(adapter_cfg *c, json_t **root, const char *path, yt_err *e)
 {
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
+    json_t *j = yt_json_load_file(path, 0, e);
     *root = j;
     if (!j)
-        return yt_errf(e, "%s: %s (line %d)", path, je.text, je.line);
+        return -1;
     if (!json_is_object(j))
         return yt_errf(e, "%s: not a JSON object", path);
     json_t *v = json_object_get(j, "peft_type");

@@ -51,8 +51,16 @@ typedef struct yt_config {
     int bos_id, eos_id;
 } yt_config;
 
-/* Reads and validates DIR/config.json; errors name the file and the key. */
+/* Reads and validates DIR/config.json; errors name the file and the key.  eos_id is
+ * yt_model_eos_id's (-1 when no file names one). */
 int yt_config_load(yt_config *c, const char *model_dir, yt_err *e);
+/* The model's EOS id, one precedence for train, prep and tokenize:
+ * DIR/generation_config.json "eos_token_id" (what transformers' generate() stops on),
+ * else DIR/config.json "eos_token_id"; the first id when either is a list.  -1 (and
+ * src "") when neither names one: prep and tokenize then fall back to
+ * tokenizer_config.json "eos_token", then the tokenizer file's own EOS.  src (may be
+ * NULL) gets the file it came from. */
+int yt_model_eos_id(const char *model_dir, int64_t *eos, char *src, size_t srclen, yt_err *e);
 int yt_config_from_json(yt_config *c, json_t *root, const char *src, yt_err *e);
 int yt_config_validate(const yt_config *c, const char *src, yt_err *e);
 /* A Hugging Face config.json object (LlamaForCausalLM). */

@@ -3,6 +3,8 @@
  * so that the adapter loads in PEFT and vLLM unchanged. */
 #include "model/model_internal.h"
 
+#include "common/json.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,10 +124,9 @@ static int check_adapter_config(const yt_model *m, const char *dir, yt_err *e)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
+    json_t *j = yt_json_load_file(path, 0, e);
     if (!j)
-        return yt_errf(e, "%s: %s (line %d)", path, je.text, je.line);
+        return -1;
     int rc = 0;
     json_t *r = json_object_get(j, "r"), *a = json_object_get(j, "lora_alpha");
     json_t *rs = json_object_get(j, "use_rslora");

@@ -2,7 +2,6 @@
  * plain text files into the HDF5 token dataset (datasets/prep_text.c has the rules),
  * with an optional validation split.  A progress bar goes to stderr on a terminal. */
 #define _POSIX_C_SOURCE 200809L
-#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +19,9 @@
 
 typedef struct prep_opts {
     char in[4096], out[4096], model[4096], tokenizer[4096];
-    int format, chat_template; /* CHOICE indices: yt_prep_format; auto|chatml|llama3 */
-    long vocab_size, max_doc_tokens, seed;
+    int format;                /* CHOICE index: yt_prep_format */
+    char chat_template[4096];
+    long vocab_size, max_doc_tokens, seed, example_tokens;
     int train_on_inputs, split_long;
     float val_fraction;
 } prep_opts;
@@ -42,9 +42,10 @@ static const yt_opt prep_table[] = {
      "checked) or GGUF file"},
     {"tokenizer", YT_OPT_STR, O(tokenizer), S(tokenizer), NULL, 0, 0, NULL, 0, "FILE",
      "tokenizer.json or GGUF file (instead of --model)"},
-    {"chat-template", YT_OPT_CHOICE, O(chat_template), 0, "auto", 0, 0,
-     "auto|chatml|llama3", 0, NULL,
-     "chat rendering; auto: recognised from the model's chat_template, else chatml"},
+    {"chat-template", YT_OPT_STR, O(chat_template), S(chat_template), "auto", 0, 0, NULL, 0,
+     "auto|chatml|llama3|FILE",
+     "chat rendering: auto = the model's own Jinja template (chat_template.jinja, "
+     "tokenizer_config.json or the GGUF's); chatml, llama3 = built-in; else a Jinja file"},
     {"train-on-inputs", YT_OPT_BOOL, O(train_on_inputs), 0, "false", 0, 0, NULL, 0, NULL,
      "count prompt / system / user tokens toward the loss too"},
     {"max-doc-tokens", YT_OPT_LONG, O(max_doc_tokens), 0, "0", 0, 4294967295.0, NULL, 0, "N",
@@ -54,6 +55,9 @@ static const yt_opt prep_table[] = {
     {"val-fraction", YT_OPT_FLOAT, O(val_fraction), 0, "0", 0, 0.99, NULL, 0, "X",
      "send this fraction of documents (by hash of seed and index) to OUT's .val.h5"},
     {"seed", YT_OPT_LONG, O(seed), 0, "0", 0, 9.2e18, NULL, 0, NULL, "seed of the validation split"},
+    {"example-tokens", YT_OPT_LONG, O(example_tokens), 0, "1024", 0, 1e9, NULL, 0, "N",
+     "print the first document written (up to N tokens) with the counted tokens marked; 0 = "
+     "don't"},
     {"vocab-size", YT_OPT_LONG, O(vocab_size), 0, "0", 0, 4294967296.0, NULL, 0, NULL,
      "check ids against this vocab size (0 = the model's or tokenizer's)"},
     YT_OPT_END,
@@ -97,20 +101,49 @@ static int exists_in(const char *dir, const char *name)
     return access(p, R_OK) == 0;
 }
 
-/* EOS from DIR/tokenizer_config.json "eos_token" when the tokenizer file names none. */
-static int64_t eos_from_config(yt_tok *t, const char *dir)
+typedef struct example_ctx {
+    yt_tok *tok;
+    long max;
+} example_ctx;
+
+/* The first document as the user should see it: its text, the counted tokens in
+ * green on a terminal, else between [[ and ]]. */
+static void show_example(void *ctx, const char *file, uint64_t line, const uint32_t *ids,
+                         const uint8_t *mask, size_t n)
 {
-    char p[8300];
-    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
-    json_t *root = json_load_file(p, 0, NULL);
-    if (!root)
-        return -1;
-    json_t *v = json_object_get(root, "eos_token");
-    if (json_is_object(v))
-        v = json_object_get(v, "content");
-    int64_t id = json_is_string(v) ? yt_tok_piece_id(t, json_string_value(v)) : -1;
-    json_decref(root);
-    return id;
+    example_ctx *x = ctx;
+    if (!x->tok || x->max <= 0)
+        return;
+    size_t counted = 0;
+    for (size_t i = 0; i < n; i++)
+        counted += mask[i] != 0;
+    int tty = isatty(1);
+    printf("first example (%s:%llu): %zu tokens, %zu counted toward the loss (%s):\n", file,
+           (unsigned long long)line, n, counted,
+           tty ? "in green" : "between [[ and ]]");
+    size_t shown = n < (size_t)x->max ? n : (size_t)x->max;
+    yt_tok_text t = {0};
+    yt_err e = {{0}};
+    for (size_t a = 0; a < shown;) {
+        size_t b = a;
+        while (b < shown && (mask[b] != 0) == (mask[a] != 0))
+            b++;
+        t.n = 0;
+        if (yt_tok_decode(x->tok, ids + a, b - a, 0, &t, &e) != 0) {
+            printf("(cannot decode: %s)", e.msg);
+            break;
+        }
+        if (mask[a])
+            printf("%s%.*s%s", tty ? "\033[32m" : "[[", (int)t.n, t.s, tty ? "\033[0m" : "]]");
+        else
+            printf("%.*s", (int)t.n, t.s);
+        a = b;
+    }
+    if (shown < n)
+        printf(" ... (%zu more tokens)", n - shown);
+    printf("\n");
+    free(t.s);
+    fflush(stdout);
 }
 
 static void summary(const char *path, const yt_ds_prep_summary *p)
@@ -130,7 +163,9 @@ int yt_cmd_prep(int argc, char **argv)
     static const yt_cmd_spec spec = {
         "prep",
         "yieldtune prep --in FILE --out FILE.h5 [--model DIR_OR_GGUF | --tokenizer FILE] [FILE...]",
-        "Writes the token dataset that 'yieldtune train --data' reads.", prep_table, 0, MAX_INPUTS, NULL};
+        "Writes the token dataset that 'yieldtune train --data' reads, and shows its first\n"
+        "document with the tokens that count toward the loss marked.",
+        prep_table, 0, MAX_INPUTS, NULL};
     int rc = yt_cmd_options(&spec, &o, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
@@ -157,8 +192,6 @@ int yt_cmd_prep(int argc, char **argv)
                                .split_long = o.split_long, .val_fraction = o.val_fraction,
                                .seed = (uint64_t)o.seed};
     po.format = (yt_prep_format)o.format; /* the table lists them in the enum's order */
-    static const yt_chat_template templates[] = {YT_CHAT_AUTO, YT_CHAT_CHATML, YT_CHAT_LLAMA3};
-    po.chat_template = templates[o.chat_template];
     yt_tok *tok = NULL;
     char dir[4096] = "";
     const char *tok_path = NULL;
@@ -201,28 +234,50 @@ int yt_cmd_prep(int argc, char **argv)
         tok_err = e;
         tok = NULL;
     }
+    yt_chat *chat = NULL;
+    yt_err chat_err = {{0}};
     if (tok) {
         po.tok = tok;
-        if (yt_tok_eos_id(tok) < 0 && dir[0])
-            po.eos_id = eos_from_config(tok, dir);
-        if (po.chat_template == YT_CHAT_AUTO &&
-            yt_chat_template_from_model(o.model[0] ? o.model : dir, &po.chat_template, &e)) {
+        const char *where = o.model[0] ? o.model : o.tokenizer;
+        char src[4300];
+        if (yt_runner_eos(where, tok, &po.eos_id, src, sizeof src, &e) != 0) {
             yt_report("prep: %s", e.msg);
             yt_tok_free(tok);
             return YT_EXIT_FAIL;
         }
+        /* The chat template: an explicit choice, or chat input, must have one now;
+         * auto with input of unknown format fails only at the first chat record. */
+        int needed = strcmp(o.chat_template, "auto") != 0 || po.format == YT_PREP_CHAT;
+        if (po.format == YT_PREP_AUTO || po.format == YT_PREP_CHAT || needed) {
+            if (yt_chat_open(&chat, o.chat_template, where, tok, po.eos_id, &chat_err) != 0) {
+                if (needed) {
+                    yt_report("prep: %s", chat_err.msg);
+                    yt_tok_free(tok);
+                    return YT_EXIT_FAIL;
+                }
+                po.chat_error = chat_err.msg;
+            }
+        }
+        po.chat = chat;
     }
     bar b = {.tty = isatty(2), .t0 = yt_now(), .last = 0};
     po.progress = draw;
     po.progress_ctx = &b;
+    example_ctx ex = {tok, o.example_tokens};
+    po.example = show_example;
+    po.example_ctx = &ex;
     char val[4200] = "";
     if (po.val_fraction > 0 && yt_ds_val_path(o.out, val, sizeof val, &e) != 0) {
         yt_report("prep: %s", e.msg);
+        yt_chat_free(chat);
         yt_tok_free(tok);
         return YT_EXIT_USAGE;
     }
     yt_ds_prep_text_summary s;
     rc = yt_ds_prep_text(ins, n_in, o.out, val[0] ? val : NULL, &po, &s, &e);
+    if (rc == 0 && chat && s.chats)
+        printf("chat template: %s\n", yt_chat_name(chat));
+    yt_chat_free(chat);
     yt_tok_free(tok);
     if (rc) {
         if (b.tty)

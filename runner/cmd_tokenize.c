@@ -9,13 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datasets/datasets.h"
 #include "datasets/tokenizer/tokenizer.h"
 #include "runner/options.h"
 #include "runner/runner.h"
 
 typedef struct tokenize_opts {
-    char tokenizer[4096];
-    int add_special, decode, skip_special, stats, info;
+    char tokenizer[4096], chat_template[4096];
+    int add_special, decode, skip_special, stats, info, chat, add_generation_prompt;
+    int train_on_inputs;
 } tokenize_opts;
 
 #define O(f) offsetof(tokenize_opts, f)
@@ -32,7 +34,17 @@ static const yt_opt tokenize_table[] = {
     {"stats", YT_OPT_BOOL, O(stats), 0, "false", 0, 0, NULL, 0, NULL,
      "print records, bytes, tokens and the encode/decode throughput to stderr"},
     {"info", YT_OPT_BOOL, O(info), 0, "false", 0, 0, NULL, 0, NULL,
-     "print the tokenizer's vocab size, fingerprint and BOS/EOS ids as JSON, read nothing"},
+     "print the tokenizer's vocab size, fingerprint, BOS id and the model's EOS id (the one "
+     "prep and train use, and where it comes from) as JSON, read nothing"},
+    {"chat", YT_OPT_BOOL, O(chat), 0, "false", 0, 0, NULL, 0, NULL,
+     "read {\"messages\": [...]} lines and write {\"text\", \"ids\", \"mask\"} as prep "
+     "renders, tokenizes and masks them"},
+    {"chat-template", YT_OPT_STR, O(chat_template), S(chat_template), "auto", 0, 0, NULL, 0,
+     "auto|chatml|llama3|FILE", "with --chat: the template (as prep --chat-template)"},
+    {"add-generation-prompt", YT_OPT_BOOL, O(add_generation_prompt), 0, "false", 0, 0, NULL, 0,
+     NULL, "with --chat: render add_generation_prompt = true"},
+    {"train-on-inputs", YT_OPT_BOOL, O(train_on_inputs), 0, "false", 0, 0, NULL, 0, NULL,
+     "with --chat: count every token (as prep --train-on-inputs)"},
     YT_OPT_END,
 };
 #undef O
@@ -115,16 +127,37 @@ int yt_cmd_tokenize(int argc, char **argv)
         return YT_EXIT_FAIL;
     }
     double t_load = yt_now() - t0;
+    int64_t eos = -1;
+    char eos_src[4300];
+    if ((o.info || o.chat) && yt_runner_eos(o.tokenizer, tok, &eos, eos_src, sizeof eos_src, &e)) {
+        yt_report("tokenize: %s", e.msg);
+        yt_tok_free(tok);
+        return YT_EXIT_FAIL;
+    }
     if (o.info) {
         char fp[17];
         yt_tok_fingerprint_hex(tok, fp);
-        printf("{\"tokenizer\": \"%s\", \"kind\": \"%s\", \"vocab_size\": %u, \"fingerprint\": "
-               "\"%s\", \"bos_id\": %lld, \"eos_id\": %lld}\n",
-               o.tokenizer, yt_tok_source_kind(tok), yt_tok_vocab_size(tok), fp,
-               (long long)yt_tok_bos_id(tok), (long long)yt_tok_eos_id(tok));
+        json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:I}", "tokenizer", o.tokenizer,
+                              "kind", yt_tok_source_kind(tok), "vocab_size",
+                              (json_int_t)yt_tok_vocab_size(tok), "fingerprint", fp, "bos_id",
+                              (json_int_t)yt_tok_bos_id(tok), "eos_id", (json_int_t)eos,
+                              "eos_source", eos_src, "tokenizer_eos_id",
+                              (json_int_t)yt_tok_eos_id(tok));
+        char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (txt)
+            printf("%s\n", txt);
+        free(txt);
+        json_decref(j);
         yt_tok_free(tok);
-        return YT_EXIT_OK;
+        return txt ? YT_EXIT_OK : YT_EXIT_FAIL;
     }
+    yt_chat *chat = NULL;
+    if (o.chat && yt_chat_open(&chat, o.chat_template, o.tokenizer, tok, eos, &e) != 0) {
+        yt_report("tokenize: %s", e.msg);
+        yt_tok_free(tok);
+        return YT_EXIT_FAIL;
+    }
+    yt_ds_doc doc = {0};
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -151,7 +184,41 @@ int yt_cmd_tokenize(int argc, char **argv)
             status = YT_EXIT_FAIL;
             break;
         }
-        if (!o.decode) {
+        if (o.chat) {
+            json_t *msgs = json_object_get(rec, "messages");
+            doc.ids.n = 0;
+            double a = yt_now();
+            int r = msgs ? yt_chat_encode(chat, msgs, o.add_generation_prompt, o.train_on_inputs,
+                                          &doc, &e)
+                         : yt_errf(&e, "expected an object with \"messages\"");
+            t_work += yt_now() - a;
+            json_decref(rec);
+            if (r) {
+                yt_report("tokenize: <stdin>:%llu: %s", lineno, e.msg);
+                status = YT_EXIT_FAIL;
+                break;
+            }
+            size_t tn;
+            const char *tt = yt_chat_text(chat, &tn);
+            json_t *ids_j = json_array(), *mask_j = json_array();
+            for (size_t i = 0; i < doc.ids.n; i++) {
+                json_array_append_new(ids_j, json_integer(doc.ids.v[i]));
+                json_array_append_new(mask_j, json_integer(doc.mask[i]));
+            }
+            json_t *res = json_pack("{s:s%, s:o, s:o}", "text", tt, tn, "ids", ids_j, "mask", mask_j);
+            char *js = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            json_decref(res);
+            if (!js || ob_reserve(&out, strlen(js) + 2)) {
+                free(js);
+                yt_report("tokenize: out of memory");
+                status = YT_EXIT_FAIL;
+                break;
+            }
+            out.n += (size_t)sprintf(out.s + out.n, "%s\n", js);
+            free(js);
+            bytes += tn;
+            tokens += doc.ids.n;
+        } else if (!o.decode) {
             json_t *tx = json_object_get(rec, "text");
             if (!json_is_string(tx)) {
                 yt_report("tokenize: <stdin>:%llu: expected an object with a string \"text\"",
@@ -261,6 +328,8 @@ int yt_cmd_tokenize(int argc, char **argv)
     free(text.s);
     free(dids);
     free(out.s);
+    yt_ds_doc_free(&doc);
+    yt_chat_free(chat);
     yt_tok_free(tok);
     return status;
 }

@@ -24,6 +24,15 @@ int yt_cmd_inspect(int argc, char **argv);
 int yt_cmd_merge(int argc, char **argv);
 int yt_cmd_report(int argc, char **argv);
 
+/* The EOS id of MODEL (a model folder, a GGUF, or a tokenizer file whose folder is
+ * read) with tokenizer TOK (may be NULL): DIR/generation_config.json "eos_token_id",
+ * else DIR/config.json's (the first of a list), else DIR/tokenizer_config.json
+ * "eos_token" looked up in TOK, else TOK's own (tokenizer.json post-processor, GGUF
+ * tokenizer.ggml.eos_token_id); -1 when none.  SRC names the source ("none"). */
+struct yt_tok;
+int yt_runner_eos(const char *model, struct yt_tok *tok, int64_t *eos, char *src,
+                  size_t srclen, yt_err *e);
+
 /* Prints "yieldtune: <msg>" to stderr. */
 void yt_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

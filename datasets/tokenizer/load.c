@@ -171,6 +171,11 @@ const char *yt_tok_piece(const yt_tok *t, uint32_t id)
     return id < t->vocab.n_ids ? t->vocab.piece[id] : NULL;
 }
 
+int yt_tok_is_special(const yt_tok *t, uint32_t id)
+{
+    return id < t->vocab.n_ids && t->added.is_special && t->added.is_special[id];
+}
+
 int64_t yt_tok_piece_id(const yt_tok *t, const char *piece)
 {
     const tok_sm_ent *en = tok_sm_get(&t->vocab.by_piece, piece, strlen(piece));

