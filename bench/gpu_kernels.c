@@ -16,7 +16,7 @@
 
 typedef struct kb_opts {
     char preset[32];
-    int seq_len, rank, reps, device;
+    int seq_len, rank, reps, device, flash;
 } kb_opts;
 
 #define O(f) offsetof(kb_opts, f)
@@ -27,6 +27,8 @@ static const yt_opt table[] = {
     {"lora-rank", YT_OPT_INT, O(rank), 0, "16", 1, 4096, NULL, 0, NULL, "LoRA rank"},
     {"reps", YT_OPT_INT, O(reps), 0, "7", 1, 1000, NULL, 0, NULL, "timed calls per op"},
     {"device", YT_OPT_INT, O(device), 0, "0", 0, 64, NULL, 0, NULL, "CUDA device"},
+    {"flash", YT_OPT_BOOL, O(flash), 0, "true", 0, 0, NULL, 0, NULL,
+     "also time the (slow, scalar) flash attention kernel"},
     YT_OPT_END,
 };
 
@@ -161,11 +163,13 @@ int main(int argc, char **argv)
          yt_kc_attention_gemm_backward(kc, dq, dk, dv, att, q, k, v, att, lse, NULL, 1, T, nh, nkv,
                                        hd, aws, &err));
     double att_ms = total_ms - before_att;
-    TIME("(alt) attention flash forward", 0,
-         yt_kc_attention_forward(kc, att, lse, q, k, v, NULL, 1, T, nh, nkv, hd, &err));
-    TIME("(alt) attention flash backward", 0,
-         yt_kc_attention_backward(kc, dq, dk, dv, att, q, k, v, att, lse, NULL, 1, T, nh, nkv, hd,
-                                  fws, &err));
+    if (o.flash) {
+        TIME("(alt) attention flash forward", 0,
+             yt_kc_attention_forward(kc, att, lse, q, k, v, NULL, 1, T, nh, nkv, hd, &err));
+        TIME("(alt) attention flash backward", 0,
+             yt_kc_attention_backward(kc, dq, dk, dv, att, q, k, v, att, lse, NULL, 1, T, nh, nkv,
+                                      hd, fws, &err));
+    }
     TIME("rmsnorm forward", 2 * L + 1, yt_kc_rmsnorm_forward(kc, y, rstd, x, nw, T, C, 1e-5f, &err));
     TIME("rmsnorm backward", 2 * L + 1, yt_kc_rmsnorm_backward(kc, y2, y, x, nw, rstd, T, C, &err));
     TIME("rope forward q+k", L,

@@ -6,9 +6,10 @@ bf16 with SDPA attention, a PEFT LoRA (rank 16, alpha 32, all seven
 projections) whose weights are kept in fp32 like yieldtune's, torch AdamW on
 the LoRA parameters.  Prints one line in bench/gpu_step's format (median of
 --steps timed steps after one warm-up; 4N FLOPs per token, N = every product's
-parameters).  Run by bench/gpu-check on the GPU machine (python3 there has
-torch, transformers and peft); --device cpu --preset tiny checks the script
-itself anywhere.
+parameters).  --compile wraps the model in torch.compile (default mode; the
+compilation happens in the warm-up steps, which are not timed).  Run by
+bench/gpu-check on the GPU machine (python3 there has torch, transformers and
+peft); --device cpu --preset tiny checks the script itself anywhere.
 """
 import argparse
 import statistics
@@ -39,7 +40,10 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--peak-tflops", type=float, default=989.0)
     ap.add_argument("--attention", default="sdpa", help="transformers attn_implementation")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model")
+    ap.add_argument("--warmup", type=int, default=None, help="untimed steps (default 1, 2 with --compile)")
     a = ap.parse_args()
+    warmup = a.warmup if a.warmup is not None else (2 if a.compile else 1)
 
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -65,6 +69,7 @@ def main():
     for q in lora:
         q.data = q.data.float()
         q.requires_grad_(True)
+    run = torch.compile(model) if a.compile else model
     opt = torch.optim.AdamW(lora, lr=1e-4, weight_decay=0.0)
     T = a.micro_batch * a.seq_len
     g = torch.Generator().manual_seed(1)
@@ -76,10 +81,10 @@ def main():
             torch.cuda.synchronize()
 
     times, losses = [], []
-    for s in range(a.steps + 1):
+    for s in range(a.steps + warmup):
         sync()
         t0 = time.perf_counter()
-        out = model(input_ids=ids)
+        out = run(input_ids=ids)
         # The same loss as yieldtune's: every position's next-token target, mean.
         loss = torch.nn.functional.cross_entropy(out.logits.float().view(T, -1), labels.view(T))
         loss.backward()
@@ -87,7 +92,7 @@ def main():
         opt.step()
         opt.zero_grad(set_to_none=True)
         sync()
-        if s > 0:
+        if s >= warmup:
             times.append(time.perf_counter() - t0)
         losses.append(loss.item())
         del out, loss
@@ -100,7 +105,7 @@ def main():
     tflops = 4.0 * N * tps / 1e12
     mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
     print(f"PyTorch {torch.__version__} preset {a.preset} seq {a.seq_len} mb {a.micro_batch} "
-          f"{a.attention} bf16: {med:.4f} s/step, {tps:.0f} tokens/s, {tflops:.1f} TFLOP/s "
+          f"{a.attention}{' compiled' if a.compile else ''} bf16: {med:.4f} s/step, {tps:.0f} tokens/s, {tflops:.1f} TFLOP/s "
           f"(4N, N = {N / 1e9:.3f}B), MFU {100 * tflops / a.peak_tflops:.1f}%, "
           f"{mem:.2f} GiB peak, loss {losses[0]:.4f} -> {losses[-1]:.4f}", flush=True)
 

@@ -6,21 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
 #include "runner/train_options.h"
 
 static const yt_step_ops *backend(int device, yt_err *e)
 {
-    if (device == YT_DEVICE_CPU)
-        return &yt_step_cpu_ops;
-#ifdef YT_HAVE_CUDA
-    (void)e;
-    return &yt_step_cuda_ops;
-#else
-    yt_errf(e, "--device cuda: this yieldtune was built without CUDA (configure --with-cuda "
-               "[--with-nccl])");
-    return NULL;
-#endif
+    return device == YT_DEVICE_CPU ? &yt_step_cpu_ops : yt_step_cuda(e);
 }
 
 /* Layer l's gradients are one span; the spans must tile the buffer in order
@@ -173,7 +163,3 @@ int yt_step_state_out(yt_step *s, const float **m, const float **v, yt_err *e)
 void yt_step_state_buffers(yt_step *s, float **m, float **v) { s->ops->state_buffers(s, m, v); }
 
 int yt_step_state_in(yt_step *s, yt_err *e) { return s->ops->state_in(s, e); }
-
-#ifndef YT_HAVE_CUDA
-void yt_step_describe_gpu(char *buf, size_t cap) { snprintf(buf, cap, "CUDA no (configure --with-cuda)"); }
-#endif

@@ -128,9 +128,10 @@ int yt_step_state_in(yt_step *s, yt_err *e);
  * or some (an error naming the count). */
 int yt_step_sums_complete(const yt_step *s, yt_err *e);
 
-/* The backends: step_cpu.c, and step_cuda.c in CUDA builds only. */
+/* The backends: step_cpu.c; step_cuda.c in CUDA builds, where step_cuda_off.c
+ * says what is missing otherwise. */
 extern const yt_step_ops yt_step_cpu_ops;
-extern const yt_step_ops yt_step_cuda_ops;
+const yt_step_ops *yt_step_cuda(yt_err *e);
 /* `yieldtune version`: "CUDA no" or "CUDA yes (NCCL yes|no), N devices". */
 void yt_step_describe_gpu(char *buf, size_t cap);
 

@@ -58,7 +58,7 @@ static int cuda_open(yt_step *s, yt_err *e)
     c->device = yt_comm_local_rank(s->env.comm) % c->n_devices;
     c->nccl = yt_comm_has_nccl() &&
               (o->gpu_comm == YT_GPU_COMM_NCCL || (o->gpu_comm == YT_GPU_COMM_AUTO && s->world > 1));
-    s->bucketed = s->bucketed && c->nccl && s->world > 1;
+    s->bucketed = s->bucketed && c->nccl; /* with one rank too: --gpu-comm nccl */
     yt_gmodel_opts go = {.device = c->device, .recompute = o->recompute,
                          .attention = o->attention == YT_ATTENTION_FLASH ? YT_GATT_FLASH : YT_GATT_GEMM};
     if (yt_gmodel_create(&c->g, s->env.model, o->micro_batch, o->seq_len, &go, e))
@@ -211,7 +211,7 @@ static int cuda_state_in(yt_step *s, yt_err *e)
     return cuda_state_in_local(s, e);
 }
 
-const yt_step_ops yt_step_cuda_ops = {
+static const yt_step_ops cuda_ops = {
     .device = "cuda",
     .check = cuda_check,
     .open = cuda_open,
@@ -229,6 +229,12 @@ const yt_step_ops yt_step_cuda_ops = {
     .state_buffers = cuda_state_buffers,
     .state_in = cuda_state_in,
 };
+
+const yt_step_ops *yt_step_cuda(yt_err *e)
+{
+    (void)e;
+    return &cuda_ops;
+}
 
 void yt_step_describe_gpu(char *buf, size_t cap)
 {

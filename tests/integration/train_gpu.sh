@@ -6,6 +6,8 @@
 #    activations to bf16 before the base-weight products) and falls;
 #  - two GPU runs with the same seed give bitwise identical adapters;
 #  - --recompute gives the same losses as without (to 1e-5);
+#  - --gpu-comm nccl at one rank (a one-rank NCCL communicator: the per-layer
+#    all-reduce and the join run on one GPU) gives the same adapter, bitwise;
 #  - SIGUSR1 mid-run: exit 75 and a snapshot; the same command resumes and
 #    ends bitwise equal to the uninterrupted GPU run;
 #  - two ranks on this node (sharing GPU 0 through --gpu-comm mpi when there is
@@ -56,6 +58,14 @@ cmp gpu/adapter/adapter_model.safetensors gpu2/adapter/adapter_model.safetensors
 echo "two GPU runs: bitwise identical adapters"
 "$YT_BIN" train "${args[@]}" --device cuda --recompute true --out recompute > /dev/null
 close recompute gpu 1e-5 || fail "--recompute changed the losses"
+if echo "$info" | grep -q "NCCL yes"; then
+    "$YT_BIN" train "${args[@]}" --device cuda --gpu-comm nccl --out nccl1 > nccl1.log ||
+        { cat nccl1.log; fail "--gpu-comm nccl at one rank failed"; }
+    grep -q "one-rank NCCL communicator" nccl1.log || fail "no one-rank NCCL communicator in the summary"
+    cmp gpu/adapter/adapter_model.safetensors nccl1/adapter/adapter_model.safetensors ||
+        fail "--gpu-comm nccl at one rank changed the adapter"
+    echo "one-rank NCCL: bitwise identical adapter"
+fi
 
 # Yield mid-run and resume: the same adapter as the uninterrupted run (200
 # steps, so that the signal lands mid-run).
