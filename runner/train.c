@@ -513,7 +513,7 @@ int yt_cmd_train(int argc, char **argv)
     else
         yt_train_event(&t, "start", json_pack("{s:i}", "world_size", t.world));
     t.last_snapshot = yt_now();
-    if (t.rank == 0 && yt_progress_open(&t.progress, t.o.out, t.o.log_every, t.step, &e)) {
+    if (t.rank == 0 && yt_progress_open(&t.progress, t.o.out, t.o.progress, t.o.log_every, t.step, &e)) {
         yt_report("train: %s", e.msg);
         yt_comm_abort(t.comm, YT_EXIT_FAIL);
     }
