@@ -58,5 +58,11 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e);
 int yt_train_resume(trainer *t, char *resumed_from, size_t cap, char *report, size_t rcap, yt_err *e);
 /* Appends one event line to RUN/events.jsonl (rank 0; fields as a JSON object). */
 void yt_train_event(trainer *t, const char *event, json_t *fields);
+/* Yields in a row whose attempt completed no step (events.jsonl, "attempt_steps"
+ * 0) after which the run says it makes no progress. */
+#define YT_STALLED_YIELDS 3
+/* After a yield's event (rank 0): when the last YT_STALLED_YIELDS or more
+ * yields completed no step, says so on stderr and as a "no_progress" event. */
+void yt_train_check_stalled(trainer *t);
 
 #endif
