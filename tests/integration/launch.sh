@@ -33,8 +33,10 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 "$YT_BIN" init-model --preset tiny --seed 5 --out model > /dev/null
 "$PYTHON" "$YT_SRCDIR/tests/tools/make_repeated_jsonl.py" data.jsonl 400 256
 "$YT_BIN" prep --in data.jsonl --out data.h5 > /dev/null
-args=(--model model --data data.h5 --max-steps 40 --seq-len 128 --micro-batch 2 --lr 3e-3 --lora-rank 8
-      --lora-dropout 0.1 --seed 7 --log-every 1000 --snapshot-every 10)
+# A constant learning rate: the interrupted runs go on without a step budget
+# (not part of a run's identity) until they resume with the reference's.
+args=(--model model --data data.h5 --seq-len 128 --micro-batch 2 --lr 3e-3 --schedule constant
+      --lora-rank 8 --lora-dropout 0.1 --seed 7 --log-every 1000 --snapshot-every 10)
 
 # ---- 1. paths checked before mpirun starts
 printf 'model = "nomodel"   # the folder is missing\ndata = data.h5\nmax_steps = 5\n' > job.cfg
@@ -57,7 +59,7 @@ echo "launch: missing model (job config) and data (command line) paths named bef
 # ---- 2. as root without the variables; the printed command runs
 t0=$(now)
 env -u OMPI_ALLOW_RUN_AS_ROOT -u OMPI_ALLOW_RUN_AS_ROOT_CONFIRM "${launch[@]}" -n 2 --threads 1 -- \
-    "$YT_BIN" train "${args[@]}" --out ref > ref.log 2>&1 || { cat ref.log; fail "jobs/launch -n 2 failed"; }
+    "$YT_BIN" train "${args[@]}" --max-steps 40 --out ref > ref.log 2>&1 || { cat ref.log; fail "jobs/launch -n 2 failed"; }
 echo "launch: uninterrupted run in $(secs "$t0" "$(now)") s: $(grep '^jobs/launch:' ref.log)"
 line=$(grep '^jobs/launch: ' ref.log | head -1)
 if [ "$(id -u)" = 0 ]; then
@@ -104,7 +106,7 @@ echo "launch: --gpus and --device cuda: one rank per GPU"
 run_and_signal() {
     local name=$1 sig=$2 pid mp ranks r alive t1 t2
     shift 2
-    "$@" "$YT_BIN" train "${args[@]}" --out "$name" > "$name.log" 2>&1 &
+    "$@" "$YT_BIN" train "${args[@]}" --max-steps 1000000 --out "$name" > "$name.log" 2>&1 &
     pid=$!
     pids+=("$pid")
     for _ in $(seq 1200); do
@@ -129,6 +131,23 @@ run_and_signal() {
     t2=$(now)
     delay=$(secs "$t1" "$t2")
 }
+# finish_and_compare NAME: resumes NAME to 10 steps past its yield (at least
+# 40) and compares it with the uninterrupted run of as many steps.
+finish_and_compare() {
+    local name=$1 n ref
+    n=$(($(wc -l < "$name/metrics.jsonl") + 10))
+    [ $n -ge 40 ] || n=40
+    ref=ref
+    if [ $n != 40 ]; then
+        ref=ref-$n
+        "${launch[@]}" -n 2 --threads 1 -- "$YT_BIN" train "${args[@]}" --max-steps $n --out $ref > $ref.log 2>&1 ||
+            fail "$ref: the uninterrupted run failed"
+    fi
+    "${launch[@]}" -n 2 --threads 1 -- "$YT_BIN" train "${args[@]}" --max-steps $n --out "$name" > "$name.2.log" 2>&1 ||
+        fail "$name: the resumed run failed"
+    cmp $ref/adapter/adapter_model.safetensors "$name/adapter/adapter_model.safetensors" ||
+        fail "$name: the resumed run's adapter differs from the uninterrupted run's ($n steps)"
+}
 run_and_signal plain USR1 "$MPIRUN" -np 2 --oversubscribe --bind-to none
 [ "$rc" = 75 ] || { cat plain.log; fail "plain mpirun: exit $rc after SIGUSR1, expected 75"; }
 plain_delay=$delay
@@ -139,20 +158,14 @@ echo "launch: mpirun's exit after its ranks exited 75: ${plain_delay} s plain (d
      "odls_base_sigkill_timeout), ${usr1_delay} s under jobs/launch"
 awk -v d="$usr1_delay" 'BEGIN { exit !(d < 0.5) }' || fail "jobs/launch: mpirun exited ${usr1_delay} s after its ranks"
 grep -q '"event":"yield","time":[0-9.]*,"signal":"USR1"' usr1/events.jsonl || fail "usr1: no USR1 yield"
-"${launch[@]}" -n 2 --threads 1 -- "$YT_BIN" train "${args[@]}" --out usr1 > usr1.2.log 2>&1 ||
-    fail "usr1: the resumed run failed"
-cmp ref/adapter/adapter_model.safetensors usr1/adapter/adapter_model.safetensors ||
-    fail "usr1: the resumed run's adapter differs from the uninterrupted run's"
+finish_and_compare usr1
 run_and_signal term TERM "${launch[@]}" -n 2 --threads 1 --
 [ "$rc" = 75 ] || { cat term.log; fail "jobs/launch: exit $rc after SIGTERM, expected 75"; }
 term_delay=$delay
 grep -q '"event":"yield","time":[0-9.]*,"signal":"TERM"' term/events.jsonl ||
     fail "term: the ranks did not yield on their own SIGTERM: $(grep yield term/events.jsonl)"
 grep -q "jobs/launch: got SIGTERM: passing it on" term.log || fail "term.log: no 'passing it on'"
-"${launch[@]}" -n 2 --threads 1 -- "$YT_BIN" train "${args[@]}" --out term > term.2.log 2>&1 ||
-    fail "term: the resumed run failed"
-cmp ref/adapter/adapter_model.safetensors term/adapter/adapter_model.safetensors ||
-    fail "term: the resumed run's adapter differs from the uninterrupted run's"
+finish_and_compare term
 echo "launch: SIGUSR1 and SIGTERM to jobs/launch: yielded, resumed, bitwise equal" \
      "(TERM: mpirun out ${term_delay} s after its ranks)"
 
