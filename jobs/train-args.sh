@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # jobs/train-args.sh: what jobs/launch and jobs/yieldtune.sbatch read from a
 # `yieldtune train` command line (sourced by both; bash).
 #

@@ -92,7 +92,7 @@ grep -q -- " -np 2 .*--device cuda" <<< "$out" && [ "$(grep -o -- "--device" <<<
 out=$(CUDA_VISIBLE_DEVICES=3 "${launch[@]}" --dry-run --gpus -- "$YT_BIN" train "${args[@]}" --out g)
 grep -q -- " -np 1 .* --device cuda" <<< "$out" || fail "--gpus with one GPU: not 1 rank with --device cuda: $out"
 set +e
-CUDA_VISIBLE_DEVICES= "${launch[@]}" --dry-run --gpus -- "$YT_BIN" train "${args[@]}" --out g \
+CUDA_VISIBLE_DEVICES='' "${launch[@]}" --dry-run --gpus -- "$YT_BIN" train "${args[@]}" --out g \
     > nogpu.log 2>&1
 rc=$?
 set -e

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # (variables for the scripts that source this)
 # tests/tools/netns_hosts.sh: two hosts on one machine for the integration
 # tests (sourced by tests/integration/ddp_netns.sh and yield_netns.sh; bash,
 # root).
