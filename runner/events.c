@@ -139,3 +139,44 @@ void yt_events_exit(trainer *t, int status, const yt_err *e)
     yt_events_write(t, "exit", f);
     yt_tb_close(&a->tb);
 }
+
+/* The yields in a row, at the end of RUN/events.jsonl, whose attempt completed
+ * no step (an attempt's "yield" event with "attempt_steps" 0; other events do
+ * not break the row, a yield with progress ends it). */
+static int stalled_yields(const char *run, long *at_step)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/events.jsonl", run);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int row = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *j = json_loads(line, 0, NULL);
+        const char *ev = json_string_value(json_object_get(j, "event"));
+        if (ev && strcmp(ev, "yield") == 0) {
+            json_t *n = json_object_get(j, "attempt_steps");
+            row = json_is_integer(n) && json_integer_value(n) == 0 ? row + 1 : 0;
+            *at_step = (long)json_integer_value(json_object_get(j, "step"));
+        }
+        json_decref(j);
+    }
+    free(line);
+    fclose(f);
+    return row;
+}
+
+void yt_train_check_stalled(trainer *t)
+{
+    long step = -1;
+    int row = t->rank == 0 ? stalled_yields(t->o.out, &step) : 0;
+    if (row < YT_STALLED_YIELDS)
+        return;
+    yt_report("train: no progress: %d yields in a row completed no step (still at step %ld): every "
+              "attempt is stopped before its first step ends; give the job more time between "
+              "preemptions or signals, or make a step shorter (--micro-batch, --grad-accum)",
+              row, step);
+    yt_events_write(t, "no_progress", json_pack("{s:I, s:i}", "step", (json_int_t)step, "yields", row));
+}

@@ -46,6 +46,12 @@ int yt_events_attempt(struct trainer *t, int resumed, const char *from, yt_err *
 void yt_events_eval(struct trainer *t, double seconds, double val_loss);
 /* After each step's metrics line: the --tensorboard scalars. */
 void yt_events_step(struct trainer *t, const yt_step_metrics *m);
+/* Yields in a row whose attempt completed no step (events.jsonl, "attempt_steps"
+ * 0) after which the run says it makes no progress. */
+#define YT_STALLED_YIELDS 3
+/* After a yield's event (rank 0): when the last YT_STALLED_YIELDS or more
+ * yields completed no step, says so on stderr and as a "no_progress" event. */
+void yt_train_check_stalled(struct trainer *t);
 /* Last thing before the event log closes, with the exit status. */
 void yt_events_exit(struct trainer *t, int status, const yt_err *e);
 

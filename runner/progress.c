@@ -6,20 +6,51 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
-int yt_progress_open(yt_progress *p, const char *run_dir, int log_every, long first_step, yt_err *e)
+#include "runner/train_options.h"
+
+/* Whether the stdout of process pid is a terminal, from the name of the file
+ * it writes to (the file itself is not opened: it may be a pipe or a device). */
+static int pid_stdout_is_terminal(pid_t pid)
+{
+    char link[64], target[256];
+    snprintf(link, sizeof link, "/proc/%ld/fd/1", (long)pid);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0)
+        return 0;
+    target[n] = '\0';
+    return strncmp(target, "/dev/pts/", 9) == 0 || strncmp(target, "/dev/tty", 8) == 0 ||
+           strcmp(target, "/dev/console") == 0;
+}
+
+/* --progress auto: a refreshed line only where a person watches a terminal.
+ * Under Open MPI stdout is always a pseudo-terminal (mpirun gives each rank
+ * one, whatever its own stdout is, and Open MPI 4.1 has no setting against
+ * it); the launcher that prints it is this rank's parent (mpirun, or orted on
+ * another host), so its stdout decides.  In a Slurm job without srun --pty,
+ * output lands in the job log. */
+static int auto_tty(void)
+{
+    if (!isatty(STDOUT_FILENO))
+        return 0;
+    if (getenv("OMPI_COMM_WORLD_SIZE"))
+        return pid_stdout_is_terminal(getppid());
+    if (getenv("SLURM_JOB_ID") && !getenv("SLURM_PTY_PORT"))
+        return 0;
+    return 1;
+}
+
+int yt_progress_open(yt_progress *p, const char *run_dir, int mode, int log_every, long first_step,
+                     yt_err *e)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
     p->metrics = fopen(path, "a");
     if (!p->metrics)
         return yt_errno(e, errno, "%s", path);
-    /* A terminal gets one refreshed line.  Under a Slurm batch job stdout
-     * may still be a pseudo-terminal (mpirun gives each rank one) while it
-     * really lands in a log file: there, plain lines every --log-every steps. */
-    const char *slurm_job = getenv("SLURM_JOB_ID"), *slurm_pty = getenv("SLURM_PTY_PORT");
-    p->tty = isatty(STDOUT_FILENO) && !(slurm_job && !slurm_pty);
+    p->tty = mode == YT_PROGRESS_TTY || (mode == YT_PROGRESS_AUTO && auto_tty());
     p->log_every = log_every > 0 ? log_every : 10;
     p->t_start = yt_now();
     p->first_step = first_step;

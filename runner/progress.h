@@ -1,5 +1,5 @@
 /* runner/progress: what the user sees while training (a progress line refreshed
- * in place on a terminal, one line per --log-every steps otherwise) and what
+ * in place on a terminal, one line per --log-every steps otherwise: --progress) and what
  * tools read afterwards (RUN/metrics.jsonl, one JSON object per step; a step
  * after which the validation set was evaluated (--eval-every) has "val_loss" on
  * its line, the others do not). */
@@ -34,7 +34,9 @@ typedef struct yt_progress {
     long first_step;
 } yt_progress;
 
-int yt_progress_open(yt_progress *p, const char *run_dir, int log_every, long first_step, yt_err *e);
+/* mode: YT_PROGRESS_AUTO|TTY|LINES (--progress; train_options.h). */
+int yt_progress_open(yt_progress *p, const char *run_dir, int mode, int log_every, long first_step,
+                     yt_err *e);
 /* Appends the metrics line and updates the screen. */
 int yt_progress_step(yt_progress *p, const yt_step_metrics *m, yt_err *e);
 void yt_progress_close(yt_progress *p);

@@ -449,13 +449,18 @@ static int do_yield(trainer *t, yt_err *e)
     yt_yield_saved();
     int signo = yt_yield_signo();
     double latency = yt_yield_pending() ? yt_now() - yt_yield_time() : -1;
+    long attempt_steps = t->step - t->progress.first_step; /* completed since this process began */
     yt_events_write(t, "yield",
-                   json_pack("{s:s, s:I, s:f}", "signal",
+                    json_pack("{s:s, s:I, s:f, s:I}", "signal",
                              signo ? yt_signal_name(signo) : "(another rank)", "step",
-                             (json_int_t)t->step, "latency_s", latency));
-    if (t->rank == 0)
+                             (json_int_t)t->step, "latency_s", latency, "attempt_steps",
+                             (json_int_t)attempt_steps));
+    if (t->rank == 0) {
         printf("%syielded at step %ld: snapshot written, exiting %d (run the same command to resume)\n",
                t->progress.tty ? "\n" : "", t->step, YT_EXIT_YIELD);
+        fflush(stdout);
+        yt_train_check_stalled(t);
+    }
     return YT_EXIT_YIELD;
 }
 
@@ -522,7 +527,7 @@ int yt_cmd_train(int argc, char **argv)
     if (agree_ok(&t, yt_events_attempt(&t, rc == 1, from, &e) == 0, &e, "starting"))
         goto out;
     t.last_snapshot = yt_now();
-    if (t.rank == 0 && yt_progress_open(&t.progress, t.o.out, t.o.log_every, t.step, &e)) {
+    if (t.rank == 0 && yt_progress_open(&t.progress, t.o.out, t.o.progress, t.o.log_every, t.step, &e)) {
         yt_report("train: %s", e.msg);
         yt_comm_abort(t.comm, YT_EXIT_FAIL);
     }

@@ -91,7 +91,12 @@ const yt_opt yt_train_table[] = {
     {"tensorboard", YT_OPT_STR, O(tensorboard), S(tensorboard), NULL, 0, 0, NULL, YT_OPT_NOSAVE, "DIR",
      "also write TensorBoard event files to DIR (loss, lr, grad_norm, tokens/s, val loss, goodput "
      "so far; one file per attempt)"},
+    {"progress", YT_OPT_CHOICE, O(progress), 0, "auto", 0, 0, "auto|tty|lines", YT_OPT_NOSAVE, NULL,
+     "progress on stdout: tty = one line refreshed in place; lines = one line every --log-every "
+     "steps; auto = tty on a terminal, lines when stdout is a file or pipe, under mpirun whose own "
+     "stdout is not a terminal (mpirun gives ranks a pseudo-terminal), or in a Slurm job outside "
+     "mpirun (srun --pty excepted)"},
     {"log-every", YT_OPT_INT, O(log_every), 0, "10", 1, 1 << 30, NULL, YT_OPT_NOSAVE, NULL,
-     "steps between progress lines when not on a terminal"},
+     "steps between progress lines (--progress lines)"},
     YT_OPT_END,
 };

@@ -9,6 +9,7 @@ enum { YT_SCHEDULE_COSINE, YT_SCHEDULE_CONSTANT };            /* cosine|constant
 enum { YT_DEVICE_CPU, YT_DEVICE_CUDA };                       /* cpu|cuda */
 enum { YT_ATTENTION_GEMM, YT_ATTENTION_FLASH };               /* gemm|flash */
 enum { YT_GPU_COMM_AUTO, YT_GPU_COMM_NCCL, YT_GPU_COMM_MPI };  /* auto|nccl|mpi */
+enum { YT_PROGRESS_AUTO, YT_PROGRESS_TTY, YT_PROGRESS_LINES }; /* auto|tty|lines */
 
 typedef struct yt_train_opts {
     char config[4096], model[4096], data[4096], out[4096], init_adapter[4096];
@@ -21,6 +22,7 @@ typedef struct yt_train_opts {
     char lora_targets[128];
     int rslora;
     int threads, log_every;
+    int progress;                        /* YT_PROGRESS_* */
     int zero;                  /* optimizer-state sharding (0 or 1) */
     char resume[4096], yield_signals[128], yield_deadline[256];
     long snapshot_every;

@@ -14,6 +14,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "config.h"
+#include "runner/runner.h"
 #include "runner/train.h"
 
 static const char *const identity_keys[] = {

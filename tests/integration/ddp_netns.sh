@@ -1,64 +1,32 @@
 #!/bin/bash
-# Two hosts on one machine: network namespaces A and B joined by a veth pair
-# (10.99.0.1/24 and 10.99.0.2/24, addresses that exist only inside these
-# namespaces), each with its own hostname (UTS namespace).  mpirun runs in A
-# and starts B's daemon through a launch agent that enters B instead of ssh;
-# ranks talk over TCP only (btl self,tcp on the veth subnet).  Checks: np=2
+# Two hosts on one machine (tests/tools/netns_hosts.sh: network namespaces A
+# and B joined by a veth pair, each with its own hostname; mpirun in A starts
+# B's daemon through a launch agent instead of ssh); ranks talk over TCP only
+# (btl self,tcp on the veth subnet).  Checks: np=2
 # (one rank per host) gives the same losses and LoRA weights as np=1 with
 # grad-accum 2, with and without --zero 1; the bytes went over the veth; each
 # host has its own local rank 0 (BF16 weights: one converted copy per host).
 # Needs root (ip netns); if namespaces cannot be made the test FAILS.
 set -euo pipefail
 work=$(mktemp -d /tmp/yt-netns-XXXXXX)
-id=$$
-nsA=ytA$id nsB=ytB$id vA=ytva$id vB=ytvb$id
+# shellcheck source=tests/tools/netns_hosts.sh
+source "$YT_SRCDIR/tests/tools/netns_hosts.sh"
 cleanup() {
-    ip netns del "$nsA" 2>/dev/null || true
-    ip netns del "$nsB" 2>/dev/null || true
+    netns_hosts_down
     rm -rf "$work"
 }
 trap cleanup EXIT
 cd "$work"
 fail() { echo "FAIL: $*"; exit 1; }
 MPIRUN=${MPIRUN:-mpirun}
-
-command -v ip > /dev/null || fail "the 'ip' command (iproute2) is missing"
-ip netns add "$nsA" 2> err.txt || fail "cannot create network namespaces (root with CAP_SYS_ADMIN needed): $(cat err.txt)"
-ip netns add "$nsB" || fail "cannot create network namespace $nsB"
-ip link add "$vA" type veth peer name "$vB" || fail "cannot create a veth pair"
-ip link set "$vA" netns "$nsA"
-ip link set "$vB" netns "$nsB"
-ip -n "$nsA" addr add 10.99.0.1/24 dev "$vA"
-ip -n "$nsB" addr add 10.99.0.2/24 dev "$vB"
-for ns in "$nsA" "$nsB"; do ip -n "$ns" link set lo up; done
-ip -n "$nsA" link set "$vA" up
-ip -n "$nsB" link set "$vB" up
-echo "namespaces $nsA (10.99.0.1, $vA) and $nsB (10.99.0.2, $vB) joined by a veth pair"
-
-# The launch agent: mpirun calls "AGENT [options] HOST COMMAND..." as it would ssh.
-cat > agent.sh <<SH
-#!/bin/bash
-while [ \$# -gt 0 ]; do case "\$1" in -*) shift ;; *) break ;; esac; done
-host=\$1
-shift
-case "\$host" in
-10.99.0.1) ns=$nsA name=hostA ;;
-10.99.0.2) ns=$nsB name=hostB ;;
-*) echo "agent: unknown host \$host" >&2; exit 1 ;;
-esac
-exec ip netns exec "\$ns" unshare --uts /bin/sh -c "hostname \$name; \$*"
-SH
-chmod +x agent.sh
-printf '10.99.0.1 slots=1\n10.99.0.2 slots=1\n' > hostfile
+netns_hosts_up "$work"
 
 # mpirun inside A (its own hostname), TCP only, on the veth subnet.
 mpirun_2hosts() {
-    timeout 120 ip netns exec "$nsA" unshare --uts /bin/sh -c 'hostname hostA; exec "$@"' sh \
-        "$MPIRUN" --hostfile hostfile -np 2 --mca plm_rsh_agent "$work/agent.sh" \
-        --mca btl self,tcp --mca btl_tcp_if_include 10.99.0.0/24 --mca oob_tcp_if_include 10.99.0.0/24 \
+    timeout 120 "${ON_HOST_A[@]}" "$MPIRUN" --hostfile hostfile -np 2 "${NETNS_MCA[@]}" --mca btl self,tcp \
         -x YT_BIN -x OMP_NUM_THREADS "$@"
 }
-bytes() { ip -n "$nsA" -s link show "$vA" | awk '/TX:/ { getline; print $1 }'; }
+bytes() { netns_tx_bytes; }
 
 "$PYTHON" "$YT_SRCDIR/tests/tools/make_repeated_jsonl.py" data.jsonl 300 256
 "$YT_BIN" init-model --preset tiny --seed 3 --out model > /dev/null
@@ -77,7 +45,7 @@ for zero in 0 1; do
     mpirun_2hosts "$YT_BIN" train "${args[@]}" --zero $zero --grad-accum 1 --out "$work/np2-z$zero" \
         > np2-z$zero.log 2>&1 || { cat np2-z$zero.log; fail "np=2 across two hosts failed (--zero $zero)"; }
     sent=$(( $(bytes) - before ))
-    echo "--zero $zero: $sent bytes left host A over $vA"
+    echo "--zero $zero: $sent bytes left host A over $NETNS_VA"
     [ "$sent" -gt $((10 * 4 * 17920 / 2)) ] || fail "too few bytes over the veth ($sent) for 10 all-reduces"
     "$PYTHON" "$YT_SRCDIR/tests/tools/compare_runs.py" np1-z$zero np2-z$zero --loss-rtol 1e-5 --weight-atol 1e-4 \
         --label "two hosts np=2 vs np=1 accum 2, --zero $zero" || status=1

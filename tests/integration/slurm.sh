@@ -1,6 +1,8 @@
 #!/bin/bash
-# jobs/yieldtune.sbatch on a real Slurm (22.05): preempted, requeued, resumed,
-# bitwise equal to the uninterrupted run.
+# jobs/yieldtune.sbatch (through jobs/launch) on a real Slurm (22.05): what a
+# cluster does to a long job: preempted twice, signalled once, requeued each
+# time, and finished bitwise equal to the uninterrupted run; and the restart
+# policy for attempts that fail.
 #
 # Starts its own munged, slurmctld and slurmd on localhost (state, spool, logs,
 # key and socket in a private temp folder, random ports) with a preemptible
@@ -8,20 +10,31 @@
 # partition that preempts it, the user signal sent at preemption
 # (preempt_send_user_signal), and fast rescheduling of requeued jobs
 # (cred_expire=5, sched_interval=2).  Then:
-#   1. the reference: `mpirun -np 2 yieldtune train ...` without Slurm;
-#   2. `sbatch -p low -n 2 jobs/yieldtune.sbatch train ...` (same options);
-#   3. once it has made progress, a `high` job that needs the whole node:
-#      Slurm preempts the low job; the script forwards its SIGUSR1 to mpirun,
-#      the ranks yield (exit 75) and the script requeues the job (within the
-#      GraceTime: Slurm's own preemption kill never comes);
-#   4. after the high job, the requeued job resumes from the snapshot and
-#      finishes: every step once, the adapter bitwise equal to the reference.
+#   1. `sbatch -p low -n 2 jobs/yieldtune.sbatch train --config job.cfg ...`:
+#      a constant learning rate and a step budget in the job config that the
+#      test sets only after the last interruption (max_steps is not part of a
+#      run's identity; with a constant schedule the steps do not depend on
+#      it), so that the job cannot finish before it, however fast it runs;
+#   3. three interruptions, each once the job has made progress since the
+#      last: a `high` job that needs the whole node (Slurm preempts the low
+#      job and sends its batch shell SIGUSR1), `scancel --signal=USR1 --batch`
+#      (the batch shell only), and a second `high` job.  Each time the script
+#      passes SIGUSR1 on (jobs/launch, mpirun, every rank), the ranks yield
+#      (exit 75), the script requeues the job within the GraceTime (Slurm's
+#      own preemption kill never comes) and the restart resumes;
+#   4. the job finishes: every step once, the adapter bitwise equal to the
+#      uninterrupted run (`mpirun -np 2 yieldtune train`, same options, no
+#      Slurm), the log free of refreshed progress lines;
+#   5. restart policy: a job whose every attempt fails (a data file that
+#      exists but is not a dataset) is requeued until YT_MAX_FAILURES=2
+#      attempts in a row have failed, then stops saying so; a job naming a
+#      missing data file fails before mpirun starts and is not requeued.
 # The daemons, the jobs and anything they left behind are stopped on exit;
 # on failure the job logs and the Slurm logs are printed.
 set -euo pipefail
 fail() { echo "FAIL: $*"; exit 1; }
 t_start=$(date +%s)
-budget=180                              # the whole test, normally ~45 s
+budget=280                              # the whole test, normally 70-150 s
 deadline=$((t_start + budget))
 elapsed() { echo $(($(date +%s) - t_start)); }
 
@@ -69,7 +82,7 @@ dump_logs() {
     squeue 2>&1 || true
     scontrol show job 2>&1 | grep -E 'JobId|JobState|Restarts|ExitCode' || true
     local f
-    for f in low.log high.log ref.log scontrol.err munged.out slurmctld.log slurmd.log slurmctld.out slurmd.out; do
+    for f in low.log high1.log high2.log bad.log missing.log ref.log scontrol.err munged.out slurmctld.log slurmd.log slurmctld.out slurmd.out; do
         [ -s "$work/$f" ] || continue
         # the daemons' stderr repeats their log file: shown only without one
         case $f in *.out) [ -s "$work/${f%.out}.log" ] && continue ;; esac
@@ -192,18 +205,14 @@ done
 [ "$(sinfo -h -n "$node" -o %t 2> /dev/null)" = idle ] || fail "node $node not idle within 20 s"
 echo "slurm: munged, slurmctld and slurmd up on $node, ports $port-$((port + 1)) ($(elapsed) s)"
 
-# ---- model, data, the reference run
+# ---- model, data
 "$YT_BIN" init-model --preset tiny --seed 5 --out model > /dev/null
 "$PYTHON" "$YT_SRCDIR/tests/tools/make_repeated_jsonl.py" data.jsonl 400 256
 "$YT_BIN" prep --in data.jsonl --out data.h5 > /dev/null
-steps=128
-args=(--model model --data data.h5 --max-steps $steps --seq-len 512 --micro-batch 4 --lr 3e-3
+args=(--model model --data data.h5 --seq-len 256 --micro-batch 4 --lr 3e-3 --schedule constant
       --lora-rank 8 --lora-alpha 16 --lora-dropout 0.1 --seed 7 --threads 1 --log-every 20
-      --snapshot-every 50)
-t0=$(date +%s)
-timeout 90 "$MPIRUN" -np 2 --oversubscribe --bind-to none "$YT_BIN" train "${args[@]}" --out ref \
-    > ref.log 2>&1 || fail "the reference run failed or took over 90 s (ref.log)"
-echo "slurm: reference run (mpirun -np 2, no Slurm): $(($(date +%s) - t0)) s"
+      --snapshot-every 40)
+echo "max_steps = 1000000   # until the test sets the budget" > job.cfg
 
 # ---- the preemptible job
 # The job inherits this environment (sbatch --export=ALL): YT_BIN, SLURM_CONF,
@@ -241,30 +250,54 @@ low_alive() {
 
 t0=$(date +%s)
 low=$(sbatch --parsable -p low -n 2 -J yt-low -o "$work/low.log" \
-      "$YT_SRCDIR/jobs/yieldtune.sbatch" train "${args[@]}" --out run)
+      "$YT_SRCDIR/jobs/yieldtune.sbatch" train --config job.cfg "${args[@]}" --out run)
 low=${low%%;*}
 echo "slurm: submitted job $low (low, 2 tasks)"
-progressed() { low_alive && [ "$(steps_done)" -ge 15 ]; }
-wait_for 30 "job $low: 15 training steps" progressed
-[ "$(steps_done)" -lt $steps ] || fail "job $low finished before the preemption: make the run longer"
-echo "slurm: job $low at step $(steps_done) after $(($(date +%s) - t0)) s: submitting a high job"
+restarts() { local r; r=$(job_field "$low" Restarts); echo "${r:-0}"; }
+yields() { local n; n=$(grep -c '"event":"yield"' run/events.jsonl 2> /dev/null); echo "${n:-0}"; }
 
-high=$(sbatch --parsable -p high -n 2 -J yt-high -o "$work/high.log" \
-       --wrap 'echo "high: started on $SLURM_JOB_NODELIST"; sleep 2; echo "high: done"')
-high=${high%%;*}
-yielded() { low_alive && grep -q '"event":"yield"' run/events.jsonl 2> /dev/null; }
-wait_for 20 "job $low: a yield after the preemption by job $high" yielded
-echo "slurm: job $low yielded at step $(grep '"event":"yield"' run/events.jsonl | tail -1 |
-    sed 's/.*"step":\([0-9]*\).*/\1/') ($(($(date +%s) - t0)) s)"
-requeued() {
-    [ "$(job_field "$low" Restarts)" -ge 1 ] 2> /dev/null && return 0
-    local st
-    st=$(state_of "$low")
-    [[ ! $st =~ $ended ]] ||
-        fail "job $low was not requeued after the yield: JobState=$st ExitCode=$(job_field "$low" ExitCode)"
-    return 1
+# interrupt N HOW: once the job runs attempt N (restart N-1) and has done 12
+# steps more than at the last yield, interrupt it by HOW (high: a high job
+# that needs the node; usr1: scancel --signal=USR1 --batch), then wait for its
+# yield (after the third, set the step budget at once, before the restart
+# reads job.cfg) and its requeue (and the high job's end).
+last_yield_step=0
+interrupt() {
+    local n=$1 how=$2 want=$((last_yield_step + 12)) high=""
+    progressed() { low_alive && [ "$(restarts)" -ge $((n - 1)) ] && [ "$(steps_done)" -ge $want ]; }
+    wait_for 60 "job $low: attempt $n at step $want" progressed
+    echo "slurm: job $low (restart $((n - 1))) at step $(steps_done) after $(($(date +%s) - t0)) s: interrupting by $how"
+    case $how in
+        high)
+            high=$(sbatch --parsable -p high -n 2 -J yt-high$n -o "$work/high$n.log" \
+                   --wrap 'echo "high: started on $SLURM_JOB_NODELIST"; sleep 2; echo "high: done"')
+            high=${high%%;*} ;;
+        usr1) scancel --signal=USR1 --batch "$low" || fail "scancel --signal=USR1 --batch $low failed" ;;
+    esac
+    yielded() { low_alive && [ "$(yields)" -ge "$n" ]; }
+    wait_for 20 "job $low: yield $n after the interruption by $how" yielded
+    last_yield_step=$(grep '"event":"yield"' run/events.jsonl | tail -1 | sed 's/.*"step":\([0-9]*\).*/\1/')
+    echo "slurm: job $low yielded at step $last_yield_step ($(($(date +%s) - t0)) s)"
+    if [ "$n" = 3 ]; then  # the budget: 15 steps more; the restart reads job.cfg
+        steps=$((last_yield_step + 15))
+        echo "max_steps = $steps" > job.cfg
+    fi
+    requeued() {
+        [ "$(restarts)" -ge "$n" ] && return 0
+        local st
+        st=$(state_of "$low")
+        [[ ! $st =~ $ended ]] ||
+            fail "job $low was not requeued after yield $n: JobState=$st ExitCode=$(job_field "$low" ExitCode)"
+        return 1
+    }
+    wait_for 20 "job $low: requeued after yield $n" requeued
+    if [ -n "$high" ]; then
+        high_done() { done_ok "$high" "the high job"; }
+        wait_for 30 "the high job $high: completed" high_done
+        grep -q "high: done" "high$n.log" || fail "the high job $high did not run"
+        echo "slurm: the high job $high completed ($(($(date +%s) - t0)) s)"
+    fi
 }
-wait_for 20 "job $low: requeued after the yield" requeued
 done_ok() {  # done_ok JOB WHAT: true once JOB completed; fails if it ended otherwise
     local st
     st=$(state_of "$1")
@@ -272,34 +305,101 @@ done_ok() {  # done_ok JOB WHAT: true once JOB completed; fails if it ended othe
     [[ ! $st =~ $ended ]] || fail "$2 $1: JobState=$st ExitCode=$(job_field "$1" ExitCode)"
     return 1
 }
-high_done() { done_ok "$high" "the high job"; }
-wait_for 30 "the high job $high: completed" high_done
-echo "slurm: the high job $high completed ($(($(date +%s) - t0)) s)"
+interrupt 1 high
+interrupt 2 usr1
+interrupt 3 high
 low_done() { done_ok "$low" "job"; }
-wait_for 60 "job $low: completed after its restart" low_done
-echo "slurm: job $low completed after $(job_field "$low" Restarts) restart(s) ($(($(date +%s) - t0)) s)"
+wait_for 60 "job $low: completed after its restarts" low_done
+echo "slurm: job $low completed after $(restarts) restart(s) ($(($(date +%s) - t0)) s)"
 
-# ---- what happened
+# ---- the uninterrupted run, what happened
+t1=$(date +%s)
+timeout $((deadline - t1)) "$MPIRUN" -np 2 --oversubscribe --bind-to none "$YT_BIN" train "${args[@]}" \
+    --max-steps $steps --out ref > ref.log 2>&1 || fail "the uninterrupted run failed or outlasted the test's budget (ref.log)"
+echo "slurm: the uninterrupted run of $steps steps (mpirun -np 2, no Slurm): $(($(date +%s) - t1)) s"
 [ "$(job_field "$low" ExitCode)" = 0:0 ] || fail "job $low: ExitCode=$(job_field "$low" ExitCode)"
-grep -q "yielded at step" low.log || fail "low.log: yieldtune's yield message missing"
-grep -q "yieldtune yielded (exit 75)" low.log || fail "low.log: the batch script saw no exit 75"
-grep -q "requeueing" low.log || fail "low.log: the batch script did not requeue"
-grep -q "(restart 1)" low.log || fail "low.log: no restart of the job"
-grep -q "resumed from run/snapshots/step-" low.log || fail "low.log: no 'resumed from' after the restart"
-grep -q "(restart 1): finished" low.log || fail "low.log: the restarted job did not finish"
-grep -q '"event":"yield".*"signal":"USR1"' run/events.jsonl ||
-    fail "the ranks yielded on another signal than the preemption's SIGUSR1: $(grep '"yield"' run/events.jsonl)"
-grep -q '"event":"resume"' run/events.jsonl || fail "events.jsonl: no resume event"
+[ "$(restarts)" = 3 ] || fail "job $low: $(restarts) restarts, expected 3"
+[ "$(yields)" = 3 ] || fail "events.jsonl: $(yields) yields, expected 3"
+[ "$(grep -c '"event":"yield".*"signal":"USR1"' run/events.jsonl)" = 3 ] ||
+    fail "the ranks yielded on another signal than SIGUSR1: $(grep '"yield"' run/events.jsonl)"
+[ "$(grep -c '"event":"resume"' run/events.jsonl)" = 3 ] || fail "events.jsonl: not 3 resume events"
+for r in 1 2 3; do
+    grep -q "(restart $r)" low.log || fail "low.log: no restart $r of the job"
+done
+[ "$(grep -c "yielded at step" low.log)" = 3 ] || fail "low.log: not 3 yield messages from yieldtune"
+[ "$(grep -c "yieldtune yielded (exit 75)" low.log)" = 3 ] || fail "low.log: the batch script did not see 3 exits 75"
+[ "$(grep -c "requeueing" low.log)" = 3 ] || fail "low.log: the batch script did not requeue 3 times"
+[ "$(grep -c "resumed from run/snapshots/step-" low.log)" = 3 ] || fail "low.log: not 3 'resumed from'"
+grep -q "(restart 3): finished" low.log || fail "low.log: the restarted job did not finish"
 ! grep -q "DUE TO PREEMPTION" low.log ||
     fail "Slurm killed the job at the end of GraceTime: the yield and requeue were too late"
-grep -q "high: done" high.log || fail "the high job did not run"
+# jobs/launch ran mpirun with the Slurm settings: plain progress lines in the
+# log, and mpirun's kill delay above the ranks' 0.8 s SIGTERM deadline.
+grep -q "^jobs/launch: .*mpirun .*--mca odls_base_sigkill_timeout 1 .*--progress lines" low.log ||
+    fail "low.log: no jobs/launch line with odls_base_sigkill_timeout 1 and --progress lines"
+! grep -q $'\r' low.log || fail "low.log holds refreshed (\\r) progress lines"
+[ -e run/failed-attempts ] && fail "run/failed-attempts exists after a run without failures"
 awk -v n=$steps '{ if (match($0, /"step":[0-9]+/) == 0 || substr($0, RSTART + 7, RLENGTH - 7) + 0 != NR) bad = 1 }
                  END { exit !(NR == n && !bad) }' run/metrics.jsonl ||
     fail "metrics.jsonl: steps are not 1..$steps once each"
 cmp ref/adapter/adapter_model.safetensors run/adapter/adapter_model.safetensors ||
-    fail "the preempted and requeued run's adapter differs from the uninterrupted run's"
-echo "slurm: preempted at step $(grep '"event":"yield"' run/events.jsonl | sed 's/.*"step":\([0-9]*\).*/\1/'),"\
-     "requeued, resumed: adapter bitwise equal to the uninterrupted run"
+    fail "the interrupted and requeued run's adapter differs from the uninterrupted run's"
+echo "slurm: yielded at steps $(grep '"event":"yield"' run/events.jsonl | sed 's/.*"step":\([0-9]*\).*/\1/' | xargs)" \
+     "(2 preemptions, 1 scancel --signal=USR1 --batch), requeued, resumed: adapter bitwise equal to" \
+     "the uninterrupted run"
+
+# The goodput report counts the three preemptions and accounts for every
+# attempt's time.
+"$YT_BIN" report run --json > report.json || fail "yieldtune report run failed"
+"$PYTHON" - report.json <<'PY' || fail "report: $(cat report.json)"
+import json, sys
+r = json.load(open(sys.argv[1]))
+pre = r["preemptions"]
+n = pre["total"] if isinstance(pre, dict) else pre
+assert n == 3, f"report counts {n} preemptions, want 3"
+assert len(r["attempts"]) == 4, f"{len(r['attempts'])} attempts, want 4"
+assert 0 < r["goodput_percent"] <= 100, r["goodput_percent"]
+print(f"report: {n} preemptions, {len(r['attempts'])} attempts, goodput {r['goodput_percent']:.1f} %")
+PY
+
+# ---- restart policy
+# Every attempt fails (yieldtune exits 1 on a data file that is no dataset):
+# requeued after the first, stopped after the second with YT_MAX_FAILURES=2.
+echo "not an HDF5 file" > bad.h5
+t1=$(date +%s)
+bad=$(sbatch --parsable -p low -n 2 -J yt-bad -o "$work/bad.log" --export=ALL,YT_MAX_FAILURES=2 \
+      "$YT_SRCDIR/jobs/yieldtune.sbatch" train "${args[@]}" --max-steps 10 --data bad.h5 --out badrun)
+bad=${bad%%;*}
+bad_ended() {
+    local st
+    st=$(state_of "$bad")
+    [[ $st =~ $ended ]]
+}
+wait_for 60 "the failing job $bad: ended" bad_ended
+echo "slurm: the failing job $bad ended after $(($(date +%s) - t1)) s:" \
+     "JobState=$(state_of "$bad") Restarts=$(job_field "$bad" Restarts)"
+[ "$(state_of "$bad")" = FAILED ] || fail "job $bad: JobState=$(state_of "$bad"), expected FAILED"
+[ "$(job_field "$bad" Restarts)" = 1 ] || fail "job $bad: Restarts=$(job_field "$bad" Restarts), expected 1"
+grep -q "exit 1: failed attempt 1 of 2 in a row" bad.log || fail "bad.log: no 'failed attempt 1 of 2'"
+grep -q "(restart 1): exit 1: 2 failed attempts in a row (YT_MAX_FAILURES=2; badrun/failed-attempts): not requeued" bad.log ||
+    fail "bad.log: no 'not requeued' after the second failure"
+[ "$(wc -l < badrun/failed-attempts)" = 2 ] || fail "badrun/failed-attempts: expected 2 lines"
+grep -q "yieldtune: .*bad.h5" bad.log || fail "bad.log: yieldtune's error naming bad.h5 missing"
+# A missing data file: jobs/launch names it before mpirun starts; exit 2 is
+# not requeued.
+missing=$(sbatch --parsable -p low -n 2 -J yt-missing -o "$work/missing.log" \
+          "$YT_SRCDIR/jobs/yieldtune.sbatch" train "${args[@]}" --max-steps 10 --data nosuch.h5 --out missingrun)
+missing=${missing%%;*}
+missing_ended() { [[ $(state_of "$missing") =~ $ended ]]; }
+wait_for 30 "the job $missing with a missing data file: ended" missing_ended
+[ "$(job_field "$missing" Restarts)" = 0 ] || fail "job $missing was requeued"
+grep -q "jobs/launch: --data nosuch.h5: no such file or directory" missing.log ||
+    fail "missing.log: jobs/launch did not name the missing data file"
+! grep -q "^jobs/launch: .*mpirun" missing.log || fail "missing.log: mpirun was started"
+grep -q "exit 2: the command line or a path is wrong (see above): not requeued" missing.log ||
+    fail "missing.log: no 'not requeued' for exit 2"
+echo "slurm: restart policy: a failing job stopped after 2 failed attempts, a missing path after none"
+
 if [ -s scontrol.err ]; then
     echo "slurm: scontrol failed $(wc -l < scontrol.err) time(s) on the way (retried):"
     sort scontrol.err | uniq -c
