@@ -232,7 +232,7 @@ START_TEST(test_dequant)
     int checked = 0;
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
         for (int src = 0; src < 2; src++) {
-            char name[64], refn[64], bfn[64];
+            char name[64], refn[80], bfn[80];
             snprintf(name, sizeof name, "%s.%s", src ? "q" : "raw", types[k]);
             snprintf(refn, sizeof refn, "%s.ref", name);
             snprintf(bfn, sizeof bfn, "%s.bf16", name);
