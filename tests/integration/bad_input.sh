@@ -50,6 +50,16 @@ sed 's/"num_hidden_layers": 2/"num_hidden_layers": "two"/' model/config.json > m
 expect_fail "num_hidden_layers" "$YT_BIN" "${T[@]}" --model m_badtype
 mkdir -p m_badjson && cp model/model.safetensors m_badjson/ && echo '{"vocab_size": ' > m_badjson/config.json
 expect_fail "m_badjson/config.json" "$YT_BIN" "${T[@]}" --model m_badjson
+# values that used to be taken silently or to overflow later
+badcfg() { # NAME SED-EXPR: a copy of the model whose config.json is edited
+    mkdir -p "$1" && cp model/model.safetensors "$1/" && sed "$2" model/config.json > "$1/config.json"
+}
+badcfg m_layers_huge 's/"num_hidden_layers": 2/"num_hidden_layers": 477218589/'
+expect_fail "key 'num_hidden_layers' is 477218589, more than yieldtune accepts" "$YT_BIN" "${T[@]}" --model m_layers_huge
+badcfg m_eos_huge 's/"eos_token_id": 2/"eos_token_id": 1099511627776/'
+expect_fail "key 'eos_token_id' is 1099511627776: not a token id" "$YT_BIN" "${T[@]}" --model m_eos_huge
+badcfg m_mlp_bias 's/"mlp_bias": false/"mlp_bias": true/'
+expect_fail "key 'mlp_bias' is true" "$YT_BIN" "${T[@]}" --model m_mlp_bias
 # weights: wrong shape (a model with another hidden size's config), missing tensor
 mkdir -p m_shape && cp model/model.safetensors m_shape/
 sed 's/"intermediate_size": 160/"intermediate_size": 128/' model/config.json > m_shape/config.json
