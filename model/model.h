@@ -199,6 +199,19 @@ void yt_model_logits(yt_model *m, const int32_t *inputs, float *out);
 int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_model_path, yt_err *e);
 int yt_model_load_peft(yt_model *m, const char *dir, yt_err *e);
 
+/* adapter_config.json as yieldtune can use it (merge, --init-adapter): a plain
+ * LoRA; every PEFT setting that changes what the adapter computes and is not
+ * implemented (DoRA, fan_in_fan_out, rank/alpha patterns, modules_to_save,
+ * layers_to_transform, biases, ...) is refused naming the key.  *root holds
+ * the parsed file (json_decref it, also after a failure). */
+typedef struct yt_peft_config {
+    int rank;
+    double alpha;
+    int rslora;
+    json_t *targets; /* array of module names (in *root), or NULL for a pattern string */
+} yt_peft_config;
+int yt_peft_read_config(yt_peft_config *c, json_t **root, const char *path, yt_err *e);
+
 /* One LoRA matrix for yt_peft_write (borrowed data, row-major float). */
 typedef struct yt_peft_tensor {
     const char *name;   /* "layers.3.self_attn.q_proj.lora_A" (as yt_lora_tensor.name) */

@@ -41,6 +41,27 @@ expect_fail "big.conf: larger than" timeout 20 "$YT_BIN" "${T[@]}" --model model
 mkdir -p run_full && ln -sf /dev/full run_full/events.jsonl
 expect_fail "run_full/events.jsonl: writing the start event" "$YT_BIN" "${T[@]/run/run_full}" --model model
 
+# --init-adapter: PEFT settings yieldtune does not implement are refused, as
+# merge refuses them, and a non-finite value names its tensor
+"$YT_BIN" "${T[@]}" --model model --out run_ad > /dev/null 2>&1 || { echo "FAIL: the adapter run"; failures=$((failures+1)); }
+for kv in '"use_dora": true' '"fan_in_fan_out": true' '"rank_pattern": {"q_proj": 4}' \
+          '"modules_to_save": ["lm_head"]' '"layers_to_transform": [0]' '"init_lora_weights": "pissa"'; do
+    key=$(echo "$kv" | sed 's/"\([^"]*\)".*/\1/')
+    rm -rf "ad_$key" && cp -r run_ad/adapter "ad_$key"
+    "$PYTHON" - "ad_$key/adapter_config.json" "{$kv}" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c.update(json.loads(sys.argv[2])); json.dump(c, open(sys.argv[1], "w"))
+PY
+    expect_fail "ad_$key/adapter_config.json: key '$key'" "$YT_BIN" "${T[@]}" --model model --out run_ad2 --init-adapter "ad_$key"
+done
+rm -rf ad_nan && cp -r run_ad/adapter ad_nan
+"$PYTHON" - ad_nan/adapter_model.safetensors <<'PY'
+import sys, numpy as np
+from safetensors.numpy import load_file, save_file
+t = load_file(sys.argv[1]); k = sorted(t)[0]; t[k][0, 0] = np.nan; save_file(t, sys.argv[1])
+PY
+expect_fail "holds nan at element 0" "$YT_BIN" "${T[@]}" --model model --out run_ad3 --init-adapter ad_nan
+
 # config.json problems
 mkdir -p m_nokey && cp model/model.safetensors m_nokey/
 sed 's/"hidden_size"/"hidden_sizeX"/' model/config.json > m_nokey/config.json
