@@ -76,6 +76,10 @@ static int model_tokenizer_fp(const char *dir, char fp[17], yt_err *e)
 static int check_dataset(const yt_ds *ds, const char *path, const char *model, const yt_config *c,
                          char tokfp[17], int *tok_read, yt_err *e)
 {
+    if (ds->n_counted == 0)
+        return yt_errf(e, "%s: no token counts toward the loss (every loss_mask is 0: a chat set "
+                          "without assistant turns?); nothing to learn or measure",
+                       path);
     if (ds->max_token_id_plus_one > (uint64_t)c->vocab_size)
         return yt_errf(e, "%s: holds token id %llu but the model %s has vocab_size %d", path,
                        (unsigned long long)(ds->max_token_id_plus_one - 1), model, c->vocab_size);

@@ -62,6 +62,11 @@ t = load_file(sys.argv[1]); k = sorted(t)[0]; t[k][0, 0] = np.nan; save_file(t, 
 PY
 expect_fail "holds nan at element 0" "$YT_BIN" "${T[@]}" --model model --out run_ad3 --init-adapter ad_nan
 
+# a dataset in which no token counts toward the loss
+"$PYTHON" -c "import json; [print(json.dumps({'input_ids': list(range(3, 40)), 'labels': [-100] * 37})) for _ in range(20)]" > nolabels.jsonl
+"$YT_BIN" prep --in nolabels.jsonl --out nolabels.h5 > /dev/null
+expect_fail "nolabels.h5: no token counts toward the loss" "$YT_BIN" train --data nolabels.h5 --out run_nl --model model --max-steps 2 --seq-len 16 --micro-batch 1 --pack-eos false
+
 # config.json problems
 mkdir -p m_nokey && cp model/model.safetensors m_nokey/
 sed 's/"hidden_size"/"hidden_sizeX"/' model/config.json > m_nokey/config.json
