@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define YT_ERR_MAX 1024
 
@@ -54,6 +55,12 @@ int yt_read_file(const char *path, char **out, size_t *len, yt_err *e);
 int yt_write_file_atomic(const char *path, const void *data, size_t len, yt_err *e);
 /* fsync of the folder holding `path` (after a rename into it). */
 int yt_fsync_dir_of(const char *path, yt_err *e);
+/* The next line of f, its '\n' included, NUL-terminated in *buf (grown as
+ * needed, free() it): its length, 0 at the end, -1 on a read error (errno), -2
+ * when the line is longer than max bytes (the rest of it stays unread). */
+long long yt_getline_max(char **buf, size_t *cap, size_t max, FILE *f);
+/* The longest line a text input (JSONL record, paragraph) may have. */
+#define YT_TEXT_LINE_MAX ((size_t)64 << 20)
 /* mkdir -p. */
 int yt_mkdirs(const char *path, yt_err *e);
 

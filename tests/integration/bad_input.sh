@@ -37,6 +37,7 @@ expect_fail "--yield-deadline: 'TERM=' gives no seconds" "$YT_BIN" "${T[@]}" --m
 expect_fail "/dev/zero:1: a NUL byte" timeout 20 "$YT_BIN" "${T[@]}" --model model --config /dev/zero
 yes '# a comment line that a config file may hold, repeated far too often' | head -c 2000000 > big.conf
 expect_fail "big.conf: larger than" timeout 20 "$YT_BIN" "${T[@]}" --model model --config big.conf
+expect_fail "/dev/zero:1: a line longer than 64 MiB" timeout 20 "$YT_BIN" prep --in /dev/zero --out zero.h5 --model model
 # a run folder whose event log cannot be written (disk full) stops, naming it
 mkdir -p run_full && ln -sf /dev/full run_full/events.jsonl
 expect_fail "run_full/events.jsonl: writing the start event" "$YT_BIN" "${T[@]/run/run_full}" --model model
