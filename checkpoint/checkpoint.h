@@ -11,9 +11,10 @@
  *                    bytes), little-endian, chunked (whole tensor or <= 1M-element
  *                    chunks) with the Fletcher32 filter, plus a uint64 attribute
  *                    hash_fnv1a64 = yt_hash64(raw little-endian bytes, YT_HASH_SEED).
- * Writing is crash-safe: everything goes to "<final>.tmp.<pid>" in the same folder;
- * commit writes it, fsyncs it, renames it over <final> and fsyncs the folder.  On any
- * failure the temp file is removed and an existing <final> is never touched.  The
+ * Writing is crash-safe: an atomic file (common.h): everything goes to
+ * "<final>.tmp.<pid>" in the same folder; commit writes it, fsyncs it, renames it
+ * over <final> and fsyncs the folder.  On any failure the temp file is removed and
+ * an existing <final> is never touched.  The
  * HDF5 file is assembled in memory and written with write(2) at commit, because
  * HDF5 1.10 crashes after its own write errors (ENOSPC): a writer holds the whole
  * snapshot in RAM, twice over during commit.
@@ -40,6 +41,14 @@
 
 typedef enum { YT_SNAP_F32 = 1, YT_SNAP_U64 = 2, YT_SNAP_BYTES = 3 } yt_snap_dtype;
 
+/* Tensor names, one rule for writing and reading: a slash path ("lora/x",
+ * "optim/m/x"; one leading '/' is allowed and ignored) of 1..YT_SNAP_NAME_MAX
+ * bytes whose components are non-empty, printable ASCII without spaces, and
+ * neither "." nor "..".  Returns the name without its leading '/', or NULL
+ * when it breaks the rule. */
+#define YT_SNAP_NAME_MAX 1000
+const char *yt_snap_tensor_name(const char *name);
+
 /* ---- writing ---- */
 typedef struct yt_snap_writer yt_snap_writer;
 
@@ -62,6 +71,8 @@ int yt_snap_attr_f64(yt_snap_writer *w, const char *key, double value, yt_err *e
  * already gone and commit fails.  (If only the final folder fsync fails, the new
  * snapshot is already in place; the error says so.) */
 int yt_snap_commit(yt_snap_writer *w, yt_err *e);
+/* Test seam: the atomic-file hook (common.h) for this snapshot's commit. */
+void yt_snap_set_hook(yt_snap_writer *w, const yt_af_hook *hook);
 /* Closes and unlinks the temp file, frees w.  NULL is allowed. */
 void yt_snap_abort(yt_snap_writer *w);
 

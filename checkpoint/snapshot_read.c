@@ -23,18 +23,6 @@ struct yt_snap {
 
 /* ---- helpers (all called with errors silenced) ---- */
 
-static const char *norm_name(const char *name)
-{
-    if (!name)
-        return NULL;
-    if (name[0] == '/')
-        name++;
-    size_t n = strlen(name);
-    if (n == 0 || n > 1000 || name[n - 1] == '/' || strstr(name, "//"))
-        return NULL;
-    return name;
-}
-
 /* 1 if every component of a slash path exists and the last is a dataset. */
 static int dataset_exists(hid_t file, const char *nm)
 {
@@ -173,7 +161,7 @@ static int read_checked(yt_snap *s, hid_t d, const char *nm, const yt_snap_info 
 static hid_t open_tensor(yt_snap *s, const char *name, const char **nm, yt_err *e)
 {
     walk_t why;
-    *nm = norm_name(name);
+    *nm = yt_snap_tensor_name(name);
     if (!*nm) {
         yt_errf(e, "%s: bad tensor name '%s'", s->path, name ? name : "(null)");
         return -1;
@@ -459,7 +447,7 @@ int yt_snap_get_shape(yt_snap *s, const char *name, int *ndim, int64_t *shape, y
 
 int yt_snap_has(yt_snap *s, const char *name)
 {
-    const char *nm = norm_name(name);
+    const char *nm = yt_snap_tensor_name(name);
     if (!s || !nm)
         return 0;
     quiet_t q;
@@ -590,6 +578,11 @@ static herr_t visit_cb(hid_t g, const char *name, const H5L_info_t *linfo, void 
     walk_t why;
     if (linfo->type != H5L_TYPE_HARD)
         return 0;
+    if (yt_snap_tensor_name(name) != name) {
+        yt_errf(v->e, "%s: an object's name breaks the tensor-name rule", v->s->path);
+        v->failed = 1;
+        return 1;
+    }
     hid_t o = H5Oopen(g, name, H5P_DEFAULT);
     if (o < 0) {
         yt_errf(v->e, "%s: object '%s': cannot open: %s", v->s->path, name, yt_snap_h5_why(&why));

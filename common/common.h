@@ -49,11 +49,67 @@ void yt_free(void *p);
 
 /* Reads a whole file into a NUL-terminated buffer (free with free()). */
 int yt_read_file(const char *path, char **out, size_t *len, yt_err *e);
-/* Writes a file atomically: temp file in the same folder, fsync, rename, fsync folder. */
+/* Writes a whole file atomically through yt_afile (below). */
 int yt_write_file_atomic(const char *path, const void *data, size_t len, yt_err *e);
 /* fsync of the folder holding `path` (after a rename into it). */
 int yt_fsync_dir_of(const char *path, yt_err *e);
 /* mkdir -p. */
 int yt_mkdirs(const char *path, yt_err *e);
+
+/* ---- atomic files (common/atomic_file.c) ----
+ * The one way a file that must be whole or absent is written (datasets,
+ * snapshots, safetensors, JSON):
+ *   yt_af_begin   creates the temp file "<path>.tmp.<pid>" beside <path>
+ *                 (O_EXCL, never through a link; a stale one of a dead process
+ *                 with our pid is removed first);
+ *   yt_af_write   appends bytes to it, or a library that writes files by name
+ *                 (HDF5) writes yt_af_temp_path(f) itself and closes it;
+ *   yt_af_commit  fsyncs the temp file, renames it over <path>, fsyncs the
+ *                 folder;
+ *   yt_af_abort   removes the temp file (after commit or abort: a no-op).
+ * Any failing call removes the temp file itself, so <path> is never touched
+ * unless the new file is complete.  A process killed in between leaves the temp
+ * file ("*.tmp.<pid>") for its owner to clean up.  If only the final folder fsync
+ * fails, the new file is in place and the error says so.
+ *
+ * Test seam: opts->hook (NULL in production) is called at fixed points of a
+ * write so that a test can stop or kill the writer there; yieldtune sets it
+ * only from runner/ (see runner/train_state.c).  Library code reads no
+ * environment for it. */
+typedef enum {
+    YT_AF_MID_WRITE,     /* once per file: half of the first yt_af_write's bytes are written */
+    YT_AF_BEFORE_RENAME, /* the temp file is complete and fsynced; <path> is untouched */
+} yt_af_point;
+
+typedef struct yt_af_hook {
+    void (*fn)(yt_af_point at, const char *path, void *ctx);
+    void *ctx;
+} yt_af_hook;
+
+typedef struct yt_af_opts {
+    unsigned mode;            /* permission bits of the new file (before umask); 0 = 0644 */
+    const yt_af_hook *hook;   /* test seam; NULL = none */
+} yt_af_opts;
+
+#define YT_AF_PATH_CAP 4096
+
+typedef struct yt_afile {
+    int fd;                   /* the temp file; -1 when none is open */
+    int live;                 /* the temp file exists and is ours to remove */
+    int mid_done;             /* the YT_AF_MID_WRITE point has passed */
+    yt_af_hook hook;
+    char path[YT_AF_PATH_CAP];
+    char tmp[YT_AF_PATH_CAP + 32];
+} yt_afile;
+
+/* opts may be NULL (defaults).  On failure f holds no temp file. */
+int yt_af_begin(yt_afile *f, const char *path, const yt_af_opts *opts, yt_err *e);
+int yt_af_write(yt_afile *f, const void *data, size_t n, yt_err *e);
+/* The temp file's name, for a library that writes the file by name. */
+const char *yt_af_temp_path(const yt_afile *f);
+/* Replaces the hook (test seam) of a begun file; NULL removes it. */
+void yt_af_set_hook(yt_afile *f, const yt_af_hook *hook);
+int yt_af_commit(yt_afile *f, yt_err *e);
+void yt_af_abort(yt_afile *f);
 
 #endif

@@ -4,13 +4,20 @@
  * seen, the sampler cursor.  Random streams (LoRA init, dropout masks, data
  * order) are counter-based functions of (seed, step, micro-batch), so the seed
  * and the step are their whole state.  Rank 0 writes and reads; resume
- * broadcasts to the others, so only rank 0 needs to see RUN. */
+ * broadcasts to the others, so only rank 0 needs to see RUN.
+ *
+ * Test seam (tests/integration/snapshot_faults.sh): YT_SNAP_FAULT_PAUSE=SECONDS
+ * in the environment makes every snapshot commit pause that long half way
+ * through writing its temp file and again just before the rename, so that a
+ * test can kill the writer there.  It is read here and handed to the atomic
+ * file as its hook (common.h); no library code reads the environment. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "checkpoint/checkpoint.h"
 #include "config.h"
@@ -80,6 +87,16 @@ static int put_tensors(yt_snap_writer *w, const trainer *t, const char *group, c
     return 0;
 }
 
+static void fault_pause(yt_af_point at, const char *path, void *ctx)
+{
+    (void)at;
+    (void)path;
+    double s = *(const double *)ctx;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
 {
     /* With --zero 1 every rank holds a shard of the moments: gather them on rank 0. */
@@ -95,6 +112,11 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
     yt_snap_writer *w = yt_snap_begin(path, e);
     if (!w)
         return -1;
+    const char *pause_env = getenv("YT_SNAP_FAULT_PAUSE");
+    double pause = pause_env ? atof(pause_env) : 0;
+    yt_af_hook hook = {fault_pause, &pause};
+    if (pause > 0)
+        yt_snap_set_hook(w, &hook);
     yt_ds_cursor cur = yt_ds_sampler_cursor(t->sampler);
     json_t *id = yt_train_identity(t);
     char *id_text = json_dumps(id, JSON_COMPACT | JSON_SORT_KEYS);

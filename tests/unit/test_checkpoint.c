@@ -373,6 +373,48 @@ START_TEST(writer_misuse)
 }
 END_TEST
 
+/* One tensor-name rule for writer and reader: what the writer refuses, the
+ * reader refuses too (it used to resolve "lora/./x" to "lora/x"). */
+START_TEST(tensor_name_rule)
+{
+    static const char *const bad[] = {"", "/", "//", ".", "..", "lora/.", "lora/..", "lora/./x",
+                                      "lora/../lora/x", "./lora/x", "lora//x", "lora/x/",
+                                      "lora/a b", "lora/\tx", "lora/\x7f"};
+    char dir[256], path[512];
+    make_tmpdir(dir, sizeof dir);
+    yt_err e = {{0}};
+    snprintf(path, sizeof path, "%s/step-00000001.h5", dir);
+    float v[2] = {1, 2}, r[2];
+    int64_t sh[1] = {2};
+    yt_snap_writer *w = yt_snap_begin(path, &e);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(yt_snap_attr_str(w, "program_version", "t", &e), 0);
+    ck_assert_int_eq(yt_snap_put_f32(w, "lora/x", v, 1, sh, &e), 0);
+    ck_assert_msg(yt_snap_commit(w, &e) == 0, "%s", e.msg);
+    yt_snap *s;
+    ck_assert_msg(yt_snap_open(&s, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(yt_snap_get_f32(s, "/lora/x", r, 2, &e), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *name = bad[i];
+        char other[512];
+        snprintf(other, sizeof other, "%s/step-00000002.h5", dir);
+        w = yt_snap_begin(other, &e);
+        ck_assert_ptr_nonnull(w);
+        ck_assert_msg(yt_snap_put_f32(w, name, v, 1, sh, &e) == -1, "writer took '%s'", bad[i]);
+        ck_assert_msg(strstr(e.msg, "bad tensor name") != NULL, "%s", e.msg);
+        yt_snap_abort(w);
+        ck_assert_msg(yt_snap_get_f32(s, name, r, 2, &e) == -1, "reader took '%s'", bad[i]);
+        ck_assert_msg(strstr(e.msg, "bad tensor name") != NULL, "'%s': %s", bad[i], e.msg);
+        ck_assert_msg(!yt_snap_has(s, name), "reader has '%s'", bad[i]);
+        yt_snap_info info;
+        ck_assert_int_eq(yt_snap_get_info(s, name, &info, &e), -1);
+    }
+    yt_snap_close(s);
+    ck_assert_int_eq(count_temps(dir), 0);
+    rm_rf(dir);
+}
+END_TEST
+
 /* HDF5 must not print its error stack: run failing calls with stderr captured. */
 START_TEST(silent_failures)
 {
@@ -894,6 +936,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, roundtrip);
     tcase_add_test(tc, writer_misuse);
+    tcase_add_test(tc, tensor_name_rule);
     tcase_add_test(tc, silent_failures);
     tcase_add_test(tc, flipped_byte_detected);
     tcase_add_test(tc, hash_mismatch_detected);
