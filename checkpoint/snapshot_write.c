@@ -261,7 +261,8 @@ yt_snap_writer *yt_snap_begin(const char *final_path, yt_err *e)
     }
     w->file = -1;
     snprintf(w->final_path, sizeof w->final_path, "%s", final_path);
-    if (yt_af_begin(&w->af, final_path, NULL, e) != 0) {
+    const yt_af_opts ao = {.magic = "\211HDF\r\n\032\n", .magic_len = 8, .kind = "an HDF5 file"};
+    if (yt_af_begin(&w->af, final_path, &ao, e) != 0) {
         yt_err_prefix(e, "cannot create the snapshot temp file");
         free(w);
         return NULL;

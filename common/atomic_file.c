@@ -48,6 +48,42 @@ static int create_temp(yt_afile *f, unsigned mode, yt_err *e)
     return yt_errno(e, errno, "%s: cannot create", f->tmp);
 }
 
+/* The target may be replaced: absent, or a regular file (of the writer's kind
+ * when it named one). */
+static int check_target(const yt_afile *f, yt_err *e)
+{
+    struct stat st;
+    if (lstat(f->path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        return yt_errno(e, errno, "%s: cannot look at the output path", f->path);
+    }
+    const char *what = S_ISLNK(st.st_mode)                            ? "a symbolic link"
+                       : S_ISDIR(st.st_mode)                          ? "a folder, not a file"
+                       : S_ISFIFO(st.st_mode)                         ? "a FIFO (named pipe)"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)   ? "a device node"
+                       : S_ISSOCK(st.st_mode)                         ? "a socket"
+                       : !S_ISREG(st.st_mode)                         ? "not a regular file"
+                                                                      : NULL;
+    if (what)
+        return yt_errf(e, "%s: is %s; refusing to replace it (remove it, or give another path)",
+                       f->path, what);
+    if (!f->magic)
+        return 0;
+    int fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return yt_errno(e, errno, "%s: cannot read the existing file", f->path);
+    char head[64];
+    size_t want = f->magic_len < sizeof head ? f->magic_len : sizeof head;
+    ssize_t got = pread(fd, head, want, (off_t)f->magic_off);
+    close(fd);
+    if (got != (ssize_t)want || memcmp(head, f->magic, want) != 0)
+        return yt_errf(e, "%s: exists and is not %s; refusing to replace it (remove it, or give "
+                          "another path)",
+                       f->path, f->kind ? f->kind : "a file of this kind");
+    return 0;
+}
+
 int yt_af_begin(yt_afile *f, const char *path, const yt_af_opts *opts, yt_err *e)
 {
     memset(f, 0, sizeof *f);
@@ -62,6 +98,14 @@ int yt_af_begin(yt_afile *f, const char *path, const yt_af_opts *opts, yt_err *e
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%ld", path, (long)getpid());
     if (opts && opts->hook)
         f->hook = *opts->hook;
+    if (opts && opts->magic) {
+        f->magic = opts->magic;
+        f->magic_len = opts->magic_len;
+        f->magic_off = opts->magic_off;
+        f->kind = opts->kind;
+    }
+    if (check_target(f, e) != 0)
+        return -1;
     unsigned mode = opts && opts->mode ? opts->mode : 0644;
     if (create_temp(f, mode, e) != 0)
         return -1;
@@ -133,6 +177,8 @@ int yt_af_commit(yt_afile *f, yt_err *e)
         return drop(f);
     }
     call_hook(f, YT_AF_BEFORE_RENAME);
+    if (check_target(f, e) != 0)
+        return drop(f);
     if (rename(f->tmp, f->path) != 0) {
         yt_errno(e, errno, "%s: cannot rename into place from %s", f->path, f->tmp);
         return drop(f);
@@ -149,4 +195,18 @@ void yt_af_abort(yt_afile *f)
 {
     if (f)
         drop(f);
+}
+
+int yt_af_check_not_input(const char *out, const char *const *inputs, size_t n, yt_err *e)
+{
+    struct stat so, si;
+    if (!out || stat(out, &so) != 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (inputs[i] && stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev &&
+            si.st_ino == so.st_ino)
+            return yt_errf(e, "%s is the same %s as the input %s: writing it would destroy that "
+                              "input",
+                           out, S_ISDIR(so.st_mode) ? "folder" : "file", inputs[i]);
+    return 0;
 }

@@ -67,6 +67,11 @@ int yt_mkdirs(const char *path, yt_err *e);
  *   yt_af_commit  fsyncs the temp file, renames it over <path>, fsyncs the
  *                 folder;
  *   yt_af_abort   removes the temp file (after commit or abort: a no-op).
+ * What may be replaced: nothing but a regular file (never a symbolic link, a
+ * folder, a FIFO, a device node or a socket), and with opts->magic only a file
+ * of the kind the writer makes; checked at begin and again just before the
+ * rename.  A command also refuses an output that is one of its own inputs
+ * (yt_af_check_not_input, by device and inode, not by name).
  * Any failing call removes the temp file itself, so <path> is never touched
  * unless the new file is complete.  A process killed in between leaves the temp
  * file ("*.tmp.<pid>") for its owner to clean up.  If only the final folder fsync
@@ -88,6 +93,9 @@ typedef struct yt_af_hook {
 
 typedef struct yt_af_opts {
     unsigned mode;            /* permission bits of the new file (before umask); 0 = 0644 */
+    const char *magic;        /* an existing target must hold these bytes (<= 64) ... */
+    size_t magic_len, magic_off; /* ... at this offset (magic NULL: any regular file) */
+    const char *kind;         /* what magic identifies, for messages ("an HDF5 file") */
     const yt_af_hook *hook;   /* test seam; NULL = none */
 } yt_af_opts;
 
@@ -98,6 +106,8 @@ typedef struct yt_afile {
     int live;                 /* the temp file exists and is ours to remove */
     int mid_done;             /* the YT_AF_MID_WRITE point has passed */
     yt_af_hook hook;
+    const char *magic, *kind; /* opts' (static strings) */
+    size_t magic_len, magic_off;
     char path[YT_AF_PATH_CAP];
     char tmp[YT_AF_PATH_CAP + 32];
 } yt_afile;
@@ -111,5 +121,8 @@ const char *yt_af_temp_path(const yt_afile *f);
 void yt_af_set_hook(yt_afile *f, const yt_af_hook *hook);
 int yt_af_commit(yt_afile *f, yt_err *e);
 void yt_af_abort(yt_afile *f);
+/* 0 unless `out` exists and is the same file or folder (device and inode) as
+ * one of the inputs; an input that does not exist is not compared. */
+int yt_af_check_not_input(const char *out, const char *const *inputs, size_t n, yt_err *e);
 
 #endif

@@ -158,7 +158,9 @@ int yt_ds_writer_open(yt_ds_writer **out, const char *path, const yt_ds_writer_o
         writer_free(w);
         return yt_err_prefix(e, "%s", path);
     }
-    if (yt_af_begin(&w->af, path, NULL, e) != 0) {
+    /* Replaces only an HDF5 file (a dataset made before, never a text input). */
+    const yt_af_opts ao = {.magic = "\211HDF\r\n\032\n", .magic_len = 8, .kind = "an HDF5 file"};
+    if (yt_af_begin(&w->af, path, &ao, e) != 0) {
         writer_free(w);
         return -1;
     }

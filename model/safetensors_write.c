@@ -287,7 +287,9 @@ int yt_st_writer_write(yt_st_writer *w, const char *path, yt_err *e)
         free(header);
         return yt_errf(e, "%s: out of memory", path);
     }
-    if (yt_af_begin(&f, path, NULL, e) != 0) {
+    /* Replaces only a safetensors file: its JSON header starts after the length. */
+    const yt_af_opts ao = {.magic = "{", .magic_len = 1, .magic_off = 8, .kind = "a safetensors file"};
+    if (yt_af_begin(&f, path, &ao, e) != 0) {
         free(order);
         free(header);
         free(o.buf);

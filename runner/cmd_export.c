@@ -247,6 +247,18 @@ int yt_cmd_export(int argc, char **argv)
         snprintf(path, sizeof path, "%s", src);
     }
 
+    /* The adapter files must not replace the snapshot they come from. */
+    const char *inputs[1] = {path};
+    char outfile[4400];
+    for (int i = 0; i < 2; i++) {
+        snprintf(outfile, sizeof outfile, "%s/%s", o.out,
+                 i ? "adapter_config.json" : "adapter_model.safetensors");
+        if (yt_af_check_not_input(outfile, inputs, 1, &e)) {
+            yt_report("export: --out: %s", e.msg);
+            return YT_EXIT_FAIL;
+        }
+    }
+
     yt_snap *s = NULL;
     collect c = {0};
     char *base_model = NULL;

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -228,6 +230,142 @@ START_TEST(hook_points)
 }
 END_TEST
 
+/* What an output may replace: nothing but a regular file.  Each refusal names
+ * the path, and leaves it and everything it points at as it was; the check is
+ * made again at commit. */
+START_TEST(refuses_non_regular_targets)
+{
+    char dir[256], path[512], victim[512];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    put_text(victim, "precious");
+    yt_err e = {{0}};
+    yt_afile f;
+    struct stat st;
+
+    snprintf(path, sizeof path, "%s/link", dir);
+    ck_assert_int_eq(symlink(victim, path), 0);
+    ck_assert_int_eq(yt_write_file_atomic(path, "new", 3, &e), -1);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "symbolic link"), "%s", e.msg);
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_str_eq(slurp(victim), "precious");
+
+    snprintf(path, sizeof path, "%s/dangling", dir);
+    ck_assert_int_eq(symlink("/nonexistent/yt-af-target", path), 0);
+    ck_assert_int_eq(yt_write_file_atomic(path, "new", 3, &e), -1);
+    ck_assert_msg(strstr(e.msg, "symbolic link"), "%s", e.msg);
+
+    snprintf(path, sizeof path, "%s/folder", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    ck_assert_int_eq(yt_write_file_atomic(path, "new", 3, &e), -1);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "folder"), "%s", e.msg);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    ck_assert_int_eq(yt_write_file_atomic(path, "new", 3, &e), -1);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "FIFO"), "%s", e.msg);
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert(S_ISFIFO(st.st_mode));
+
+    snprintf(path, sizeof path, "%s/sock", dir);
+    int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    ck_assert_int_eq(bind(sfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(yt_write_file_atomic(path, "new", 3, &e), -1);
+    ck_assert_msg(strstr(e.msg, "socket"), "%s", e.msg);
+    close(sfd);
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert(S_ISSOCK(st.st_mode));
+
+    /* Checked again just before the rename: a target that became a link
+     * after begin is not replaced. */
+    snprintf(path, sizeof path, "%s/late", dir);
+    put_text(path, "regular at begin");
+    ck_assert_int_eq(yt_af_begin(&f, path, NULL, &e), 0);
+    ck_assert_int_eq(yt_af_write(&f, "new", 3, &e), 0);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(symlink(victim, path), 0);
+    ck_assert_int_eq(yt_af_commit(&f, &e), -1);
+    ck_assert_msg(strstr(e.msg, "symbolic link"), "%s", e.msg);
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_str_eq(slurp(victim), "precious");
+    ck_assert_int_eq(n_entries(dir), 7); /* no temp file left */
+    rm_rf(dir);
+}
+END_TEST
+
+/* A writer that names the kind of file it makes replaces only such a file. */
+START_TEST(replaces_only_its_own_kind)
+{
+    char dir[256], path[512];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/data.h5", dir);
+    yt_err e = {{0}};
+    yt_af_opts o = {.magic = "\x89HDF\r\n\x1a\n", .magic_len = 8, .kind = "an HDF5 file"};
+    yt_afile f;
+    put_text(path, "my notes, not a dataset");
+    ck_assert_int_eq(yt_af_begin(&f, path, &o, &e), -1);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "not an HDF5 file"), "%s", e.msg);
+    ck_assert_str_eq(slurp(path), "my notes, not a dataset");
+    put_text(path, "");
+    ck_assert_int_eq(yt_af_begin(&f, path, &o, &e), -1);
+    put_text(path, "\x89HDF\r\n\x1a\n old dataset");
+    ck_assert_msg(yt_af_begin(&f, path, &o, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(yt_af_write(&f, "\x89HDF\r\n\x1a\n new", 12, &e), 0);
+    ck_assert_msg(yt_af_commit(&f, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(slurp(path), "\x89HDF\r\n\x1a\n new");
+    /* The magic may sit at an offset (safetensors: '{' after the 8-byte length). */
+    yt_af_opts st = {.magic = "{", .magic_len = 1, .magic_off = 8, .kind = "a safetensors file"};
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    put_text(path, "12345678{}");
+    ck_assert_msg(yt_af_begin(&f, path, &st, &e) == 0, "%s", e.msg);
+    yt_af_abort(&f);
+    put_text(path, "1234567");
+    ck_assert_int_eq(yt_af_begin(&f, path, &st, &e), -1);
+    ck_assert_msg(strstr(e.msg, "not a safetensors file"), "%s", e.msg);
+    ck_assert_int_eq(n_entries(dir), 2);
+    rm_rf(dir);
+}
+END_TEST
+
+/* An output that is one of the command's inputs, by device and inode, however
+ * it is spelled. */
+START_TEST(output_is_not_an_input)
+{
+    char dir[256], in[512], out[512], other[512], hard[512], sub[512];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(in, sizeof in, "%s/data.jsonl", dir);
+    snprintf(other, sizeof other, "%s/more.jsonl", dir);
+    snprintf(hard, sizeof hard, "%s/hard.jsonl", dir);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    put_text(in, "{}");
+    put_text(other, "{}");
+    ck_assert_int_eq(link(in, hard), 0);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    yt_err e = {{0}};
+    const char *inputs[] = {other, in};
+    ck_assert_int_eq(yt_af_check_not_input(in, inputs, 2, &e), -1);
+    ck_assert_msg(strstr(e.msg, in) && strstr(e.msg, "input"), "%s", e.msg);
+    snprintf(out, sizeof out, "%s/sub/../data.jsonl", dir);
+    ck_assert_int_eq(yt_af_check_not_input(out, inputs, 2, &e), -1);
+    ck_assert_int_eq(yt_af_check_not_input(hard, inputs, 2, &e), -1);
+    snprintf(out, sizeof out, "%s/new.h5", dir);
+    ck_assert_int_eq(yt_af_check_not_input(out, inputs, 2, &e), 0);
+    ck_assert_int_eq(yt_af_check_not_input(sub, inputs, 2, &e), 0);
+    const char *folders[] = {sub};
+    snprintf(out, sizeof out, "%s/./sub", dir);
+    ck_assert_int_eq(yt_af_check_not_input(out, folders, 1, &e), -1);
+    const char *missing[] = {"/nonexistent/yt-af-input"};
+    ck_assert_int_eq(yt_af_check_not_input(in, missing, 1, &e), 0);
+    rm_rf(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("atomic_file");
@@ -236,6 +374,9 @@ int main(void)
     tcase_add_test(tc, library_writes_temp);
     tcase_add_test(tc, stale_temp);
     tcase_add_test(tc, hook_points);
+    tcase_add_test(tc, refuses_non_regular_targets);
+    tcase_add_test(tc, replaces_only_its_own_kind);
+    tcase_add_test(tc, output_is_not_an_input);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
