@@ -33,6 +33,7 @@ struct yt_snap_writer {
 };
 
 #include "checkpoint/h5_quiet.h"
+#include "checkpoint/snapshot_header.h"
 
 /* ---- helpers ---- */
 
@@ -220,9 +221,11 @@ static int write_str(yt_snap_writer *w, const char *key, const char *value, yt_e
         yt_errf(e, "%s: attribute '%s': cannot make string type", w->final_path, key);
         return fail(w);
     }
-    H5Tset_size(t, H5T_VARIABLE);
+    /* Fixed length (with its NUL): a reader learns the size before reading. */
+    H5Tset_size(t, strlen(value) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
     H5Tset_cset(t, H5T_CSET_UTF8);
-    int rc = put_attr(w, key, t, t, &value, e);
+    int rc = put_attr(w, key, t, t, value, e);
     H5Tclose(t);
     return rc;
 }
@@ -261,7 +264,7 @@ yt_snap_writer *yt_snap_begin(const char *final_path, yt_err *e)
     }
     w->file = -1;
     snprintf(w->final_path, sizeof w->final_path, "%s", final_path);
-    const yt_af_opts ao = {.magic = "\211HDF\r\n\032\n", .magic_len = 8, .kind = "an HDF5 file"};
+    const yt_af_opts ao = {.magic = YT_SNAP_MAGIC, .magic_len = 16, .kind = "a yieldtune snapshot"};
     if (yt_af_begin(&w->af, final_path, &ao, e) != 0) {
         yt_err_prefix(e, "cannot create the snapshot temp file");
         free(w);
@@ -272,17 +275,21 @@ yt_snap_writer *yt_snap_begin(const char *final_path, yt_err *e)
     quiet_t q;
     walk_t why;
     yt_snap_quiet_on(&q);
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fapl >= 0 && fcpl >= 0) {
         H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-        if (H5Pset_fapl_core(fapl, CORE_INCREMENT, 0) >= 0)
-            w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        if (H5Pset_fapl_core(fapl, CORE_INCREMENT, 0) >= 0 &&
+            H5Pset_userblock(fcpl, YT_SNAP_HEADER_BYTES) >= 0)
+            w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, fcpl, fapl);
         if (w->file < 0) /* before H5Pclose clears the error stack */
             yt_errf(e, "%s: cannot create in-memory HDF5 file: %s", w->tmp_path, yt_snap_h5_why(&why));
-        H5Pclose(fapl);
     } else {
         yt_errf(e, "%s: cannot create in-memory HDF5 file: %s", w->tmp_path, yt_snap_h5_why(&why));
     }
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
     yt_snap_quiet_off(&q);
     if (w->file < 0) {
         drop_temp(w);
@@ -365,6 +372,17 @@ int yt_snap_attr_f64(yt_snap_writer *w, const char *key, double value, yt_err *e
     return put_attr(w, key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, e);
 }
 
+/* The header in the user block before HDF5's image: magic, version, size,
+ * and the hash of the whole file. */
+static void seal(unsigned char *img, size_t size)
+{
+    memcpy(img, YT_SNAP_MAGIC, 16);
+    yt_snap_put_le(img + 16, YT_SNAP_FORMAT_VERSION, 4);
+    yt_snap_put_le(img + 20, YT_SNAP_HEADER_BYTES, 4);
+    yt_snap_put_le(img + 24, size, 8);
+    yt_snap_put_le(img + 32, yt_snap_image_hash(img, size), 8);
+}
+
 void yt_snap_set_hook(yt_snap_writer *w, const yt_af_hook *hook)
 {
     if (w)
@@ -393,11 +411,12 @@ int yt_snap_commit(yt_snap_writer *w, yt_err *e)
     ssize_t size = -1;
     if (H5Fflush(w->file, H5F_SCOPE_LOCAL) >= 0)
         size = H5Fget_file_image(w->file, NULL, 0);
+    /* HDF5's image leaves out the user block: the file is our header, then it. */
     if (size < 0) {
         yt_errf(e, "%s: cannot finish the HDF5 image: %s", w->tmp_path, yt_snap_h5_why(&why));
-    } else if (!(img = malloc(size > 0 ? (size_t)size : 1))) {
+    } else if (!(img = calloc(1, YT_SNAP_HEADER_BYTES + (size_t)size))) {
         yt_errf(e, "%s: out of memory for a %zd-byte snapshot image", w->tmp_path, size);
-    } else if (H5Fget_file_image(w->file, img, (size_t)size) != size) {
+    } else if (H5Fget_file_image(w->file, img + YT_SNAP_HEADER_BYTES, (size_t)size) != size) {
         yt_errf(e, "%s: cannot copy the HDF5 image: %s", w->tmp_path, yt_snap_h5_why(&why));
         free(img);
         img = NULL;
@@ -411,7 +430,9 @@ int yt_snap_commit(yt_snap_writer *w, yt_err *e)
     if (!img)
         goto fail;
 
-    int rc = yt_af_write(&w->af, img, (size_t)size, e);
+    size_t total = YT_SNAP_HEADER_BYTES + (size_t)size;
+    seal(img, total);
+    int rc = yt_af_write(&w->af, img, total, e);
     free(img);
     if (rc == 0)
         rc = yt_af_commit(&w->af, e);

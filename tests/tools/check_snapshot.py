@@ -3,8 +3,10 @@
 
 usage: check_snapshot.py FILE [--expect-sample]
 
-Checks the format attributes, that every dataset is chunked with Fletcher32 and that
-its stored hash_fnv1a64 equals FNV-1a-64 of its little-endian bytes, then prints the
+Checks the 512-byte header (magic, format 2, header size, file size, FNV-1a-64 of the
+whole file with the hash bytes as zero), the format attributes, that every attribute
+string is fixed-length, that every dataset is chunked with Fletcher32 and that its
+stored hash_fnv1a64 equals FNV-1a-64 of its little-endian bytes, then prints the
 tensor names.  --expect-sample also checks the values written by
 `YT_SNAP_SAMPLE=FILE tests/unit/test_checkpoint`.  Exit 0 when all is as expected."""
 import sys
@@ -36,10 +38,24 @@ def main():
         if not cond:
             errors.append(what)
 
+    raw = bytearray(open(path, "rb").read())
+    expect(raw[:16] == b"\x89yieldtune-snap\n", "header magic")
+    expect(int.from_bytes(raw[16:20], "little") == 2, "header format version")
+    expect(int.from_bytes(raw[20:24], "little") == 512, "header size")
+    expect(int.from_bytes(raw[24:32], "little") == len(raw), "header file size")
+    stored = int.from_bytes(raw[32:40], "little")
+    raw[32:40] = bytes(8)
+    expect(stored == fnv1a64(raw), "header whole-file hash")
+    expect(not any(raw[40:512]), "header padding not zero")
     with h5py.File(path, "r") as f:
         a = f.attrs
+        expect(f.userblock_size == 512, "user block of 512 bytes")
         expect(text(a.get("format", b"")) == "yieldtune-snapshot", "format attribute")
-        expect(int(a.get("format_version", -1)) == 1, "format_version attribute")
+        expect(int(a.get("format_version", -1)) == 2, "format_version attribute")
+        for k in a.keys():
+            t = a.get_id(k).get_type()
+            if isinstance(t, h5py.h5t.TypeStringID):
+                expect(not t.is_variable_str(), f"attribute {k}: variable-length string")
         expect(int(a.get("complete", 0)) == 1, "complete attribute")
         expect("program_version" in a, "program_version attribute")
         names = []
