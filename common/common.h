@@ -121,6 +121,32 @@ const char *yt_af_temp_path(const yt_afile *f);
 void yt_af_set_hook(yt_afile *f, const yt_af_hook *hook);
 int yt_af_commit(yt_afile *f, yt_err *e);
 void yt_af_abort(yt_afile *f);
+/* ---- folder locks (common/dir_lock.c) ----
+ * An exclusive flock(2) on DIR/lock, held until yt_dirlock_release or the end
+ * of the process: the kernel drops it when the holder exits or dies, so a lock
+ * file left behind locks nothing.  The holder writes "pid P host H since T"
+ * into the file, and a refused taker's message quotes it.
+ * Shared file systems: on NFS (Linux >= 2.6.12) flock is carried out as a
+ * whole-file POSIX lock held by the server (NFSv4 natively, NFSv3 through the
+ * NLM lock manager), so it excludes processes on every client; a mount with
+ * "nolock" or "local_lock=flock|all" makes it node-local, and a client cut off
+ * from the server for longer than the lease (NFSv4: 90 s by default) can lose
+ * the lock without being told.  On Lustre it follows the client mount option:
+ * "flock" cluster-wide, "localflock" this node only, "noflock" refused.  On
+ * other cluster file systems check that flock is coherent across nodes before
+ * relying on it.  Where the file system refuses flock, yt_dirlock_take returns
+ * 1 and holds nothing (the message says why), and the caller decides. */
+typedef struct yt_dirlock {
+    int fd;                 /* -1 when nothing is held */
+    char path[4200];
+} yt_dirlock;
+
+/* Creates DIR (mkdir -p) and takes its lock.  0: held; 1: this file system
+ * does not do flock (nothing held); -1: another process holds it (the message
+ * names DIR and quotes the holder) or an error. */
+int yt_dirlock_take(yt_dirlock *l, const char *dir, yt_err *e);
+void yt_dirlock_release(yt_dirlock *l);
+
 /* 0 unless `out` exists and is the same file or folder (device and inode) as
  * one of the inputs; an input that does not exist is not compared. */
 int yt_af_check_not_input(const char *out, const char *const *inputs, size_t n, yt_err *e);

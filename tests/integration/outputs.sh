@@ -120,6 +120,11 @@ refused "merge --out = --adapter" "exp.*must differ" "$YT_BIN" merge --model mod
 "$YT_BIN" merge --model model --adapter exp --out merged > /dev/null ||
     fail "merge does not replace its own output"
 
+refused "train --out = --model" "--out: model is the same folder as the input model" \
+    "$YT_BIN" train "${targs[@]}" --out model
+intact "train --out = --model"
+[ ! -e model/lock ] && [ ! -e model/events.jsonl ] || fail "train --out = --model wrote into model"
+
 mkdir run2
 ln -s ../notes.txt run2/config.json
 refused "train: RUN/config.json is a symlink" "config.json.*symbolic link" \
