@@ -5,8 +5,8 @@
  *   header           the first 512 bytes (the HDF5 user block; HDF5 tools and h5py
  *                    read the file as usual): 16-byte magic YT_SNAP_MAGIC, then
  *                    little-endian u32 format version (2), u32 header size (512),
- *                    u64 file size, u64 FNV-1a 64 (yt_hash64, YT_HASH_SEED) of the
- *                    whole file with these 8 hash bytes taken as zero; the rest 0.
+ *                    u64 file size, u64 yt_checksum64 (common.h) of the whole
+ *                    file with these 8 checksum bytes taken as zero; the rest 0.
  *   root attributes  format = "yieldtune-snapshot", format_version = 2 (int64),
  *                    program_version (string, set by the caller, required),
  *                    caller attributes (fixed-length UTF-8 strings, int64, float64),
@@ -114,6 +114,11 @@ const char *yt_snap_file(const yt_snap *s);
 /* complete == 1, and every dataset reads (Fletcher32) and matches its stored hash.
  * The first bad tensor is named. */
 int yt_snap_verify(yt_snap *s, yt_err *e);
+/* yt_snap_verify, calling fn for each tensor once its checks passed, with its
+ * data (info->count elements of its type, valid during the call): a caller's
+ * check of the values costs no second read.  fn returns 0, or -1 with e set. */
+typedef int (*yt_snap_data_fn)(const yt_snap_info *info, const void *data, void *ctx, yt_err *e);
+int yt_snap_verify_each(yt_snap *s, yt_snap_data_fn fn, void *ctx, yt_err *e);
 
 /* Read a whole tensor of the given type; its element count must equal n_expected.
  * The stored hash is checked.  On error dst may have been partly written. */
@@ -146,11 +151,13 @@ int yt_snap_foreach_attr(yt_snap *s, yt_snap_attr_fn fn, void *ctx, yt_err *e);
 
 /* ---- snapshots folder ---- */
 /* What makes a snapshot valid beyond its format, for the folder functions: the
- * caller's check of what the values mean (they are opaque here).  Called with
- * a snapshot that opened and verified, and the step its file name says;
- * returns 0 when it may be used, else -1 with the reason in e. */
+ * caller's check of what the values mean (they are opaque here).  data sees
+ * every tensor during the verification (yt_snap_verify_each); fn is then called
+ * with the snapshot that opened and verified and the step its file name says.
+ * Both return 0 when it may be used, else -1 with the reason in e. */
 typedef struct yt_snap_check {
     int (*fn)(yt_snap *s, long step, void *ctx, yt_err *e);
+    yt_snap_data_fn data; /* may be NULL: run on each tensor by the verification */
     void *ctx;
 } yt_snap_check;
 

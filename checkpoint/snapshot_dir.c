@@ -121,7 +121,7 @@ static int check_one(const char *path, long step, const yt_snap_check *check, yt
     int rc = yt_snap_open(&s, path, e);
     if (rc != 0)
         return rc;
-    rc = yt_snap_verify(s, e);
+    rc = check ? yt_snap_verify_each(s, check->data, check->ctx, e) : yt_snap_verify(s, e);
     if (rc == 0 && check && check->fn)
         rc = check->fn(s, step, check->ctx, e) != 0 ? -1 : 0;
     yt_snap_close(s);

@@ -10,12 +10,14 @@
 
 #define HASH_AT 32
 
-uint64_t yt_snap_image_hash(const unsigned char *img, size_t size)
+uint64_t yt_snap_image_hash(unsigned char *img, size_t size)
 {
-    static const unsigned char zero[8];
-    uint64_t h = yt_hash64(img, HASH_AT, YT_HASH_SEED);
-    h = yt_hash64(zero, sizeof zero, h);
-    return yt_hash64(img + HASH_AT + 8, size - HASH_AT - 8, h);
+    unsigned char stored[8];
+    memcpy(stored, img + HASH_AT, 8);
+    memset(img + HASH_AT, 0, 8);
+    uint64_t h = yt_checksum64(img, size);
+    memcpy(img + HASH_AT, stored, 8);
+    return h;
 }
 
 void yt_snap_put_le(unsigned char *p, uint64_t v, int nbytes)
@@ -32,7 +34,7 @@ uint64_t yt_snap_get_le(const unsigned char *p, int nbytes)
     return v;
 }
 
-int yt_snap_check_header(const char *path, const unsigned char *img, size_t size, yt_err *e)
+int yt_snap_check_header(const char *path, unsigned char *img, size_t size, yt_err *e)
 {
     static const unsigned char hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     if (size >= 8 && memcmp(img, hdf5_sig, 8) == 0) {

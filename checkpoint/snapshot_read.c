@@ -633,6 +633,7 @@ typedef struct {
     int failed;          /* e holds an error */
     int user_rc;         /* non-zero return of the user's callback */
     yt_snap_tensor_fn fn; /* foreach */
+    yt_snap_data_fn data_fn; /* verify: called with each checked tensor's data */
     void *ctx;
     void *buf;           /* verify: read buffer */
     size_t buf_cap;
@@ -667,6 +668,10 @@ static int op_verify(visit_t *v, hid_t d, yt_snap_info *info)
         v->buf_cap = bytes;
     }
     if (read_checked(v->s, d, info->name, info, v->buf, v->e) != 0) {
+        v->failed = 1;
+        return 1;
+    }
+    if (v->data_fn && v->data_fn(info, v->buf, v->ctx, v->e) != 0) {
         v->failed = 1;
         return 1;
     }
@@ -784,7 +789,9 @@ int yt_snap_foreach_attr(yt_snap *s, yt_snap_attr_fn fn, void *ctx, yt_err *e)
     return rc != 0 ? rc : av.user_rc;
 }
 
-int yt_snap_verify(yt_snap *s, yt_err *e)
+int yt_snap_verify(yt_snap *s, yt_err *e) { return yt_snap_verify_each(s, NULL, NULL, e); }
+
+int yt_snap_verify_each(yt_snap *s, yt_snap_data_fn fn, void *ctx, yt_err *e)
 {
     if (!s)
         return yt_errf(e, "snapshot is NULL");
@@ -800,7 +807,7 @@ int yt_snap_verify(yt_snap *s, yt_err *e)
     } else if (complete != 1) {
         rc = yt_errf(e, "%s: attribute 'complete' is %lld, not 1", s->path, (long long)complete);
     } else {
-        visit_t v = {.s = s, .e = e};
+        visit_t v = {.s = s, .e = e, .data_fn = fn, .ctx = ctx};
         rc = visit(&v, op_verify);
         free(v.buf);
     }

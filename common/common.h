@@ -32,6 +32,13 @@ double yt_wall(void);
 #define YT_HASH_SEED 0xcbf29ce484222325ULL
 uint64_t yt_hash64(const void *data, size_t n, uint64_t seed);
 
+/* Checksum of a large buffer, not a fingerprint: the little-endian 64-bit
+ * words of data (the last one zero-padded) go round-robin into four lanes,
+ * lane = yt_mix64(lane ^ word) from lanes 1, 2, 3, 4; the result is
+ * h = n, then h = yt_mix64(h ^ lane) for each lane in order.  Any change within
+ * one 8-byte word (any single flipped bit) always changes it; ~5 GB/s. */
+uint64_t yt_checksum64(const void *data, size_t n);
+
 /* SplitMix64: a stateless mixer used to derive deterministic random streams. */
 static inline uint64_t yt_mix64(uint64_t x)
 {

@@ -141,8 +141,8 @@ int yt_cmd_export(int argc, char **argv)
     char *base_model = NULL;
     yt_train_snap_facts k = {0};
     int status = YT_EXIT_FAIL;
-    if (yt_snap_open(&s, path, &e) || yt_snap_verify(s, &e) ||
-        yt_train_snap_check(s, yt_train_snap_name_step(path), &k, &e) ||
+    if (yt_snap_open(&s, path, &e) ||
+        yt_train_snap_validate(s, yt_train_snap_name_step(path), &k, &e) ||
         yt_snap_get_attr_str_dup(s, "base_model", &base_model, &e) || read_adapter(s, &k, &v, &e))
         goto out;
     yt_peft_tensor *pt = calloc(k.n_lora > 0 ? (size_t)k.n_lora : 1, sizeof *pt);

@@ -166,8 +166,7 @@ static int inspect_snapshot(const char *path, int quiet)
                    l.g[i].bytes);
         printf("%s\n", l.ng ? ")" : "");
     }
-    int ok = yt_snap_verify(s, &e) == 0 &&
-             yt_train_snap_check(s, yt_train_snap_name_step(path), NULL, &e) == 0;
+    int ok = yt_train_snap_validate(s, yt_train_snap_name_step(path), NULL, &e) == 0;
     yt_snap_close(s);
     if (!ok) {
         printf("verify: FAILED\n");
@@ -208,8 +207,8 @@ static int inspect_run(const char *run)
         yt_snap *s = NULL;
         int64_t step = -1;
         yt_train_snap_facts k;
-        int ok = yt_snap_open(&s, path, &e) == 0 && yt_snap_verify(s, &e) == 0 &&
-                 yt_train_snap_check(s, steps[i], &k, &e) == 0;
+        int ok = yt_snap_open(&s, path, &e) == 0 &&
+                 yt_train_snap_validate(s, steps[i], &k, &e) == 0;
         if (ok)
             step = k.step;
         yt_snap_close(s);

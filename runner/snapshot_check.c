@@ -15,8 +15,6 @@ typedef struct ctx {
     yt_err *e;
     int bad;             /* e holds the first problem found while walking */
     int64_t found[3];    /* tensors seen under lora/, optim/m/, optim/v/ */
-    size_t max_count;    /* largest tensor, for the finiteness pass */
-    float *buf;          /* max_count floats */
 } ctx;
 
 static const char *const groups[3] = {"lora/", "optim/m/", "optim/v/"};
@@ -129,9 +127,10 @@ static int check_values(yt_snap *s, long name_step, yt_train_snap_facts *k, yt_e
         goto out;
     int64_t id_rank = 0;
     json_t *id_rs = json_object_get(id, "rslora");
-    if (id_int(s, id, "seq_len", &k->seq_len, e) || id_int(s, id, "global_batch", &k->global_batch, e) ||
-        id_int(s, id, "lora_rank", &id_rank, e) ||
-        id_same_float(s, id, "lora_alpha", alpha, e) || id_same_float(s, id, "lora_dropout", dropout, e) ||
+    if (id_int(s, id, "seq_len", &k->seq_len, e) ||
+        id_int(s, id, "global_batch", &k->global_batch, e) ||
+        id_int(s, id, "lora_rank", &id_rank, e) || id_same_float(s, id, "lora_alpha", alpha, e) ||
+        id_same_float(s, id, "lora_dropout", dropout, e) ||
         identity_targets(s, id, &k->lc.targets, e) || same_string(s, id, "model_fingerprint", e) ||
         same_string(s, id, "dataset_fingerprint", e))
         goto out;
@@ -218,27 +217,21 @@ static int tensor_fn(const yt_snap_info *info, void *arg)
         return c->bad = 1;
     }
     c->found[g]++;
-    if (info->count > c->max_count)
-        c->max_count = info->count;
     return 0;
 }
 
-/* Every tensor finite, second moments >= 0. */
-static int finite_fn(const yt_snap_info *info, void *arg)
+/* During the verification: every float finite, second moments >= 0 (the
+ * structural check rejects tensors of another type). */
+static int finite_fn(const yt_snap_info *info, const void *data, void *arg, yt_err *e)
 {
-    ctx *c = arg;
-    float *buf = c->buf;
-    if (yt_snap_get_f32(c->s, info->name, buf, info->count, c->e)) {
-        c->bad = 1;
-        return 1;
-    }
+    (void)arg;
+    if (info->dtype != YT_SNAP_F32)
+        return 0;
+    const float *x = data;
     int is_v = strncmp(info->name, groups[2], strlen(groups[2])) == 0;
     for (size_t i = 0; i < info->count; i++)
-        if (!isfinite(buf[i]) || (is_v && buf[i] < 0)) {
-            yt_errf(c->e, "%s: tensor '%s' element %zu is %g", c->f, info->name, i, (double)buf[i]);
-            c->bad = 1;
-            return 1;
-        }
+        if (!isfinite(x[i]) || (is_v && x[i] < 0))
+            return yt_errf(e, "tensor '%s' element %zu is %g", info->name, i, (double)x[i]);
     return 0;
 }
 
@@ -259,12 +252,7 @@ static int check_tensors(yt_snap *s, yt_train_snap_facts *k, yt_err *e)
             return yt_errf(e, "%s: %lld tensors under %s, the model and targets make %lld", c.f,
                            (long long)c.found[g], groups[g], (long long)want);
     k->n_lora = (int)want;
-    c.buf = malloc((c.max_count ? c.max_count : 1) * sizeof *c.buf);
-    if (!c.buf)
-        return yt_errf(e, "%s: out of memory checking tensors", c.f);
-    rc = yt_snap_foreach(s, finite_fn, &c, e);
-    free(c.buf);
-    return rc < 0 || c.bad ? -1 : 0;
+    return 0;
 }
 
 int yt_train_snap_check(yt_snap *s, long name_step, yt_train_snap_facts *facts, yt_err *e)
@@ -284,7 +272,23 @@ static int rule_fn(yt_snap *s, long step, void *ctx_, yt_err *e)
     return yt_train_snap_check(s, step, NULL, e);
 }
 
-yt_snap_check yt_train_snap_rule(void) { return (yt_snap_check){rule_fn, NULL}; }
+/* The finiteness messages from inside the verification name the file too. */
+static int rule_data(const yt_snap_info *info, const void *data, void *ctx_, yt_err *e)
+{
+    const char *file = ctx_;
+    if (finite_fn(info, data, NULL, e) == 0)
+        return 0;
+    return file ? yt_err_prefix(e, "%s", file) : -1;
+}
+
+yt_snap_check yt_train_snap_rule(void) { return (yt_snap_check){rule_fn, finite_fn, NULL}; }
+
+int yt_train_snap_validate(yt_snap *s, long name_step, yt_train_snap_facts *facts, yt_err *e)
+{
+    if (yt_snap_verify_each(s, rule_data, (void *)yt_snap_file(s), e))
+        return -1;
+    return yt_train_snap_check(s, name_step, facts, e);
+}
 
 long yt_train_snap_name_step(const char *path)
 {

@@ -37,8 +37,12 @@ typedef struct yt_train_snap_facts {
     int n_lora;             /* LoRA matrices (A's and B's) */
 } yt_train_snap_facts;
 
-/* Checks s (opened and verified) as above.  name_step: the step of its file
- * name, or -1 when the name says none.  facts (may be NULL) gets the values. */
+/* Verifies s (yt_snap_verify_each, checking the values of every tensor as it
+ * is read) and checks it as above.  name_step: the step of its file name, or
+ * -1 when the name says none.  facts (may be NULL) gets the values. */
+int yt_train_snap_validate(yt_snap *s, long name_step, yt_train_snap_facts *facts, yt_err *e);
+/* The checks that need no tensor data (s already verified with the rule's data
+ * function, e.g. by the snapshots-folder functions). */
 int yt_train_snap_check(yt_snap *s, long name_step, yt_train_snap_facts *facts, yt_err *e);
 
 /* The same as a yt_snap_check for the snapshots-folder functions. */

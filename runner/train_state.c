@@ -283,7 +283,7 @@ static int load_on_root(trainer *t, resume_msg *msg, char *from, size_t cap, cha
     yt_ddp_optim_full(&t->ddp, &t->adam, &adam_m, &adam_v);
     char *id = NULL;
     yt_train_snap_facts k;
-    int rc = yt_snap_verify(s, e) || yt_train_snap_check(s, step, &k, e) ||
+    int rc = yt_train_snap_validate(s, step, &k, e) ||
              yt_snap_get_attr_str_dup(s, "identity", &id, e) || check_identity(t, path, id, e) ||
              check_fits_run(t, path, &k, e) ||
              get_tensors(s, t, "lora", yt_model_params(t->model), e) ||

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Edits a yieldtune snapshot with h5py and seals it again (a new whole-file
-hash in the format-2 header), so that the result is well formed and only its
+checksum in the format-2 header), so that the result is well formed and only its
 meaning is wrong.  The header is written here from checkpoint.h's description,
 not by our C code.
 
@@ -17,11 +17,15 @@ EDIT is one of:
   drop:TENSOR                   delete TENSOR
   format1                       strip the header (a format-1 style bare HDF5 file)"""
 import json
+import os
 import shutil
 import sys
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_snapshot import checksum64  # noqa: E402  (same folder)
 
 MAGIC = b"\x89yieldtune-snap\n"
 HEADER = 512
@@ -40,7 +44,7 @@ def seal(path):
     data[20:24] = HEADER.to_bytes(4, "little")
     data[24:32] = len(data).to_bytes(8, "little")
     data[32:40] = bytes(8)
-    data[32:40] = fnv1a64(data).to_bytes(8, "little")
+    data[32:40] = checksum64(data).to_bytes(8, "little")
     open(path, "wb").write(bytes(data))
 
 

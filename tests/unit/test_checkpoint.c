@@ -151,7 +151,7 @@ static void reseal(const char *path)
         b[24 + i] = (unsigned char)((uint64_t)len >> (8 * i));
         b[32 + i] = 0;
     }
-    uint64_t h = yt_hash64(b, len, YT_HASH_SEED);
+    uint64_t h = yt_checksum64(b, len);
     for (int i = 0; i < 8; i++)
         b[32 + i] = (unsigned char)(h >> (8 * i));
     FILE *f = fopen(path, "wb");
@@ -645,7 +645,7 @@ START_TEST(header_checked)
     ck_assert_int_eq(b[16], YT_SNAP_FORMAT_VERSION);
     ck_assert_int_eq(b[20] | b[21] << 8, YT_SNAP_HEADER_BYTES);
     memset(b + 32, 0, 8);
-    ck_assert_uint_eq(stored, yt_hash64(b, len, YT_HASH_SEED));
+    ck_assert_uint_eq(stored, yt_checksum64(b, len));
     for (size_t i = 40; i < YT_SNAP_HEADER_BYTES; i++)
         ck_assert_int_eq(b[i], 0);
     free(buf);
