@@ -111,14 +111,19 @@ static void layout_buffers(yt_model *m, float *base, size_t *total)
     *total = off;
 }
 
-static void set_proj_shapes(yt_model *m)
+void yt_lora_proj_dims(const yt_config *c, int p, int *in, int *out)
 {
-    const yt_config *c = &m->cfg;
     int C = c->hidden_size, F = c->intermediate_size;
     int Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim;
-    int ins[YT_NPROJ] = {C, C, C, Q, C, C, F}, outs[YT_NPROJ] = {Q, KV, KV, C, F, F, C};
-    memcpy(m->proj_in, ins, sizeof ins);
-    memcpy(m->proj_out, outs, sizeof outs);
+    const int ins[YT_NPROJ] = {C, C, C, Q, C, C, F}, outs[YT_NPROJ] = {Q, KV, KV, C, F, F, C};
+    *in = ins[p];
+    *out = outs[p];
+}
+
+static void set_proj_shapes(yt_model *m)
+{
+    for (int p = 0; p < YT_NPROJ; p++)
+        yt_lora_proj_dims(&m->cfg, p, &m->proj_in[p], &m->proj_out[p]);
 }
 
 static int model_finish(yt_model *m, const char *dir, yt_err *e);

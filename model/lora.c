@@ -13,7 +13,11 @@ const char *const yt_proj_names[YT_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_pr
                                              "gate_proj", "up_proj", "down_proj"};
 const char *const yt_proj_short[YT_NPROJ] = {"q", "k", "v", "o", "gate", "up", "down"};
 
-static const char *proj_module(int p) { return p <= YT_O ? "self_attn" : "mlp"; }
+void yt_lora_name(char name[96], int layer, int p, int is_b)
+{
+    snprintf(name, 96, "layers.%d.%s.%s.lora_%c", layer, p <= YT_O ? "self_attn" : "mlp",
+             yt_proj_names[p], is_b ? 'B' : 'A');
+}
 
 int yt_lora_parse_targets(const char *s, unsigned *targets, yt_err *e)
 {
@@ -73,8 +77,7 @@ int yt_lora_layout(yt_model *m, yt_err *e)
             m->lora_index[l * YT_NPROJ + p] = i;
             for (int b = 0; b < 2; b++, i++) {
                 yt_lora_tensor *t = &m->lt[i];
-                snprintf(t->name, sizeof t->name, "layers.%d.%s.%s.lora_%c", l, proj_module(p),
-                         yt_proj_names[p], b ? 'B' : 'A');
+                yt_lora_name(t->name, l, p, b);
                 t->layer = l;
                 t->proj = p;
                 t->is_b = b;

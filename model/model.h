@@ -82,6 +82,13 @@ typedef struct yt_lora_config {
 int yt_lora_parse_targets(const char *s, unsigned *targets, yt_err *e);
 float yt_lora_scale(const yt_lora_config *lc);
 
+/* The input and output width of projection p (YT_Q..YT_DOWN) in this
+ * architecture: its LoRA A is [rank, in], its B [out, rank]. */
+void yt_lora_proj_dims(const yt_config *c, int p, int *in, int *out);
+/* The name of a LoRA matrix, "layers.3.self_attn.q_proj.lora_A" (as in
+ * yt_lora_tensor.name). */
+void yt_lora_name(char name[96], int layer, int p, int is_b);
+
 /* One LoRA matrix inside the parameter buffer. */
 typedef struct yt_lora_tensor {
     char name[96];      /* "layers.3.self_attn.q_proj.lora_A" (PEFT's, minus prefix/suffix) */

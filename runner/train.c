@@ -19,6 +19,7 @@
 #include "model/model.h"
 #include "optim/optim.h"
 #include "runner/progress.h"
+#include "runner/run_lock.h"
 #include "runner/runner.h"
 #include "runner/train.h"
 #include "runner/train_options.h"
@@ -519,6 +520,11 @@ int yt_cmd_train(int argc, char **argv)
     t.world = yt_comm_size(t.comm);
     yt_k_set_threads(t.o.threads > 0 ? t.o.threads : default_threads(t.comm));
     int status = YT_EXIT_FAIL;
+    /* RUN is locked before anything in it is written, for the whole run. */
+    yt_dirlock run_lock = {.fd = -1};
+    if (agree_ok(&t, yt_train_lock_run(&run_lock, t.rank, t.o.out, t.o.model, &e) == 0, &e,
+                 "the run folder"))
+        goto out;
     if (agree_ok(&t, setup(&t, &e) == 0 && open_run(&t, &e) == 0, &e, "setup"))
         goto out;
     yt_model_set_poll(t.model, poll_abandon, &t);
@@ -612,6 +618,7 @@ out:
     if (t.events)
         fclose(t.events);
     teardown(&t);
+    yt_dirlock_release(&run_lock);
     yt_comm_finalize(t.comm);
     return status;
 }

@@ -4,17 +4,25 @@
  * seen, the sampler cursor.  Random streams (LoRA init, dropout masks, data
  * order) are counter-based functions of (seed, step, micro-batch), so the seed
  * and the step are their whole state.  Rank 0 writes and reads; resume
- * broadcasts to the others, so only rank 0 needs to see RUN. */
+ * broadcasts to the others, so only rank 0 needs to see RUN.
+ *
+ * Test seam (tests/integration/snapshot_faults.sh): YT_SNAP_FAULT_PAUSE=SECONDS
+ * in the environment makes every snapshot commit pause that long half way
+ * through writing its temp file and again just before the rename, so that a
+ * test can kill the writer there.  It is read here and handed to the atomic
+ * file as its hook (common.h); no library code reads the environment. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "checkpoint/checkpoint.h"
 #include "config.h"
 #include "runner/runner.h"
+#include "runner/snapshot_check.h"
 #include "runner/train.h"
 
 static const char *const identity_keys[] = {
@@ -60,6 +68,16 @@ static int put_tensors(yt_snap_writer *w, const trainer *t, const char *group, c
     return 0;
 }
 
+static void fault_pause(yt_af_point at, const char *path, void *ctx)
+{
+    (void)at;
+    (void)path;
+    double s = *(const double *)ctx;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
 {
     /* With --zero 1 every rank holds a shard of the moments: gather them on rank 0. */
@@ -75,6 +93,11 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
     yt_snap_writer *w = yt_snap_begin(path, e);
     if (!w)
         return -1;
+    const char *pause_env = getenv("YT_SNAP_FAULT_PAUSE");
+    double pause = pause_env ? atof(pause_env) : 0;
+    yt_af_hook hook = {fault_pause, &pause};
+    if (pause > 0)
+        yt_snap_set_hook(w, &hook);
     yt_ds_cursor cur = yt_ds_sampler_cursor(t->sampler);
     json_t *id = yt_train_identity(t);
     char *id_text = json_dumps(id, JSON_COMPACT | JSON_SORT_KEYS);
@@ -82,6 +105,9 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
     json_t *cfg = yt_opts_to_json(yt_train_table, &t->o);
     char *cfg_text = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(cfg);
+    json_t *mc = yt_config_to_json(yt_model_config(t->model), NULL);
+    char *mc_text = json_dumps(mc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(mc);
     char fp[32];
     const yt_lora_config *lc = yt_model_lora_config(t->model);
     int rc = put_tensors(w, t, "lora", yt_model_params(t->model), e) ||
@@ -92,9 +118,12 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
              yt_snap_attr_i64(w, "adamw_t", t->adam.t, e) ||
              yt_snap_attr_i64(w, "sampler_epoch", (int64_t)cur.epoch, e) ||
              yt_snap_attr_i64(w, "sampler_position", (int64_t)cur.position, e) ||
+             yt_snap_attr_i64(w, "sampler_steps_per_epoch",
+                              (int64_t)yt_ds_sampler_steps_per_epoch(t->sampler), e) ||
              yt_snap_attr_i64(w, "world_size", t->world, e) ||
              yt_snap_attr_str(w, "identity", id_text ? id_text : "{}", e) ||
              yt_snap_attr_str(w, "config", cfg_text ? cfg_text : "{}", e) ||
+             yt_snap_attr_str(w, "model_config", mc_text ? mc_text : "{}", e) ||
              yt_snap_attr_str(w, "base_model", t->o.model, e) ||
              yt_snap_attr_i64(w, "lora_rank", lc->rank, e) ||
              yt_snap_attr_f64(w, "lora_alpha", lc->alpha, e) ||
@@ -108,13 +137,15 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
     rc = rc || yt_snap_attr_str(w, "dataset_fingerprint", fp, e);
     free(id_text);
     free(cfg_text);
+    free(mc_text);
     if (rc) {
         yt_snap_abort(w);
         return -1;
     }
     if (yt_snap_commit(w, e))
         return -1;
-    if (yt_snap_prune(t->snap_dir, t->o.keep, NULL, e))
+    yt_snap_check rule = yt_train_snap_rule();
+    if (yt_snap_prune(t->snap_dir, t->o.keep, &rule, NULL, e))
         return -1;
     struct stat st;
     *bytes = stat(path, &st) == 0 ? (size_t)st.st_size : 0;
@@ -160,6 +191,9 @@ static int check_identity(const trainer *t, const char *path, const char *text, 
     return rc;
 }
 
+/* The group's tensors into base, in the model's layout; the shapes are the
+ * model's (yt_train_snap_check tied them to the snapshot's model_config, and
+ * the caller tied that to this model). */
 static int get_tensors(yt_snap *s, trainer *t, const char *group, float *base, yt_err *e)
 {
     const yt_model *m = t->model;
@@ -179,6 +213,24 @@ typedef struct resume_msg {
     int64_t step, tokens, adam_t, epoch, position;
 } resume_msg;
 
+/* The snapshot's facts against this run's model and data (beyond identity). */
+static int check_fits_run(const trainer *t, const char *path, const yt_train_snap_facts *k,
+                          yt_err *e)
+{
+    if (yt_config_hash(&k->model) != yt_config_hash(yt_model_config(t->model)))
+        return yt_errf(e, "%s was made for another model architecture (attribute 'model_config') "
+                          "than %s",
+                       path, t->o.model);
+    if (k->n_lora != yt_model_n_lora_tensors(t->model))
+        return yt_errf(e, "%s holds %d LoRA matrices, this run has %d", path, k->n_lora,
+                       yt_model_n_lora_tensors(t->model));
+    uint64_t spe = yt_ds_sampler_steps_per_epoch(t->sampler);
+    if ((uint64_t)k->steps_per_epoch != spe)
+        return yt_errf(e, "%s counts %lld steps per epoch, this run's data has %llu", path,
+                       (long long)k->steps_per_epoch, (unsigned long long)spe);
+    return 0;
+}
+
 static int load_on_root(trainer *t, resume_msg *msg, char *from, size_t cap, char *report,
                         size_t rcap, yt_err *e)
 {
@@ -186,9 +238,10 @@ static int load_on_root(trainer *t, resume_msg *msg, char *from, size_t cap, cha
     char path[4400] = "";
     long step = -1;
     report[0] = '\0';
+    yt_snap_check rule = yt_train_snap_rule();
     if (strcmp(mode, "never") == 0 || strcmp(mode, "auto") == 0) {
         if (yt_snap_clean_temps(t->snap_dir, NULL, e) ||
-            yt_snap_latest_valid(t->snap_dir, path, sizeof path, &step, report, rcap, e))
+            yt_snap_latest_valid(t->snap_dir, &rule, path, sizeof path, &step, report, rcap, e))
             return -1;
         if (step >= 0 && strcmp(mode, "never") == 0)
             return yt_errf(e, "%s holds snapshots (newest %s) and --resume is never: train into "
@@ -201,6 +254,7 @@ static int load_on_root(trainer *t, resume_msg *msg, char *from, size_t cap, cha
         }
     } else {
         snprintf(path, sizeof path, "%s", mode);
+        step = yt_train_snap_name_step(path);
     }
     yt_snap *s = NULL;
     if (yt_snap_open(&s, path, e))
@@ -208,20 +262,21 @@ static int load_on_root(trainer *t, resume_msg *msg, char *from, size_t cap, cha
     float *adam_m, *adam_v; /* full-size moments (handed to every rank by yt_step_state_in) */
     yt_step_state_buffers(&t->stepper, &adam_m, &adam_v);
     char *id = NULL;
-    int64_t world = 0;
-    int rc = yt_snap_verify(s, e) || yt_snap_get_attr_str_dup(s, "identity", &id, e) ||
-             check_identity(t, path, id, e) || get_tensors(s, t, "lora", yt_model_params(t->model), e) ||
-             get_tensors(s, t, "optim/m", adam_m, e) || get_tensors(s, t, "optim/v", adam_v, e) ||
-             yt_snap_get_attr_i64(s, "step", &msg->step, e) ||
-             yt_snap_get_attr_i64(s, "tokens_seen", &msg->tokens, e) ||
-             yt_snap_get_attr_i64(s, "adamw_t", &msg->adam_t, e) ||
-             yt_snap_get_attr_i64(s, "sampler_epoch", &msg->epoch, e) ||
-             yt_snap_get_attr_i64(s, "sampler_position", &msg->position, e) ||
-             yt_snap_get_attr_i64(s, "world_size", &world, e);
+    yt_train_snap_facts k;
+    int rc = yt_train_snap_validate(s, step, &k, e) ||
+             yt_snap_get_attr_str_dup(s, "identity", &id, e) || check_identity(t, path, id, e) ||
+             check_fits_run(t, path, &k, e) ||
+             get_tensors(s, t, "lora", yt_model_params(t->model), e) ||
+             get_tensors(s, t, "optim/m", adam_m, e) || get_tensors(s, t, "optim/v", adam_v, e);
     free(id);
     yt_snap_close(s);
     if (rc)
         return -1;
+    msg->step = k.step;
+    msg->tokens = k.tokens_seen;
+    msg->adam_t = k.adamw_t;
+    msg->epoch = k.epoch;
+    msg->position = k.position;
     msg->status = 1;
     snprintf(from, cap, "%s", path);
     return 0;
