@@ -21,6 +21,7 @@
 #include "runner/progress.h"
 #include "runner/run_lock.h"
 #include "runner/runner.h"
+#include "runner/snapshot_bg.h"
 #include "runner/train.h"
 #include "runner/train_options.h"
 
@@ -384,6 +385,7 @@ static void teardown(trainer *t)
     yt_free(t->pos);
     yt_ds_sampler_free(t->val_sampler);
     yt_ds_close(t->val_ds);
+    yt_snap_bg_stop(&t->snap_bg);
     yt_step_close(&t->stepper);
     yt_adamw_free(&t->adam);
     yt_ddp_free(&t->ddp);
@@ -411,12 +413,44 @@ static json_t *snapshot_fields(long step, double seconds, size_t bytes)
                      (json_int_t)bytes);
 }
 
+/* A background snapshot that finished (rank 0): its event, or its failure
+ * kept for the next agreement (which stops the run).  wait: for the one in
+ * flight. */
+static void background_done(trainer *t, int wait)
+{
+    yt_snap_bg *bg = &t->snap_bg;
+    if (!yt_snap_bg_poll(bg, wait))
+        return;
+    if (bg->rc != 0) {
+        if (!t->bg_failed)
+            t->bg_err = bg->err;
+        t->bg_failed = 1;
+        return;
+    }
+    json_t *f = snapshot_fields(bg->step, t->bg_stall_s, bg->bytes);
+    json_object_set_new(f, "write_s", json_real(bg->write_s));
+    json_object_set_new(f, "background", json_true());
+    yt_events_write(t, "snapshot", f);
+}
+
+/* A periodic snapshot of the last completed step: captured now (collective),
+ * written by the background thread while the next steps run. */
+static int save_background(trainer *t, yt_err *e)
+{
+    background_done(t, 1); /* the last one first: its event, at most one in flight */
+    int rc = yt_snap_bg_submit(&t->snap_bg, t, &t->bg_stall_s, e);
+    if (rc == 0)
+        t->last_snapshot = yt_now();
+    return agree_ok(t, rc == 0, e, "capturing a snapshot") ? -1 : 0;
+}
+
 /* Writes the snapshot of the last completed step on rank 0 and agrees that it
  * worked.  Returns 0 when every rank may go on. */
 static int save_agreed(trainer *t, yt_err *e)
 {
     double secs = 0;
     size_t bytes = 0;
+    background_done(t, 1); /* snapshots land in step order */
     int rc = yt_train_save(t, &secs, &bytes, e);
     if (rc == 0) {
         t->last_snapshot = yt_now();
@@ -429,17 +463,21 @@ static int save_agreed(trainer *t, yt_err *e)
  * timed snapshot is due. */
 static int agree_after_step(trainer *t, int *yield, int *snap, yt_err *e)
 {
+    background_done(t, 0);
     double v[3] = {yt_yield_pending() ? 1 : 0,
                    t->o.snapshot_seconds > 0 && yt_now() - t->last_snapshot >= t->o.snapshot_seconds,
-                   t->att.write_failed};
+                   t->att.write_failed || t->bg_failed};
     if (yt_comm_allreduce_f64(t->comm, v, 3, e))
         return -1;
-    /* The report needs every event: a run whose log cannot be written stops. */
+    /* The report needs every event, and a run whose snapshots fail would
+     * lose its progress at the next preemption: either stops the run. */
     if (v[2] > 0) {
         if (t->att.write_failed)
             *e = t->att.err;
+        else if (t->bg_failed)
+            *e = t->bg_err, yt_err_prefix(e, "writing a snapshot (in the background)");
         else
-            yt_errf(e, "rank 0 could not write %s/events.jsonl", t->o.out);
+            yt_errf(e, "rank 0 could not write %s/events.jsonl or a snapshot", t->o.out);
         return -1;
     }
     *yield = v[0] > 0;
@@ -482,6 +520,8 @@ static int open_run(trainer *t, yt_err *e)
     t->events = fopen(path, "a");
     if (!t->events)
         return yt_errno(e, errno, "%s", path);
+    if (t->o.background_snapshots && t->o.snapshot_every + (t->o.snapshot_seconds > 0) > 0)
+        return yt_snap_bg_start(&t->snap_bg, yt_model_n_params(t->model), e);
     return 0;
 }
 
@@ -593,7 +633,8 @@ int yt_cmd_train(int argc, char **argv)
             status = do_yield(&t, &e);
             goto out;
         }
-        if (snap && t.step < t.o.max_steps && save_agreed(&t, &e))
+        if (snap && t.step < t.o.max_steps &&
+            (t.o.background_snapshots ? save_background(&t, &e) : save_agreed(&t, &e)))
             goto out;
     }
     /* Finished: a last snapshot (a requeued finished job then only re-exports)

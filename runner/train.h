@@ -12,6 +12,7 @@
 #include "runner/ddp_setup.h"
 #include "runner/events.h"
 #include "runner/progress.h"
+#include "runner/snapshot_bg.h"
 #include "runner/step.h"
 #include "runner/train_options.h"
 #include "runner/yield.h"
@@ -45,6 +46,10 @@ typedef struct trainer {
     double last_snapshot;      /* monotonic time of the last snapshot */
     FILE *events;              /* RUN/events.jsonl (rank 0) */
     int abandoned;             /* the agreement decided to drop the step in progress */
+    yt_snap_bg snap_bg;        /* rank 0: the periodic-snapshot writer (snapshot_bg.h) */
+    double bg_stall_s;         /* what the last background snapshot cost the steps */
+    int bg_failed;             /* a background write failed: bg_err */
+    yt_err bg_err;
     yt_attempt att;            /* this process's events and --tensorboard (runner/events.h) */
 } trainer;
 
@@ -53,6 +58,13 @@ json_t *yt_train_identity(const trainer *t);
 /* Writes RUN/snapshots/step-N.h5 for the completed step t->step (rank 0 only;
  * others return 0 at once), then prunes to --keep. */
 int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e);
+
+/* Collective: the state of the completed step t->step; rank 0 fills img,
+ * pointing at the live buffers, or at copy (3 x n_params floats) when given. */
+int yt_train_capture(trainer *t, yt_snap_image *img, float *copy, yt_err *e);
+/* Writes img's snapshot file and prunes to keep; reads nothing of the trainer. */
+int yt_train_write_image(const yt_snap_image *img, double *seconds, size_t *bytes, yt_err *e);
+void yt_snap_image_free(yt_snap_image *img);
 /* Collective.  Finds the snapshot --resume names (auto: newest valid in RUN),
  * checks it belongs to this run, restores weights, optimizer, step, tokens
  * and sampler cursor on every rank.  *resumed_from gets the path ("" for a

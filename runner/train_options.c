@@ -63,6 +63,11 @@ const yt_opt yt_train_table[] = {
      "write a snapshot every N steps (0 = only on yield and at the end)"},
     {"snapshot-seconds", YT_OPT_FLOAT, O(snapshot_seconds), 0, "0", 0, 1e9, NULL, YT_OPT_NOSAVE, NULL,
      "also write one when this many seconds passed since the last (0 = off)"},
+    {"background-snapshots", YT_OPT_BOOL, O(background_snapshots), 0, "true", 0, 0, NULL,
+     YT_OPT_NOSAVE, NULL,
+     "periodic snapshots are written by a background thread from a copy of the state taken "
+     "between steps (the steps go on meanwhile; a yield or the last snapshot waits for it and "
+     "is written at once); false: every snapshot stops the steps while it is written"},
     {"keep", YT_OPT_INT, O(keep), 0, "3", 1, 1000000, NULL, YT_OPT_NOSAVE, NULL,
      "snapshots kept in RUN/snapshots (older ones are deleted)"},
     {"yield-signals", YT_OPT_STR, O(yield_signals), S(yield_signals), "USR1,USR2,TERM", 0, 0, NULL,

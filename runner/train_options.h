@@ -23,6 +23,7 @@ typedef struct yt_train_opts {
     int rslora;
     int threads, log_every;
     int progress;                        /* YT_PROGRESS_* */
+    int background_snapshots;            /* periodic snapshots written by a thread */
     int zero;                  /* optimizer-state sharding (0 or 1) */
     char resume[4096], yield_signals[128], yield_deadline[256];
     long snapshot_every;

@@ -53,10 +53,9 @@ json_t *yt_train_identity(const trainer *t)
     return id;
 }
 
-static int put_tensors(yt_snap_writer *w, const trainer *t, const char *group, const float *base,
+static int put_tensors(yt_snap_writer *w, const yt_model *m, const char *group, const float *base,
                        yt_err *e)
 {
-    const yt_model *m = t->model;
     for (int i = 0; i < yt_model_n_lora_tensors(m); i++) {
         const yt_lora_tensor *lt = yt_model_lora_tensor(m, i);
         char name[200];
@@ -78,7 +77,15 @@ static void fault_pause(yt_af_point at, const char *path, void *ctx)
         ;
 }
 
-int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
+void yt_snap_image_free(yt_snap_image *img)
+{
+    free(img->id_text);
+    free(img->cfg_text);
+    free(img->mc_text);
+    img->id_text = img->cfg_text = img->mc_text = NULL;
+}
+
+int yt_train_capture(trainer *t, yt_snap_image *img, float *copy, yt_err *e)
 {
     /* With --zero 1 every rank holds a shard of the moments: gather them on rank 0. */
     const float *adam_m, *adam_v;
@@ -86,9 +93,51 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
         return -1;
     if (t->rank != 0)
         return 0;
+    size_t np = yt_model_n_params(t->model);
+    img->params = yt_model_params(t->model);
+    img->m = adam_m;
+    img->v = adam_v;
+    if (copy) { /* a background write reads the copy while the next steps run */
+        memcpy(copy, img->params, np * sizeof(float));
+        memcpy(copy + np, adam_m, np * sizeof(float));
+        memcpy(copy + 2 * np, adam_v, np * sizeof(float));
+        img->params = copy;
+        img->m = copy + np;
+        img->v = copy + 2 * np;
+    }
+    img->model = t->model;
+    img->step = t->step;
+    img->tokens_seen = t->tokens_seen;
+    img->adamw_t = t->adam.t;
+    img->cursor = yt_ds_sampler_cursor(t->sampler);
+    img->steps_per_epoch = yt_ds_sampler_steps_per_epoch(t->sampler);
+    img->world = t->world;
+    img->keep = t->o.keep;
+    img->snap_dir = t->snap_dir;
+    img->base_model = t->o.model;
+    img->model_fp = yt_model_fingerprint(t->model);
+    img->dataset_fp = t->ds->fingerprint;
+    json_t *id = yt_train_identity(t);
+    img->id_text = json_dumps(id, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(id);
+    json_t *cfg = yt_opts_to_json(yt_train_table, &t->o);
+    img->cfg_text = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(cfg);
+    json_t *mc = yt_config_to_json(yt_model_config(t->model), NULL);
+    img->mc_text = json_dumps(mc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(mc);
+    if (!img->id_text || !img->cfg_text || !img->mc_text) {
+        yt_snap_image_free(img);
+        return yt_errf(e, "out of memory describing the snapshot of step %ld", t->step);
+    }
+    return 0;
+}
+
+int yt_train_write_image(const yt_snap_image *img, double *seconds, size_t *bytes, yt_err *e)
+{
     double t0 = yt_now();
     char path[4400];
-    if (yt_snap_path(path, sizeof path, t->snap_dir, t->step, e))
+    if (yt_snap_path(path, sizeof path, img->snap_dir, img->step, e))
         return -1;
     yt_snap_writer *w = yt_snap_begin(path, e);
     if (!w)
@@ -98,46 +147,33 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
     yt_af_hook hook = {fault_pause, &pause};
     if (pause > 0)
         yt_snap_set_hook(w, &hook);
-    yt_ds_cursor cur = yt_ds_sampler_cursor(t->sampler);
-    json_t *id = yt_train_identity(t);
-    char *id_text = json_dumps(id, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(id);
-    json_t *cfg = yt_opts_to_json(yt_train_table, &t->o);
-    char *cfg_text = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(cfg);
-    json_t *mc = yt_config_to_json(yt_model_config(t->model), NULL);
-    char *mc_text = json_dumps(mc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(mc);
     char fp[32];
-    const yt_lora_config *lc = yt_model_lora_config(t->model);
-    int rc = put_tensors(w, t, "lora", yt_model_params(t->model), e) ||
-             put_tensors(w, t, "optim/m", adam_m, e) || put_tensors(w, t, "optim/v", adam_v, e) ||
+    const yt_lora_config *lc = yt_model_lora_config(img->model);
+    int rc = put_tensors(w, img->model, "lora", img->params, e) ||
+             put_tensors(w, img->model, "optim/m", img->m, e) ||
+             put_tensors(w, img->model, "optim/v", img->v, e) ||
              yt_snap_attr_str(w, "program_version", "yieldtune " PACKAGE_VERSION, e) ||
-             yt_snap_attr_i64(w, "step", t->step, e) ||
-             yt_snap_attr_i64(w, "tokens_seen", t->tokens_seen, e) ||
-             yt_snap_attr_i64(w, "adamw_t", t->adam.t, e) ||
-             yt_snap_attr_i64(w, "sampler_epoch", (int64_t)cur.epoch, e) ||
-             yt_snap_attr_i64(w, "sampler_position", (int64_t)cur.position, e) ||
-             yt_snap_attr_i64(w, "sampler_steps_per_epoch",
-                              (int64_t)yt_ds_sampler_steps_per_epoch(t->sampler), e) ||
-             yt_snap_attr_i64(w, "world_size", t->world, e) ||
-             yt_snap_attr_str(w, "identity", id_text ? id_text : "{}", e) ||
-             yt_snap_attr_str(w, "config", cfg_text ? cfg_text : "{}", e) ||
-             yt_snap_attr_str(w, "model_config", mc_text ? mc_text : "{}", e) ||
-             yt_snap_attr_str(w, "base_model", t->o.model, e) ||
+             yt_snap_attr_i64(w, "step", img->step, e) ||
+             yt_snap_attr_i64(w, "tokens_seen", img->tokens_seen, e) ||
+             yt_snap_attr_i64(w, "adamw_t", img->adamw_t, e) ||
+             yt_snap_attr_i64(w, "sampler_epoch", (int64_t)img->cursor.epoch, e) ||
+             yt_snap_attr_i64(w, "sampler_position", (int64_t)img->cursor.position, e) ||
+             yt_snap_attr_i64(w, "sampler_steps_per_epoch", (int64_t)img->steps_per_epoch, e) ||
+             yt_snap_attr_i64(w, "world_size", img->world, e) ||
+             yt_snap_attr_str(w, "identity", img->id_text, e) ||
+             yt_snap_attr_str(w, "config", img->cfg_text, e) ||
+             yt_snap_attr_str(w, "model_config", img->mc_text, e) ||
+             yt_snap_attr_str(w, "base_model", img->base_model, e) ||
              yt_snap_attr_i64(w, "lora_rank", lc->rank, e) ||
              yt_snap_attr_f64(w, "lora_alpha", lc->alpha, e) ||
              yt_snap_attr_f64(w, "lora_dropout", lc->dropout, e) ||
              yt_snap_attr_i64(w, "use_rslora", lc->rslora, e) ||
              yt_snap_attr_str(w, "rng", "counter-based: LoRA init, dropout and data order are "
                                         "functions of (seed, step, micro-batch)", e);
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)yt_model_fingerprint(t->model));
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)img->model_fp);
     rc = rc || yt_snap_attr_str(w, "model_fingerprint", fp, e);
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t->ds->fingerprint);
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)img->dataset_fp);
     rc = rc || yt_snap_attr_str(w, "dataset_fingerprint", fp, e);
-    free(id_text);
-    free(cfg_text);
-    free(mc_text);
     if (rc) {
         yt_snap_abort(w);
         return -1;
@@ -145,12 +181,24 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
     if (yt_snap_commit(w, e))
         return -1;
     yt_snap_check rule = yt_train_snap_rule();
-    if (yt_snap_prune(t->snap_dir, t->o.keep, &rule, NULL, e))
+    if (yt_snap_prune(img->snap_dir, img->keep, &rule, NULL, e))
         return -1;
     struct stat st;
     *bytes = stat(path, &st) == 0 ? (size_t)st.st_size : 0;
     *seconds = yt_now() - t0;
     return 0;
+}
+
+int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
+{
+    yt_snap_image img = {0};
+    double t0 = yt_now();
+    if (yt_train_capture(t, &img, NULL, e))
+        return -1;
+    int rc = t->rank == 0 ? yt_train_write_image(&img, seconds, bytes, e) : 0;
+    yt_snap_image_free(&img);
+    *seconds = yt_now() - t0;
+    return rc;
 }
 
 /* Compares the snapshot's identity with this run's; names the first key that differs. */
