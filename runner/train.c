@@ -134,10 +134,18 @@ static int setup_body(trainer *t, yt_err *e)
         return -1;
     if (yt_ds_open(&t->ds, o->data, e))
         return -1;
+    /* --shard-base: N consecutive ranks share one copy of the base, rank r
+     * keeping piece r mod N of every unit. */
+    int group = o->shard_group > 0 ? o->shard_group : t->world;
+    if (o->shard_base && t->world % group != 0)
+        return yt_errf(e, "--shard-group %d does not divide the %d ranks", group, t->world);
+    yt_model_base_opts bo = {.dtype = o->base_dtype, .shard = o->shard_base,
+                             .shard_index = t->rank % group, .shard_count = group};
+    int default_base = !o->shard_base && o->base_dtype == YT_BASE_F32;
     /* The step's device first: it refuses what it cannot run before the weights load. */
     if (yt_step_prepare(&t->stepper, o, e) ||
-        yt_model_open_ex(&t->model, o->model, &lc, yt_step_host_micro_batch(&t->stepper, o), o->seq_len,
-                         yt_ddp_weights_alloc(&t->ddp, t->comm), e))
+        yt_model_open_base(&t->model, o->model, &lc, yt_step_host_micro_batch(&t->stepper, o),
+                           o->seq_len, yt_ddp_weights_alloc(&t->ddp, t->comm, default_base), &bo, e))
         return -1;
     const yt_config *c = yt_model_config(t->model);
     char tokfp[17] = "";
@@ -333,6 +341,7 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     sm->tokens_per_s = dt > 0 ? (double)step_tokens / dt : 0;
     sm->counted = counted;
     yt_step_end(&t->stepper, &sm->comm_s, &sm->exposed_comm_s);
+    yt_step_gather_times(&t->stepper, &sm->gather_s, &sm->exposed_gather_s);
     return 0;
 }
 
