@@ -26,13 +26,25 @@ const char *yt_base_dtype_name(int dtype)
     return dtype >= 0 && dtype < YT_BASE_NDTYPES ? names[dtype] : "?";
 }
 
-/* torch.linspace(a, b, k) in fp32 (the scalar form of its CPU kernel: from
- * the start for the first half, from the end for the rest). */
+/* torch.linspace(a, b, k) in fp32 as torch's CPU kernel computes it (the
+ * AVX2 build bitsandbytes users run on x86: full 16-element chunks as two
+ * 8-wide vectors, each from a base a + step*i, or b - step*(k-1-i) past the
+ * middle, fused, plus j*step rounded first; the rest one by one, fused).
+ * Matched bit for bit against torch 1.13 here (tests/tools/nf4_reference.py). */
 static void linspace_f32(float *out, float a, float b, int k)
 {
     float step = (b - a) / (float)(k - 1);
-    for (int i = 0; i < k; i++)
-        out[i] = i < k / 2 ? a + step * (float)i : b - step * (float)(k - 1 - i);
+    int half = k / 2, vec = 16 * (k / 16);
+    for (int i = 0; i < k; i++) {
+        if (i < vec) {
+            int c0 = i - i % 8;
+            float base = c0 < half ? fmaf(step, (float)c0, a) : fmaf(-step, (float)(k - 1 - c0), b);
+            float jstep = (float)(i % 8) * step;
+            out[i] = base + jstep;
+        } else {
+            out[i] = i < half ? fmaf(step, (float)i, a) : fmaf(-step, (float)(k - 1 - i), b);
+        }
+    }
 }
 
 static int cmp_float(const void *x, const void *y)
