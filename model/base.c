@@ -51,21 +51,26 @@ int yt_model_base_failed(const yt_model *m, yt_err *e)
     return -1;
 }
 
-/* The layer unit's parts: two fp32 norms, then the seven projections in the
- * base dtype, each 64-byte aligned. */
+void yt_base_layout(const yt_config *c, int dtype, size_t part_off[YT_LAYER_PARTS],
+                    size_t part_n[YT_LAYER_PARTS], size_t *layer_bytes, size_t *head_bytes)
+{
+    size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    size_t Q = (size_t)c->n_heads * c->head_dim, KV = (size_t)c->n_kv_heads * c->head_dim;
+    size_t n[YT_LAYER_PARTS] = {C, C, Q * C, KV * C, KV * C, C * Q, F * C, F * C, C * F};
+    size_t off = 0;
+    for (int k = 0; k < YT_LAYER_PARTS; k++) {
+        part_n[k] = n[k];
+        part_off[k] = off;
+        off += yt_q_bytes(k < 2 ? YT_BASE_F32 : dtype, n[k]);
+    }
+    *layer_bytes = ALIGN64(off);
+    *head_bytes = yt_q_bytes(dtype == YT_BASE_F32 ? YT_BASE_F32 : YT_BASE_BF16, (size_t)c->vocab_size * C);
+}
+
 static void layout(yt_model *m)
 {
     yt_base *b = &m->base;
-    const yt_config *c = &m->cfg;
-    size_t off = 0;
-    for (int k = 0; k < YT_LAYER_PARTS; k++) {
-        int p = k - 2;
-        b->part_n[k] = k < 2 ? (size_t)c->hidden_size : (size_t)m->proj_out[p] * (size_t)m->proj_in[p];
-        b->part_off[k] = off;
-        off += yt_q_bytes(k < 2 ? YT_BASE_F32 : b->dtype, b->part_n[k]);
-    }
-    b->layer_bytes = ALIGN64(off);
-    b->head_bytes = yt_q_bytes(b->head_dtype, (size_t)c->vocab_size * (size_t)c->hidden_size);
+    yt_base_layout(&m->cfg, b->dtype, b->part_off, b->part_n, &b->layer_bytes, &b->head_bytes);
 }
 
 static size_t unit_bytes(const yt_base *b, int L, int u) { return u < L ? b->layer_bytes : b->head_bytes; }
@@ -88,6 +93,14 @@ static size_t scratch_off(const yt_base *b, int k)
     size_t off = 0;
     for (int j = 0; j < k; j++)
         off += ALIGN16F(b->part_n[j]);
+    return off;
+}
+
+size_t yt_base_scratch_floats(const size_t part_n[YT_LAYER_PARTS])
+{
+    size_t off = 0;
+    for (int j = 0; j < YT_LAYER_PARTS; j++)
+        off += ALIGN16F(part_n[j]);
     return off;
 }
 
@@ -259,7 +272,8 @@ int yt_base_open(yt_model *m, const yt_model_base_opts *o, yt_err *e)
     m->st = NULL;
     m->gg = NULL;
     m->final_norm = b->final_norm;
-    if (alloc_work(m, e))
+    /* Without a micro-batch (a GPU model computes) nothing is decoded here. */
+    if (m->T > 0 && alloc_work(m, e))
         return -1;
     if (b->mode == YT_BASE_STORED) {
         /* Whole units in memory: what is fp32 is used where it lies. */

@@ -225,6 +225,7 @@ static int model_finish(yt_model *m, const char *dir, yt_err *e)
         return -1;
     size_t total = 0;
     layout_buffers(m, NULL, &total);
+    m->arena_bytes = total * sizeof(float);
     m->arena = yt_alloc(total * sizeof(float), "activations and gradients", e);
     if (!m->arena)
         return -1;

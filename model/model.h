@@ -58,7 +58,8 @@ int yt_config_from_json(yt_config *c, json_t *root, const char *src, yt_err *e);
 int yt_config_validate(const yt_config *c, const char *src, yt_err *e);
 /* A Hugging Face config.json object (LlamaForCausalLM). */
 json_t *yt_config_to_json(const yt_config *c, const char *torch_dtype);
-/* Named presets: "tiny", "bench-small". */
+/* Named presets: "tiny", "bench-small", and the shapes of "llama3-1b",
+ * "llama3-8b", "llama3-70b". */
 int yt_config_preset(yt_config *c, const char *name, yt_err *e);
 /* Fingerprint of the architecture fields. */
 uint64_t yt_config_hash(const yt_config *c);
@@ -245,6 +246,39 @@ double yt_model_forward_loss(yt_model *m, const int32_t *inputs, const int32_t *
                              const float *weight);
 /* Forward only, full logits of the last micro-batch [B*S, V] into out (for tests). */
 void yt_model_logits(yt_model *m, const int32_t *inputs, float *out);
+
+/* Memory per rank from the config and the options alone (model/memory.c):
+ * what the CPU model (and base units, gather buffers, decode scratch) or the
+ * GPU model allocates for these options, without allocating anything.  The
+ * CPU estimate is exact for the model's own buffers (an F32 base used in place
+ * counts as resident); the GPU one ignores alignment padding. */
+enum { YT_MEM_CPU, YT_MEM_GPU };
+typedef struct yt_mem_opts {
+    int device;                 /* YT_MEM_CPU or YT_MEM_GPU */
+    int micro_batch, seq_len;
+    int base_dtype;             /* YT_BASE_* (GPU: f32 and bf16 both mean bf16) */
+    int sharded;                /* --shard-base (CPU) */
+    int shard_count;            /* ranks sharing one copy of the base (1: each holds it whole) */
+    int threads;                /* CPU: the attention workspace is per thread */
+    int recompute, flash;       /* GPU: --recompute, --attention flash */
+} yt_mem_opts;
+typedef struct yt_mem_estimate {
+    double params;              /* base parameters (projections, embedding, lm_head, norms) */
+    double base;                /* bytes of base weights resident per rank */
+    double lora;                /* LoRA parameters, gradients and AdamW moments (fp32) */
+    double activations;         /* one micro-batch's activations and their gradients */
+    double workspace;           /* gather buffers, decode scratch, attention and loss workspaces */
+    double total;
+    double base_per_param;      /* base / params */
+} yt_mem_estimate;
+void yt_model_memory(const yt_config *c, const yt_lora_config *lc, const yt_mem_opts *o,
+                     yt_mem_estimate *m);
+/* Parameters of the largest model whose base fits next to this one's LoRA,
+ * activations and workspace in `avail` bytes: (avail - those) / base_per_param
+ * (0 when nothing fits).  A rough bound: a larger model's activations grow too. */
+double yt_model_memory_fits(const yt_mem_estimate *m, double avail);
+/* LoRA parameters of this config and adapter (what yt_model_n_params gives). */
+size_t yt_lora_param_count(const yt_config *c, const yt_lora_config *lc);
 
 /* PEFT adapter files (adapter_config.json + adapter_model.safetensors). */
 int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_model_path, yt_err *e);

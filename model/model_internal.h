@@ -69,6 +69,12 @@ typedef struct yt_base {
     yt_err err;
 } yt_base;
 
+/* A layer unit's parts (offsets in bytes, element counts) and the bytes of a
+ * layer unit and of the embedding / lm_head unit, for the projections in dtype. */
+void yt_base_layout(const yt_config *c, int dtype, size_t part_off[YT_LAYER_PARTS],
+                    size_t part_n[YT_LAYER_PARTS], size_t *layer_bytes, size_t *head_bytes);
+/* Floats of the fp32 scratch that holds one decoded layer. */
+size_t yt_base_scratch_floats(const size_t part_n[YT_LAYER_PARTS]);
 int yt_base_open(yt_model *m, const yt_model_base_opts *o, yt_err *e);
 /* m->lw[l] at the fp32 parts of a layer unit (in_scratch 0) or of lscratch (1). */
 void yt_base_point_layer(yt_model *m, int l, const void *unit, int in_scratch);
@@ -134,6 +140,7 @@ struct yt_model {
     float *ws_attn, *ws_xent;
     int xent_chunk;
     float *arena;                   /* one allocation for all of the above */
+    size_t arena_bytes;
 };
 
 static inline int yt_base_layer(yt_model *m, int l, int next)

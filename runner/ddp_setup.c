@@ -336,6 +336,21 @@ void yt_ddp_config_json(const yt_ddp *d, json_t *j)
     json_object_set_new(j, "ranks", a);
 }
 
+double yt_ddp_node_memory_per_rank(const yt_comm *c)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemTotal: %lld", &kb) == 1)
+            break;
+    fclose(f);
+    int local = yt_comm_local_size(c) > 0 ? yt_comm_local_size(c) : 1;
+    return (double)kb * 1024.0 / local;
+}
+
 int yt_ddp_default_threads(const yt_comm *c)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -63,5 +63,7 @@ void yt_ddp_config_json(const yt_ddp *d, json_t *j);
 /* Threads per rank when --threads is 0: the node's cores over its ranks, and
  * no more than the CPUs this rank is bound to. */
 int yt_ddp_default_threads(const yt_comm *c);
+/* This node's memory (MemTotal) over its ranks, in bytes (0 if unknown). */
+double yt_ddp_node_memory_per_rank(const yt_comm *c);
 
 #endif
