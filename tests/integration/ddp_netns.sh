@@ -6,7 +6,9 @@
 # ranks talk over TCP only (btl self,tcp on the veth subnet).  Checks: np=2
 # (one rank per host) gives the same losses and LoRA weights as np=1 with
 # grad-accum 2, with and without --zero 1; the bytes went over the veth; each
-# host has its own local rank 0 (BF16 weights: one converted copy per host).
+# host has its own local rank 0 (BF16 weights: one converted copy per host);
+# --shard-base across the hosts (each keeps half of the base, every layer is
+# all-gathered over the veth) gives the replicated np=2 run bit for bit.
 # Needs root (ip netns); if namespaces cannot be made the test FAILS.
 set -euo pipefail
 work=$(mktemp -d /tmp/yt-netns-XXXXXX)
@@ -88,6 +90,33 @@ import json, sys
 ranks = json.load(open(sys.argv[1] + "/config.json"))["ranks"]
 assert sorted(r["host"] for r in ranks) == ["hostA", "hostB"], ranks
 assert all(r["local_rank"] == 0 for r in ranks), ranks
+PY
+
+# --shard-base over the two hosts: half of the base on each, gathered over TCP
+# a layer ahead; the same losses and adapter as the replicated np=2 run.
+before=$(bytes)
+mpirun_2hosts "$YT_BIN" train "${args[@]}" --zero 0 --grad-accum 1 --shard-base true --out "$work/np2-shard" \
+    > np2-shard.log 2>&1 || { cat np2-shard.log; fail "np=2 --shard-base across two hosts failed"; }
+sent_shard=$(( $(bytes) - before ))
+cmp -s np2-z0/adapter/adapter_model.safetensors np2-shard/adapter/adapter_model.safetensors ||
+    fail "--shard-base across two hosts: adapter differs from the replicated run"
+"$PYTHON" - np2-z0 np2-shard "$sent_shard" <<'PY' || fail "--shard-base across two hosts"
+import json, sys
+rep, sh, sent = sys.argv[1], sys.argv[2], int(sys.argv[3])
+lr, ls = ([(m["step"], m["loss"], m["grad_norm"]) for m in map(json.loads, open(r + "/metrics.jsonl"))]
+          for r in (rep, sh))
+assert lr == ls, "losses differ"
+m = [json.loads(l) for l in open(sh + "/metrics.jsonl")]
+assert all(x["gather_s"] > 0 and 0 <= x["exposed_gather_s"] <= x["gather_s"] + 1e-6 for x in m)
+ranks = json.load(open(sh + "/config.json"))["ranks"]
+assert sorted(r["host"] for r in ranks) == ["hostA", "hostB"], ranks
+piece = ranks[0]["base_weight_bytes"]
+# every step gathers every unit at least once: host A sends its piece each time
+assert sent > len(m) * piece, (sent, piece)
+print(f"--shard-base across two hosts: losses and adapter equal to the replicated run; {sent} bytes left "
+      f"host A ({len(m)} steps, a piece of {piece} bytes per rank); exposed gather median "
+      f"{sorted(x['exposed_gather_s'] for x in m)[len(m) // 2]:.4f} s of "
+      f"{sorted(x['gather_s'] for x in m)[len(m) // 2]:.4f} s in flight")
 PY
 
 # BF16: each host converts its own copy (local rank 0 of each node fills one).
