@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "model/safetensors.h"
 
 /* QLoRA's NF4 levels as bitsandbytes lists them (the quantiles of N(0, 1),
@@ -239,19 +240,16 @@ void yt_q_decode(int dtype, float *dst, const void *src, size_t n)
     memcpy(&offset, in + l.offset, sizeof offset);
     const float *absmax2 = (const float *)(in + l.absmax2);
     const unsigned char *codes = in + l.codes;
+    if (dtype == YT_BASE_NF4) {
+        yt_k_dequant_nf4(dst, codes, in + l.qabsmax, absmax2, offset, map, yt_nf4_levels, n);
+        return;
+    }
     long nb = (long)l.nb;
 #pragma omp parallel for schedule(static) if (n >= 65536)
     for (long b = 0; b < nb; b++) {
         float s = map[in[l.qabsmax + (size_t)b]] * absmax2[(size_t)b / YT_Q_BLOCK2] + offset;
         size_t i0 = (size_t)b * YT_Q_BLOCK, i1 = i0 + YT_Q_BLOCK < n ? i0 + YT_Q_BLOCK : n;
-        if (dtype == YT_BASE_NF4) {
-            for (size_t i = i0; i < i1; i++) {
-                unsigned c = codes[i / 2];
-                dst[i] = yt_nf4_levels[i % 2 ? c & 15u : c >> 4] * s;
-            }
-        } else {
-            for (size_t i = i0; i < i1; i++)
-                dst[i] = ((float)(int8_t)codes[i] / 127.0f) * s;
-        }
+        for (size_t i = i0; i < i1; i++)
+            dst[i] = ((float)(int8_t)codes[i] / 127.0f) * s;
     }
 }
