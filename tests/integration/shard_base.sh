@@ -15,7 +15,9 @@
 #  4. a resume may change N: the np=4 sharded run's step-3 snapshot resumed
 #     with --shard-group 2, and without --shard-base, ends bitwise equal to the
 #     uninterrupted run;
-#  5. --shard-group that does not divide the ranks is refused, naming it.
+#  5. --shard-group that does not divide the ranks is refused, naming it;
+#  6. init-model --preset llama3-70b writes its config.json alone (the shape
+#     transformers reads: 80 layers, hidden 8192, 64/8 heads), no weights.
 set -euo pipefail
 work=$(mktemp -d "${TMPDIR:-/tmp}/yt-shard-XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -144,4 +146,16 @@ rc=$?
 set -e
 [ $rc != 0 ] && grep -q -- "--shard-group 3 does not divide the 4 ranks" bad.log ||
     { cat bad.log; fail "--shard-group 3 at np=4: exit $rc"; }
+
+"$YT_BIN" init-model --preset llama3-70b --out l70 > l70.log || fail "init-model --preset llama3-70b"
+[ "$(ls l70)" = config.json ] || fail "llama3-70b: $(ls l70) written (config.json alone expected)"
+"$PYTHON" - l70/config.json <<'PY' || fail "llama3-70b's config.json"
+import json, sys
+from transformers import LlamaConfig
+c = LlamaConfig(**json.load(open(sys.argv[1])))
+got = (c.num_hidden_layers, c.hidden_size, c.intermediate_size, c.num_attention_heads, c.num_key_value_heads,
+       c.vocab_size, c.tie_word_embeddings)
+assert got == (80, 8192, 28672, 64, 8, 128256, False), got
+print("init-model --preset llama3-70b: config.json only,", got)
+PY
 echo "shard_base: all checks passed"
