@@ -96,6 +96,13 @@ void yt_k_dropout_backward(float *dx, const float *dout, size_t n, float p, uint
 
 /* ---- elementwise and reductions ---- */
 void yt_k_embed(float *out, const float *table, const int32_t *ids, int T, int C);
+/* A 4-bit frozen weight to fp32 (kernels/cpu/dequant.c): dst[i] =
+ * levels[code_i] * scale_b, b = i / 64, code_i the high nibble of codes[i / 2]
+ * for even i and the low one for odd i, scale_b = map[qabsmax[b]] *
+ * absmax2[b / 256] + offset (QLoRA's NF4 with double-quantised scales, the
+ * parts of model/quant.h's layout; levels 16 floats, map 256). */
+void yt_k_dequant_nf4(float *dst, const uint8_t *codes, const uint8_t *qabsmax, const float *absmax2,
+                      float offset, const float *map, const float *levels, size_t n);
 void yt_k_add_inplace(float *y, const float *x, size_t n);           /* y += x */
 void yt_k_axpy(float *y, float a, const float *x, size_t n);          /* y += a*x */
 void yt_k_scale(float *y, float a, size_t n);                         /* y *= a */

@@ -302,8 +302,21 @@ int yt_config_preset(yt_config *c, const char *name, yt_err *e)
         c->tie_embeddings = !big;
         c->bos_id = 128000;
         c->eos_id = 128001;
+    } else if (strcmp(name, "llama3-70b") == 0) {
+        /* The shape of Llama 3.1 70B (shape only: benchmarks make its weights on the device). */
+        c->vocab_size = 128256;
+        c->hidden_size = 8192;
+        c->intermediate_size = 28672;
+        c->n_layers = 80;
+        c->n_heads = 64;
+        c->n_kv_heads = 8;
+        c->max_pos = 131072;
+        c->rope_theta = 500000.0f;
+        c->bos_id = 128000;
+        c->eos_id = 128001;
     } else {
-        return yt_errf(e, "unknown preset '%s' (known: tiny, bench-small, llama3-8b, llama3-1b)", name);
+        return yt_errf(e, "unknown preset '%s' (known: tiny, bench-small, llama3-1b, llama3-8b, llama3-70b)",
+                       name);
     }
     c->head_dim = c->hidden_size / c->n_heads;
     return 0;

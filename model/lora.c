@@ -126,6 +126,7 @@ void yt_model_lora_init(yt_model *m, uint64_t seed)
 void yt_proj_forward(yt_model *m, int l, int p, float *y, const float *x, float beta, uint64_t seed)
 {
     int T = m->T, in = m->proj_in[p], out = m->proj_out[p], r = m->lora.rank;
+    yt_base_progress(m);
     yt_k_matmul_xwT(y, x, m->lw[l].w[p], T, in, out, beta);
     const float *A = yt_lora_A(m, l, p);
     if (!A)
@@ -145,6 +146,7 @@ void yt_proj_backward(yt_model *m, int l, int p, float *dx, const float *dy, con
                       float beta, uint64_t seed)
 {
     int T = m->T, in = m->proj_in[p], out = m->proj_out[p], r = m->lora.rank;
+    yt_base_progress(m);
     yt_k_matmul_dyW(dx, dy, m->lw[l].w[p], T, in, out, beta);
     int i = m->lora_index[l * YT_NPROJ + p];
     if (i < 0)

@@ -29,6 +29,7 @@
 
 #include "common/common.h"
 #include "kernels/kernels.h"
+#include "model/quant.h"
 
 /* The seven projections LoRA can target, in PEFT's module names. */
 enum { YT_Q, YT_K, YT_V, YT_O, YT_GATE, YT_UP, YT_DOWN, YT_NPROJ };
@@ -65,7 +66,8 @@ int yt_config_from_json(yt_config *c, json_t *root, const char *src, yt_err *e);
 int yt_config_validate(const yt_config *c, const char *src, yt_err *e);
 /* A Hugging Face config.json object (LlamaForCausalLM). */
 json_t *yt_config_to_json(const yt_config *c, const char *torch_dtype);
-/* Named presets: "tiny", "bench-small". */
+/* Named presets: "tiny", "bench-small", and the shapes of "llama3-1b",
+ * "llama3-8b", "llama3-70b". */
 int yt_config_preset(yt_config *c, const char *name, yt_err *e);
 /* Fingerprint of the architecture fields. */
 uint64_t yt_config_hash(const yt_config *c);
@@ -132,6 +134,64 @@ typedef struct yt_model_alloc {
 int yt_model_open_ex(yt_model **out, const char *model_dir, const yt_lora_config *lc, int micro_batch,
                      int seq_len, const yt_model_alloc *alloc, yt_err *e);
 void yt_model_close(yt_model *m);
+/* How the frozen base weights are held (train --base-dtype, --shard-base;
+ * model/base.c).  By default (dtype f32, no shard) as described above: fp32
+ * pointers into the mmap or the converted copy, nothing done per layer.
+ * Otherwise the base is cut into units -- unit l < L is decoder layer l (its
+ * two norms in fp32 and its seven projections in `dtype`), unit L the
+ * embedding, unit L + 1 the lm_head when it is not tied -- each a run of bytes
+ * (64-byte aligned parts).  The embedding and lm_head are kept in f32 for f32,
+ * else in bf16 (QLoRA quantises only the decoder's projections); the final
+ * norm stays fp32.  A layer whose projections are not f32 is decoded into an
+ * fp32 scratch right before its products (forward, and again in backward), the
+ * lm_head likewise before the loss; the embedding is looked up row by row.
+ * With shard, this process keeps only piece shard_index of shard_count of every
+ * unit (yt_model_shard_range) and each unit is gathered whole right before it
+ * is used, the next one's gather started before the current one computes,
+ * through a source the caller sets (yt_model_set_base_source; the model knows
+ * no MPI).  shard with shard_count 1 keeps every unit and gathers nothing.
+ * The units are this process's own memory (the yt_model_alloc provider serves
+ * the default mode only) and the files are closed once they are loaded.  The
+ * fingerprint is that of the fp32
+ * weights loaded, followed by the dtype's name when it is not f32; it does not
+ * depend on sharding. */
+typedef struct yt_model_base_opts {
+    int dtype;                    /* YT_BASE_F32, _BF16, _NF4, _INT8 (model/quant.h) */
+    int shard;                    /* hold the base as units (also with shard_count 1) */
+    int shard_index, shard_count; /* with shard: the piece this process keeps, of how many */
+} yt_model_base_opts;
+int yt_model_open_base(yt_model **out, const char *model_dir, const yt_lora_config *lc,
+                       int micro_batch, int seq_len, const yt_model_alloc *alloc,
+                       const yt_model_base_opts *bo, yt_err *e);
+/* Piece `index` of `count` of a unit of `bytes` bytes: [*begin, *end), cut on
+ * 64-byte boundaries (bytes is a multiple of 64), sizes differing by at most 64. */
+void yt_model_shard_range(size_t bytes, int index, int count, size_t *begin, size_t *end);
+/* Units of a model opened with shard (0 otherwise) and the bytes of each. */
+int yt_model_base_units(const yt_model *m);
+size_t yt_model_base_unit_bytes(const yt_model *m, int unit);
+/* The transport of a sharded base: start begins filling all[bytes] with
+ * every process's piece of `unit` (this one's is `mine`, at its place) and
+ * returns a handle >= 0, or -1 with a message; wait(handle) completes it;
+ * progress (may be NULL) lets started transfers move between products.  Every
+ * process of the shard group makes the same calls in the same order. */
+typedef struct yt_model_base_source {
+    int (*start)(int unit, const void *mine, void *all, size_t bytes, void *ctx, yt_err *e);
+    int (*wait)(int handle, void *ctx, yt_err *e);
+    void (*progress)(void *ctx);
+    void *ctx;
+} yt_model_base_source;
+/* Waits for what is in flight through the previous source first; NULL
+ * unsets it (call that before the source's own state goes). */
+void yt_model_set_base_source(yt_model *m, const yt_model_base_source *src);
+/* After a pass returned NAN: -1 with the message when a gather failed, else 0. */
+int yt_model_base_failed(const yt_model *m, yt_err *e);
+/* Bytes of base weights this process keeps resident (its units or pieces of
+ * them, or the converted fp32 copy; 0 when every tensor is used in place from
+ * the mmap), and of the per-pass working memory (gather buffers, scratch). */
+size_t yt_model_base_bytes(const yt_model *m);
+size_t yt_model_base_work_bytes(const yt_model *m);
+int yt_model_base_dtype(const yt_model *m);
+
 /* A model of this shape without weights: LoRA layout and parameters only
  * (micro_batch 0 semantics; benchmarks make their base weights on the GPU).
  * Its fingerprint is the config's. */
@@ -201,6 +261,39 @@ double yt_model_forward_loss(yt_model *m, const int32_t *inputs, const int32_t *
                              const float *weight);
 /* Forward only, full logits of the last micro-batch [B*S, V] into out (for tests). */
 void yt_model_logits(yt_model *m, const int32_t *inputs, float *out);
+
+/* Memory per rank from the config and the options alone (model/memory.c):
+ * what the CPU model (and base units, gather buffers, decode scratch) or the
+ * GPU model allocates for these options, without allocating anything.  The
+ * CPU estimate is exact for the model's own buffers (an F32 base used in place
+ * counts as resident); the GPU one ignores alignment padding. */
+enum { YT_MEM_CPU, YT_MEM_GPU };
+typedef struct yt_mem_opts {
+    int device;                 /* YT_MEM_CPU or YT_MEM_GPU */
+    int micro_batch, seq_len;
+    int base_dtype;             /* YT_BASE_* (GPU: f32 and bf16 both mean bf16) */
+    int sharded;                /* --shard-base (CPU) */
+    int shard_count;            /* ranks sharing one copy of the base (1: each holds it whole) */
+    int threads;                /* CPU: the attention workspace is per thread */
+    int recompute, flash;       /* GPU: --recompute, --attention flash */
+} yt_mem_opts;
+typedef struct yt_mem_estimate {
+    double params;              /* base parameters (projections, embedding, lm_head, norms) */
+    double base;                /* bytes of base weights resident per rank */
+    double lora;                /* LoRA parameters, gradients and AdamW moments (fp32) */
+    double activations;         /* one micro-batch's activations and their gradients */
+    double workspace;           /* gather buffers, decode scratch, attention and loss workspaces */
+    double total;
+    double base_per_param;      /* base / params */
+} yt_mem_estimate;
+void yt_model_memory(const yt_config *c, const yt_lora_config *lc, const yt_mem_opts *o,
+                     yt_mem_estimate *m);
+/* Parameters of the largest model whose base fits next to this one's LoRA,
+ * activations and workspace in `avail` bytes: (avail - those) / base_per_param
+ * (0 when nothing fits).  A rough bound: a larger model's activations grow too. */
+double yt_model_memory_fits(const yt_mem_estimate *m, double avail);
+/* LoRA parameters of this config and adapter (what yt_model_n_params gives). */
+size_t yt_lora_param_count(const yt_config *c, const yt_lora_config *lc);
 
 /* PEFT adapter files (adapter_config.json + adapter_model.safetensors). */
 int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_model_path, yt_err *e);

@@ -69,15 +69,18 @@ static void fmt_eta(char *buf, size_t n, double s)
 
 int yt_progress_step(yt_progress *p, const yt_step_metrics *m, yt_err *e)
 {
-    char val[64] = "";
+    char val[64] = "", gather[96] = "";
     if (isfinite(m->val_loss))
         snprintf(val, sizeof val, ",\"val_loss\":%.9g", m->val_loss);
+    if (m->gather_s > 0) /* --shard-base */
+        snprintf(gather, sizeof gather, ",\"gather_s\":%.6f,\"exposed_gather_s\":%.6f", m->gather_s,
+                 m->exposed_gather_s);
     if (fprintf(p->metrics,
                 "{\"step\":%ld,\"loss\":%.9g%s,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens\":%lld,"
                 "\"step_tokens\":%lld,\"counted_tokens\":%.0f,\"step_time_s\":%.6f,\"tokens_per_s\":%.2f,"
-                "\"comm_s\":%.6f,\"exposed_comm_s\":%.6f,\"time\":%.3f}\n",
+                "\"comm_s\":%.6f,\"exposed_comm_s\":%.6f%s,\"time\":%.3f}\n",
                 m->step, m->loss, val, m->lr, m->grad_norm, m->tokens, m->step_tokens, m->counted,
-                m->step_time_s, m->tokens_per_s, m->comm_s, m->exposed_comm_s, yt_wall()) < 0 ||
+                m->step_time_s, m->tokens_per_s, m->comm_s, m->exposed_comm_s, gather, yt_wall()) < 0 ||
         fflush(p->metrics) != 0)
         return yt_errno(e, errno, "metrics.jsonl: write failed");
     double elapsed = yt_now() - p->t_start;

@@ -23,6 +23,8 @@ typedef struct yt_step_metrics {
     double counted;       /* counted (loss) tokens of this step */
     double comm_s;        /* time inside collectives this step */
     double exposed_comm_s; /* communication after the backward pass (not hidden by it) */
+    double gather_s;      /* --shard-base: base-weight all-gathers in flight (summed) */
+    double exposed_gather_s; /* the part of them compute waited for */
     double val_loss;      /* mean loss over the validation set after this step; NAN = not evaluated */
 } yt_step_metrics;
 

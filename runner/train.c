@@ -130,6 +130,46 @@ static int resolve_val_path(trainer *t, yt_err *e)
 
 static int poll_abandon(void *ctx);
 
+/* "1.23 GiB" or "45.6 MiB" into b[32]. */
+static const char *size_str(char b[32], double bytes)
+{
+    if (bytes >= 1024.0 * 1024.0 * 1024.0)
+        snprintf(b, 32, "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+    else
+        snprintf(b, 32, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    return b;
+}
+
+/* The start-up memory line (model/memory.c's estimate for these options):
+ * what one rank holds, and the largest model that fits one rank's share of
+ * this node's memory (CPU) at the same options. */
+static void memory_line(const trainer *t, char *buf, size_t cap)
+{
+    const yt_train_opts *o = &t->o;
+    int gpu = o->device == YT_DEVICE_CUDA, N = o->shard_group > 0 ? o->shard_group : t->world;
+    yt_mem_opts mo = {.device = gpu ? YT_MEM_GPU : YT_MEM_CPU, .micro_batch = o->micro_batch,
+                      .seq_len = o->seq_len, .base_dtype = o->base_dtype, .sharded = o->shard_base,
+                      .shard_count = o->shard_base ? N : 1, .threads = yt_k_get_threads(),
+                      .recompute = o->recompute, .flash = o->attention == YT_ATTENTION_FLASH};
+    yt_mem_estimate m;
+    yt_model_memory(yt_model_config(t->model), yt_model_lora_config(t->model), &mo, &m);
+    char how[64], s[4][32];
+    int shown = gpu && o->base_dtype == YT_BASE_F32 ? YT_BASE_BF16 : o->base_dtype;
+    if (o->shard_base && N > 1)
+        snprintf(how, sizeof how, "%s, sharded 1/%d", yt_base_dtype_name(shown), N);
+    else
+        snprintf(how, sizeof how, "%s", yt_base_dtype_name(shown));
+    int n = snprintf(buf, cap, "memory per rank%s: base %s (%s), LoRA and AdamW %s, activations %s, "
+                               "workspace %s",
+                     gpu ? " (GPU)" : "", size_str(s[0], m.base), how, size_str(s[1], m.lora),
+                     size_str(s[2], m.activations), size_str(s[3], m.workspace));
+    double avail = gpu ? 0 : yt_ddp_node_memory_per_rank(t->comm);
+    if (avail > 0 && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, "; at these options one rank's share of this node's memory "
+                                           "(%s) fits a base of up to ~%.1fB parameters",
+                 size_str(s[0], avail), yt_model_memory_fits(&m, avail) / 1e9);
+}
+
 /* Everything a step needs, built once.  Runs on every rank. */
 static int setup_body(trainer *t, yt_err *e)
 {
@@ -140,10 +180,21 @@ static int setup_body(trainer *t, yt_err *e)
         return -1;
     if (yt_ds_open(&t->ds, o->data, e))
         return -1;
+    /* --shard-base: N consecutive ranks share one copy of the base, rank r
+     * keeping piece r mod N of every unit. */
+    int group = o->shard_group > 0 ? o->shard_group : t->world;
+    if (o->shard_base && t->world % group != 0)
+        return yt_errf(e, "--shard-group %d does not divide the %d ranks", group, t->world);
+    yt_model_base_opts bo = {.dtype = o->base_dtype, .shard = o->shard_base,
+                             .shard_index = t->rank % group, .shard_count = group};
+    /* The GPU rounds an fp32 host base to bf16 itself; it takes NF4 units as they are. */
+    if (o->device == YT_DEVICE_CUDA && o->base_dtype != YT_BASE_NF4)
+        bo.dtype = YT_BASE_F32;
+    int default_base = !o->shard_base && bo.dtype == YT_BASE_F32;
     /* The step's device first: it refuses what it cannot run before the weights load. */
     if (yt_step_prepare(&t->stepper, o, e) ||
-        yt_model_open_ex(&t->model, o->model, &lc, yt_step_host_micro_batch(&t->stepper, o), o->seq_len,
-                         yt_ddp_weights_alloc(&t->ddp, t->comm), e))
+        yt_model_open_base(&t->model, o->model, &lc, yt_step_host_micro_batch(&t->stepper, o),
+                           o->seq_len, yt_ddp_weights_alloc(&t->ddp, t->comm, default_base), &bo, e))
         return -1;
     const yt_config *c = yt_model_config(t->model);
     char tokfp[17] = "";
@@ -339,12 +390,15 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     sm->tokens_per_s = dt > 0 ? (double)step_tokens / dt : 0;
     sm->counted = counted;
     yt_step_end(&t->stepper, &sm->comm_s, &sm->exposed_comm_s);
+    yt_step_gather_times(&t->stepper, &sm->gather_s, &sm->exposed_gather_s);
     return 0;
 }
 
 /* The mean loss over every window of the validation set (forward only, no
  * dropout).  Collective: rank r takes micro-batches r, r + W, ...; rows past
- * the last window are repeats of window 0 with weight 0.  Uses the first
+ * the last window are repeats of window 0 with weight 0, and every rank runs
+ * the same number of passes (a sharded base is gathered in each one), the
+ * passes past the last micro-batch weighing nothing.  Uses the first
  * micro-batch of the batch buffers (the step is done with them). */
 static int evaluate(trainer *t, double *val_loss, yt_err *e)
 {
@@ -354,7 +408,8 @@ static int evaluate(trainer *t, double *val_loss, yt_err *e)
     double t0 = yt_now();
     yt_ds_batch bt = batch_at(t, 0);
     double v[2] = {0, 0}; /* loss sum, counted tokens */
-    for (uint64_t i = (uint64_t)t->rank; i < n_mb; i += (uint64_t)t->world) {
+    const uint64_t W = (uint64_t)t->world, rounds = (n_mb + W - 1) / W;
+    for (uint64_t i = (uint64_t)t->rank; i < rounds * W; i += W) {
         for (uint64_t b = 0; b < B; b++) {
             uint64_t w = i * B + b;
             yt_ds_sampler_window(t->val_sampler, w < nw ? w : 0, (uint32_t)b, &bt);
@@ -589,6 +644,9 @@ int yt_cmd_train(int argc, char **argv)
                t.o.zero ? ", optimizer state sharded (--zero 1)" : "", t.ddp.summary);
         if (t.stepper.summary[0])
             printf("on %s\n", t.stepper.summary);
+        char mem[512];
+        memory_line(&t, mem, sizeof mem);
+        printf("%s\n", mem);
         if (rc == 1)
             printf("resumed from %s at step %ld\n", from, t.step);
     }

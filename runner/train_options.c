@@ -91,6 +91,18 @@ const yt_opt yt_train_table[] = {
     {"recompute", YT_OPT_BOOL, O(recompute), 0, "false", 0, 0, NULL, 0, NULL,
      "GPU activation recomputation: keep only each layer's input and redo the layer's forward "
      "in backward (activation memory / layers, about a third more compute)"},
+    {"base-dtype", YT_OPT_CHOICE, O(base_dtype), 0, "f32", 0, 0, "f32|bf16|nf4|int8", 0, NULL,
+     "how the frozen base projections are kept: f32 (as loaded), bf16, nf4 (QLoRA's 4-bit "
+     "NormalFloat, blocks of 64, double-quantised scales) or int8 (blocks of 64); each layer "
+     "is decoded to fp32 right before its products; embedding and lm_head bf16 unless f32 "
+     "(cuda: f32 and bf16 both mean bf16 on the GPU, nf4 is decoded per layer to bf16, no int8)"},
+    {"shard-base", YT_OPT_BOOL, O(shard_base), 0, "false", 0, 0, NULL, 0, NULL,
+     "each rank keeps 1/N of every layer's frozen weights (and of the embedding and lm_head); "
+     "a layer is all-gathered right before it is used, the next one's gather overlapping the "
+     "current one's compute (CPU only; results bitwise equal to the unsharded run)"},
+    {"shard-group", YT_OPT_INT, O(shard_group), 0, "0", 0, 1 << 20, NULL, 0, NULL,
+     "with --shard-base: N = this many consecutive ranks share one copy of the base (e.g. the "
+     "ranks of a node); must divide the number of ranks (0 = all ranks)"},
     {"threads", YT_OPT_INT, O(threads), 0, "0", 0, 4096, NULL, YT_OPT_NOSAVE, NULL,
      "threads per rank (0 = the node's cores / ranks on the node)"},
     {"tensorboard", YT_OPT_STR, O(tensorboard), S(tensorboard), NULL, 0, 0, NULL, YT_OPT_NOSAVE, "DIR",

@@ -10,6 +10,7 @@ enum { YT_DEVICE_CPU, YT_DEVICE_CUDA };                       /* cpu|cuda */
 enum { YT_ATTENTION_GEMM, YT_ATTENTION_FLASH };               /* gemm|flash */
 enum { YT_GPU_COMM_AUTO, YT_GPU_COMM_NCCL, YT_GPU_COMM_MPI };  /* auto|nccl|mpi */
 enum { YT_PROGRESS_AUTO, YT_PROGRESS_TTY, YT_PROGRESS_LINES }; /* auto|tty|lines */
+/* --base-dtype f32|bf16|nf4|int8: the indices are model/quant.h's YT_BASE_*. */
 
 typedef struct yt_train_opts {
     char config[4096], model[4096], data[4096], out[4096], init_adapter[4096];
@@ -36,6 +37,9 @@ typedef struct yt_train_opts {
     int attention;                       /* GPU attention kernel: YT_ATTENTION_* */
     int gpu_comm;                        /* GPU gradient sums: YT_GPU_COMM_* */
     int recompute;                       /* GPU: redo each layer's forward in backward */
+    int base_dtype;                      /* how the frozen base is stored: YT_BASE_* (quant.h) */
+    int shard_base;                      /* each rank keeps 1/N of the base, gathered per layer */
+    int shard_group;                     /* N: ranks per shard group (0 = all ranks) */
     char tensorboard[4096];              /* TensorBoard event files folder ("" = off) */
 } yt_train_opts;
 

@@ -28,7 +28,7 @@
 static const char *const identity_keys[] = {
     "seq_len", "lr", "warmup", "schedule", "min_lr_ratio", "weight_decay", "clip", "beta1", "beta2",
     "eps", "lora_rank", "lora_alpha", "lora_dropout", "rslora", "seed",
-    "pack_eos", "doc_mask", "pad_per_doc",
+    "pack_eos", "doc_mask", "pad_per_doc", "base_dtype",
 };
 
 json_t *yt_train_identity(const trainer *t)
@@ -212,8 +212,20 @@ static int check_identity(const trainer *t, const char *path, const char *text, 
     const char *key;
     json_t *v;
     int rc = 0;
+    /* The base dtype first (its fingerprint differs too); snapshots from
+     * before --base-dtype existed were made with f32. */
+    const char *was = json_string_value(json_object_get(saved, "base_dtype"));
+    const char *is = json_string_value(json_object_get(now, "base_dtype"));
+    if (strcmp(was ? was : "f32", is ? is : "f32") != 0)
+        rc = yt_errf(e, "%s was made with --base-dtype %s but this run has --base-dtype %s; resume it "
+                        "with --base-dtype %s, or train into another --out",
+                     path, was ? was : "f32", is ? is : "f32", was ? was : "f32");
     json_object_foreach(now, key, v)
     {
+        if (rc)
+            break;
+        if (strcmp(key, "base_dtype") == 0)
+            continue;
         json_t *old = json_object_get(saved, key);
         int same = old && (json_equal(old, v) ||
                            (json_is_number(old) && json_is_number(v) &&
