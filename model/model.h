@@ -195,6 +195,27 @@ double yt_model_forward_loss(yt_model *m, const int32_t *inputs, const int32_t *
 /* Forward only, full logits of the last micro-batch [B*S, V] into out (for tests). */
 void yt_model_logits(yt_model *m, const int32_t *inputs, float *out);
 
+/* Generation (model/generate.c): the forward of new tokens against a key/value
+ * cache of `slots` sequences of up to max_len tokens each, allocated once by
+ * yt_kv_open (for a model opened with any micro-batch, 0 included) together
+ * with the buffers of up to max_tokens tokens per call.  use_lora: apply the
+ * model's LoRA parameters (as forward does; 0 = the base model alone).
+ * yt_kv_forward: T tokens ids[t] of sequences slot[t]; a slot's tokens are
+ * consecutive and continue its cache (positions yt_kv_len(slot), +1, ...).
+ * Writes one row of vocab_size logits per run of equal slots, in order, for
+ * the run's last token (*n_rows rows), and advances the slots' lengths.  The
+ * logits are those of the training forward (yt_model_logits) at the same
+ * positions, up to float rounding.  Errors (an id outside the vocabulary, a
+ * full cache) leave the cache as it was. */
+typedef struct yt_kv yt_kv;
+int yt_kv_open(yt_kv **out, yt_model *m, int slots, int max_len, int max_tokens, int use_lora,
+               yt_err *e);
+void yt_kv_close(yt_kv *kv);
+void yt_kv_reset(yt_kv *kv, int slot);  /* forget slot's tokens */
+int yt_kv_len(const yt_kv *kv, int slot);
+int yt_kv_forward(yt_kv *kv, const int32_t *ids, const int32_t *slot, int T, float *logits,
+                  int *n_rows, yt_err *e);
+
 /* PEFT adapter files (adapter_config.json + adapter_model.safetensors). */
 int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_model_path, yt_err *e);
 int yt_model_load_peft(yt_model *m, const char *dir, yt_err *e);
