@@ -21,6 +21,9 @@ int yt_k_get_threads(void);
 /* ---- matrix products (cblas sgemm underneath) ---- */
 /* y[T,out] = x[T,in] W[out,in]^T + beta*y */
 void yt_k_matmul_xwT(float *y, const float *x, const float *W, int T, int in, int out, float beta);
+/* y[out] = W[out,in] x[in] + beta*y: one token (generation), which sgemm would
+ * spend packing W for. */
+void yt_k_matvec(float *y, const float *x, const float *W, int in, int out, float beta);
 /* dx[T,in] = dy[T,out] W[out,in] + beta*dx */
 void yt_k_matmul_dyW(float *dx, const float *dy, const float *W, int T, int in, int out, float beta);
 /* dW[out,in] = alpha * dy[T,out]^T x[T,in] + beta*dW */

@@ -127,19 +127,29 @@ void yt_kv_close(yt_kv *kv)
 void yt_kv_reset(yt_kv *kv, int slot) { kv->len[slot] = 0; }
 int yt_kv_len(const yt_kv *kv, int slot) { return kv->len[slot]; }
 
+/* y[T, out] = x W^T + beta y; one token (a lone sequence decoding) as a
+ * matrix-vector product, which reads W once instead of packing it. */
+static void linear(float *y, const float *x, const float *W, int T, int in, int out, float beta)
+{
+    if (T == 1)
+        yt_k_matvec(y, x, W, in, out, beta);
+    else
+        yt_k_matmul_xwT(y, x, W, T, in, out, beta);
+}
+
 /* y[T, out] = x W^T (+ s x A^T B^T when the adapter is on) + beta y: lora.c's
  * order of operations, so that a token's output equals the training forward's. */
 static void proj(yt_kv *kv, int l, int p, float *y, const float *x, int T, float beta)
 {
     yt_model *m = kv->m;
     int in = m->proj_in[p], out = m->proj_out[p], r = m->lora.rank;
-    yt_k_matmul_xwT(y, x, m->lw[l].w[p], T, in, out, beta);
+    linear(y, x, m->lw[l].w[p], T, in, out, beta);
     const float *A = kv->use_lora ? yt_lora_A(m, l, p) : NULL;
     if (!A)
         return;
-    yt_k_matmul_xwT(kv->xa, x, A, T, in, r, 0.0f);
+    linear(kv->xa, x, A, T, in, r, 0.0f);
     yt_k_scale(kv->xa, m->lora_scale, (size_t)T * r);
-    yt_k_matmul_xwT(y, kv->xa, yt_lora_B(m, l, p), T, r, out, 1.0f);
+    linear(y, kv->xa, yt_lora_B(m, l, p), T, r, out, 1.0f);
 }
 
 int yt_kv_forward(yt_kv *kv, const int32_t *ids, const int32_t *slot, int T, float *logits,
@@ -212,7 +222,7 @@ int yt_kv_forward(yt_kv *kv, const int32_t *ids, const int32_t *slot, int T, flo
         if (t + 1 == T || kv->row[t + 1] != kv->row[t])
             memcpy(kv->last + (size_t)n++ * C, kv->x + (size_t)t * C, sizeof(float) * (size_t)C);
     yt_k_rmsnorm_forward(kv->xn, kv->rstd, kv->last, m->final_norm, n, C, c->rms_eps);
-    yt_k_matmul_xwT(logits, kv->xn, m->lm_head, n, C, c->vocab_size, 0.0f);
+    linear(logits, kv->xn, m->lm_head, n, C, c->vocab_size, 0.0f);
     for (int t = 0; t < T; t++)
         if (t + 1 == T || slot[t + 1] != slot[t])
             kv->len[slot[t]] = kv->pos[t] + 1;

@@ -219,6 +219,10 @@ int yt_kv_forward(yt_kv *kv, const int32_t *ids, const int32_t *slot, int T, flo
 /* PEFT adapter files (adapter_config.json + adapter_model.safetensors). */
 int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_model_path, yt_err *e);
 int yt_model_load_peft(yt_model *m, const char *dir, yt_err *e);
+/* The LoRA settings of DIR/adapter_config.json (r, lora_alpha, lora_dropout,
+ * use_rslora, target_modules as a list of projection names), to open a model
+ * that the adapter then loads into. */
+int yt_peft_read_config(const char *dir, yt_lora_config *lc, yt_err *e);
 
 /* One LoRA matrix for yt_peft_write (borrowed data, row-major float). */
 typedef struct yt_peft_tensor {

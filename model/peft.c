@@ -141,6 +141,51 @@ static int check_adapter_config(const yt_model *m, const char *dir, yt_err *e)
     return rc;
 }
 
+int yt_peft_read_config(const char *dir, yt_lora_config *lc, yt_err *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    json_t *j = yt_json_load_file(path, 0, e);
+    if (!j)
+        return -1;
+    int rc = 0;
+    json_t *r = json_object_get(j, "r"), *a = json_object_get(j, "lora_alpha");
+    json_t *d = json_object_get(j, "lora_dropout"), *rs = json_object_get(j, "use_rslora");
+    json_t *pt = json_object_get(j, "peft_type"), *tm = json_object_get(j, "target_modules");
+    memset(lc, 0, sizeof *lc);
+    char list[512] = "";
+    if (!json_is_object(j))
+        rc = yt_errf(e, "%s: not a JSON object", path);
+    else if (pt && !(json_is_string(pt) && strcmp(json_string_value(pt), "LORA") == 0))
+        rc = yt_errf(e, "%s: key 'peft_type' is not \"LORA\"", path);
+    else if (!json_is_integer(r) || json_integer_value(r) < 1 || json_integer_value(r) > 1 << 20)
+        rc = yt_errf(e, "%s: key 'r' missing or not a positive integer", path);
+    else if (!json_is_number(a))
+        rc = yt_errf(e, "%s: key 'lora_alpha' missing or not a number", path);
+    else if (rs && !json_is_boolean(rs))
+        rc = yt_errf(e, "%s: key 'use_rslora' is not true/false", path);
+    else if (!json_is_array(tm) || json_array_size(tm) == 0)
+        rc = yt_errf(e, "%s: key 'target_modules' is not a list of projection names (a pattern "
+                        "string is not supported)", path);
+    for (size_t i = 0; !rc && i < json_array_size(tm); i++) {
+        const char *t = json_string_value(json_array_get(tm, i));
+        if (!t || strlen(list) + strlen(t) + 2 > sizeof list)
+            rc = yt_errf(e, "%s: key 'target_modules': item %zu is not a projection name", path, i);
+        else
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "," : "", t);
+    }
+    if (!rc && yt_lora_parse_targets(list, &lc->targets, e))
+        rc = yt_err_prefix(e, "%s: key 'target_modules'", path);
+    if (!rc) {
+        lc->rank = (int)json_integer_value(r);
+        lc->alpha = (float)json_number_value(a);
+        lc->dropout = json_is_number(d) ? (float)json_number_value(d) : 0.0f;
+        lc->rslora = json_is_true(rs);
+    }
+    json_decref(j);
+    return rc ? -1 : 0;
+}
+
 int yt_model_load_peft(yt_model *m, const char *dir, yt_err *e)
 {
     if (check_adapter_config(m, dir, e))
