@@ -224,6 +224,21 @@ int yt_model_load_peft(yt_model *m, const char *dir, yt_err *e);
  * that the adapter then loads into. */
 int yt_peft_read_config(const char *dir, yt_lora_config *lc, yt_err *e);
 
+/* base_model_name_or_path of MODEL's adapters (what PEFT's
+ * AutoPeftModelForCausalLM and vLLM load the base from), by one rule:
+ *  1. a hub-style name ("OWNER/NAME", yt_model_is_hub_name) that the model's
+ *     own metadata gives: a folder's config.json "_name_or_path"; a GGUF's
+ *     general.source.huggingface.repository, general.source.repo_url,
+ *     general.source.url, general.repo_url, general.url (hub URLs
+ *     https://huggingface.co/OWNER/NAME), then general.name and
+ *     general.basename, the first that is one;
+ *  2. else MODEL's absolute path (symbolic links resolved), which loads from
+ *     any working directory on this machine (transformers reads a GGUF given
+ *     as its folder plus gguf_file=the file name).
+ * `train --base-model` and `export --base-model` replace it. */
+int yt_model_base_name(const char *model, char *out, size_t cap, yt_err *e);
+int yt_model_is_hub_name(const char *s, size_t n);
+
 /* One LoRA matrix for yt_peft_write (borrowed data, row-major float). */
 typedef struct yt_peft_tensor {
     const char *name;   /* "layers.3.self_attn.q_proj.lora_A" (as yt_lora_tensor.name) */

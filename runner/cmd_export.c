@@ -2,8 +2,9 @@
  * (adapter_config.json + adapter_model.safetensors), without loading the model.
  * From a run folder it takes the newest snapshot in RUN/snapshots that
  * verifies; from a snapshot file, that file (which must verify). */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,7 +27,8 @@ static const yt_opt export_table[] = {
     {"out", YT_OPT_STR, O(out), S(out), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR",
      "adapter folder to write (adapter_config.json, adapter_model.safetensors)"},
     {"base-model", YT_OPT_STR, O(base_model), S(base_model), NULL, 0, 0, NULL, 0, "NAME",
-     "base_model_name_or_path to record (default: the --model the run trained)"},
+     "base_model_name_or_path to record (default: the one the run recorded: its --base-model, "
+     "else a hub name OWNER/NAME from the model's metadata, else the model's absolute path)"},
     YT_OPT_END,
 };
 #undef O
@@ -72,7 +74,14 @@ int yt_cmd_export(int argc, char **argv)
     for (int i = 0; i < a.n; i++)
         pt[i] = (yt_peft_tensor){a.v[i].name, a.v[i].rows, a.v[i].cols, a.v[i].data};
     const yt_lora_config lc = a.lc;
-    rc = yt_peft_write(o.out, pt, a.n, &lc, o.base_model[0] ? o.base_model : a.base_model, &e);
+    /* Snapshots of older versions hold the --model as typed: made absolute when
+     * it names a path from here. */
+    const char *base = o.base_model[0] ? o.base_model : a.base_model;
+    char abs[PATH_MAX];
+    if (!o.base_model[0] && base[0] != '/' && !yt_model_is_hub_name(base, strlen(base)) &&
+        realpath(base, abs))
+        base = abs;
+    rc = yt_peft_write(o.out, pt, a.n, &lc, base, &e);
     free(pt);
     if (rc)
         goto out;

@@ -10,6 +10,7 @@
 #include "model/model.h"
 #include "optim/optim.h"
 #include "runner/ddp_setup.h"
+#include "runner/evaluation.h"
 #include "runner/events.h"
 #include "runner/progress.h"
 #include "runner/step.h"
@@ -23,6 +24,7 @@ typedef struct trainer {
     yt_ds *ds;
     yt_ds_sampler *sampler;
     yt_model *model;
+    char base_name[4200];      /* base_model_name_or_path (--base-model or yt_model_base_name) */
     yt_optim_config oc;
     yt_adamw adam;             /* step count; host moments (with --zero 1 this rank's shard) */
     yt_ddp ddp;                /* the ranks at start: shared weights, setup checks, memory */
@@ -31,9 +33,9 @@ typedef struct trainer {
     int32_t *inputs, *targets; /* [A][BS] */
     float *weights;            /* [A][BS] */
     int32_t *doc, *pos;        /* [A][BS] document ids and positions (--doc-mask) */
-    yt_ds *val_ds;             /* validation set (--eval-every), NULL when off */
-    yt_ds_sampler *val_sampler;
-    char val_path[4200];
+    yt_eval_set val[YT_EVAL_MAX_SETS]; /* validation sets (--eval-every) */
+    int n_val;                 /* 0 when off */
+    char val_json[YT_EVAL_MAX_SETS * 300], val_text[YT_EVAL_MAX_SETS * 300]; /* the others' losses */
     yt_progress progress;
     /* snapshots and yielding */
     yt_yield_config yc;

@@ -95,7 +95,7 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e)
              yt_snap_attr_i64(w, "world_size", t->world, e) ||
              yt_snap_attr_str(w, "identity", id_text ? id_text : "{}", e) ||
              yt_snap_attr_str(w, "config", cfg_text ? cfg_text : "{}", e) ||
-             yt_snap_attr_str(w, "base_model", t->o.model, e) ||
+             yt_snap_attr_str(w, "base_model", t->base_name, e) ||
              yt_snap_attr_i64(w, "lora_rank", lc->rank, e) ||
              yt_snap_attr_f64(w, "lora_alpha", lc->alpha, e) ||
              yt_snap_attr_f64(w, "lora_dropout", lc->dropout, e) ||
