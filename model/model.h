@@ -282,8 +282,15 @@ typedef struct yt_merge_stats {
 int yt_merge_peft(const char *model_dir, const char *adapter_dir, const char *out_dir,
                   yt_merge_stats *stats, yt_err *e);
 
-/* A random-initialised model folder (config.json + model.safetensors). */
+/* A random-initialised model folder (config.json + model.safetensors); its
+ * config.json holds YT_RANDOM_INIT_KEY ({"seed": N}). */
 int yt_model_write_random(const yt_config *c, const char *dir, uint64_t seed, const char *dtype,
                           yt_err *e);
+#define YT_RANDOM_INIT_KEY "yieldtune_random_init"
+/* 1 when MODEL was written by yt_model_write_random (`init-model`): its
+ * config.json holds YT_RANDOM_INIT_KEY (kept by `merge`, which copies
+ * config.json); 0 for any other folder and for every GGUF (real weights);
+ * -1 when config.json cannot be read. */
+int yt_model_random_init(const char *model, yt_err *e);
 
 #endif

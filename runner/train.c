@@ -530,6 +530,7 @@ int yt_cmd_train(int argc, char **argv)
             yt_comm_abort(t.comm, YT_EXIT_FAIL);
         }
         yt_events_step(&t, &sm);
+        yt_train_first_loss_check(&t, sm.loss);
         int yield = 0, snap = 0;
         if (agree_after_step(&t, &yield, &snap, &e)) {
             yt_report("train: step %ld: %s", t.step, e.msg);

@@ -60,5 +60,9 @@ int yt_train_save(trainer *t, double *seconds, size_t *bytes, yt_err *e);
  * and sampler cursor on every rank.  *resumed_from gets the path ("" for a
  * fresh start); *report gets what was skipped. */
 int yt_train_resume(trainer *t, char *resumed_from, size_t cap, char *report, size_t rcap, yt_err *e);
+/* Rank 0, after the run's first step (t->step == 1): warns on stderr when the
+ * loss is within 10% of ln(vocab_size) (or above) on a model that is not
+ * random-initialised (runner/first_loss.c says why). */
+void yt_train_first_loss_check(const trainer *t, double loss);
 
 #endif
