@@ -231,8 +231,10 @@ static int emit(gen *g, gen_seq *s, yt_err *e)
 {
     if (decode(g, s, e))
         return -1;
-    json_t *r = s->rec;
-    json_object_set_new(r, "text", json_stringn(g->text.s, g->text.n));
+    json_t *r = s->rec, *text = json_stringn(g->text.s, g->text.n);
+    if (!text)
+        return yt_errf(e, "the decoded text is not UTF-8");
+    json_object_set_new(r, "text", text);
     json_object_set_new(r, "new_tokens", json_integer(s->n_out));
     json_object_set_new(r, "prompt_tokens", json_integer((json_int_t)s->prompt.n));
     json_object_set_new(r, "stop", json_string(s->stop));
@@ -240,7 +242,7 @@ static int emit(gen *g, gen_seq *s, yt_err *e)
         json_object_set_new(r, "prompt_ids", ids_json(s->prompt.v, s->prompt.n));
         json_object_set_new(r, "ids", ids_json((const uint32_t *)s->out, (size_t)s->n_out));
     }
-    char *txt = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    char *txt = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!txt)
         return yt_errf(e, "out of memory");
     printf("%s\n", txt);

@@ -14,7 +14,6 @@
 #include "collectives/collectives.h"
 #include "config.h"
 #include "datasets/datasets.h"
-#include "datasets/tokenizer/tokenizer.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "optim/optim.h"
