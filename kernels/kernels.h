@@ -21,6 +21,9 @@ int yt_k_get_threads(void);
 /* ---- matrix products (cblas sgemm underneath) ---- */
 /* y[T,out] = x[T,in] W[out,in]^T + beta*y */
 void yt_k_matmul_xwT(float *y, const float *x, const float *W, int T, int in, int out, float beta);
+/* y[out] = W[out,in] x[in] + beta*y: one token (generation), which sgemm would
+ * spend packing W for. */
+void yt_k_matvec(float *y, const float *x, const float *W, int in, int out, float beta);
 /* dx[T,in] = dy[T,out] W[out,in] + beta*dx */
 void yt_k_matmul_dyW(float *dx, const float *dy, const float *W, int T, int in, int out, float beta);
 /* dW[out,in] = alpha * dy[T,out]^T x[T,in] + beta*dW */
@@ -75,6 +78,16 @@ void yt_k_attention_forward(float *out, float *lse, const float *q, const float 
 void yt_k_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
                              const float *k, const float *v, const float *out, const float *lse,
                              const int32_t *doc, int B, int S, int nh, int nkv, int hd, float *ws);
+
+/* ---- attention of new tokens against a key/value cache (generation) ----
+ * q[T, nh, hd]; k, v: cache rows [rows, nkv, hd].  Token t attends to the
+ * n_keys[t] (>= 1, <= max_keys) rows starting at row start[t] (its sequence's
+ * cache up to its own position, which the caller wrote there first).
+ * out[T, nh, hd] overwritten; scale 1/sqrt(hd); nh % nkv == 0. */
+size_t yt_k_attention_cached_workspace(int max_keys, int threads); /* floats */
+void yt_k_attention_cached(float *out, const float *q, const float *k, const float *v,
+                           const int64_t *start, const int32_t *n_keys, int T, int nh, int nkv, int hd,
+                           int max_keys, float *ws);
 
 /* ---- lm_head fused with cross-entropy, in chunks of tokens ----
  * logits = h[T,C] W[V,C]^T are never held whole: each chunk of `chunk` tokens is

@@ -295,9 +295,49 @@ double yt_model_memory_fits(const yt_mem_estimate *m, double avail);
 /* LoRA parameters of this config and adapter (what yt_model_n_params gives). */
 size_t yt_lora_param_count(const yt_config *c, const yt_lora_config *lc);
 
+/* Generation (model/generate.c): the forward of new tokens against a key/value
+ * cache of `slots` sequences of up to max_len tokens each, allocated once by
+ * yt_kv_open (for a model opened with any micro-batch, 0 included) together
+ * with the buffers of up to max_tokens tokens per call.  use_lora: apply the
+ * model's LoRA parameters (as forward does; 0 = the base model alone).
+ * yt_kv_forward: T tokens ids[t] of sequences slot[t]; a slot's tokens are
+ * consecutive and continue its cache (positions yt_kv_len(slot), +1, ...).
+ * Writes one row of vocab_size logits per run of equal slots, in order, for
+ * the run's last token (*n_rows rows), and advances the slots' lengths.  The
+ * logits are those of the training forward (yt_model_logits) at the same
+ * positions, up to float rounding.  Errors (an id outside the vocabulary, a
+ * full cache) leave the cache as it was. */
+typedef struct yt_kv yt_kv;
+int yt_kv_open(yt_kv **out, yt_model *m, int slots, int max_len, int max_tokens, int use_lora,
+               yt_err *e);
+void yt_kv_close(yt_kv *kv);
+void yt_kv_reset(yt_kv *kv, int slot);  /* forget slot's tokens */
+int yt_kv_len(const yt_kv *kv, int slot);
+int yt_kv_forward(yt_kv *kv, const int32_t *ids, const int32_t *slot, int T, float *logits,
+                  int *n_rows, yt_err *e);
+
 /* PEFT adapter files (adapter_config.json + adapter_model.safetensors). */
 int yt_model_save_peft(const yt_model *m, const char *dir, const char *base_model_path, yt_err *e);
 int yt_model_load_peft(yt_model *m, const char *dir, yt_err *e);
+/* The LoRA settings of DIR/adapter_config.json (r, lora_alpha, lora_dropout,
+ * use_rslora, target_modules as a list of projection names), to open a model
+ * that the adapter then loads into. */
+int yt_peft_lora_config(const char *dir, yt_lora_config *lc, yt_err *e);
+
+/* base_model_name_or_path of MODEL's adapters (what PEFT's
+ * AutoPeftModelForCausalLM and vLLM load the base from), by one rule:
+ *  1. a hub-style name ("OWNER/NAME", yt_model_is_hub_name) that the model's
+ *     own metadata gives: a folder's config.json "_name_or_path"; a GGUF's
+ *     general.source.huggingface.repository, general.source.repo_url,
+ *     general.source.url, general.repo_url, general.url (hub URLs
+ *     https://huggingface.co/OWNER/NAME), then general.name and
+ *     general.basename, the first that is one;
+ *  2. else MODEL's absolute path (symbolic links resolved), which loads from
+ *     any working directory on this machine (transformers reads a GGUF given
+ *     as its folder plus gguf_file=the file name).
+ * `train --base-model` and `export --base-model` replace it. */
+int yt_model_base_name(const char *model, char *out, size_t cap, yt_err *e);
+int yt_model_is_hub_name(const char *s, size_t n);
 
 /* adapter_config.json as yieldtune can use it (merge, --init-adapter): a plain
  * LoRA; every PEFT setting that changes what the adapter computes and is not
@@ -355,8 +395,15 @@ typedef struct yt_merge_stats {
 int yt_merge_peft(const char *model_dir, const char *adapter_dir, const char *out_dir,
                   yt_merge_stats *stats, yt_err *e);
 
-/* A random-initialised model folder (config.json + model.safetensors). */
+/* A random-initialised model folder (config.json + model.safetensors); its
+ * config.json holds YT_RANDOM_INIT_KEY ({"seed": N}). */
 int yt_model_write_random(const yt_config *c, const char *dir, uint64_t seed, const char *dtype,
                           yt_err *e);
+#define YT_RANDOM_INIT_KEY "yieldtune_random_init"
+/* 1 when MODEL was written by yt_model_write_random (`init-model`): its
+ * config.json holds YT_RANDOM_INIT_KEY (kept by `merge`, which copies
+ * config.json); 0 for any other folder and for every GGUF (real weights);
+ * -1 when config.json cannot be read. */
+int yt_model_random_init(const char *model, yt_err *e);
 
 #endif

@@ -5,6 +5,7 @@
 #include "model/model.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/json.h"
@@ -78,4 +79,36 @@ int yt_peft_read_config(yt_peft_config *c, json_t **root, const char *path, yt_e
         return yt_errf(e, "%s: key 'target_modules' missing or not a list", path);
     }
     return 0;
+}
+
+int yt_peft_lora_config(const char *dir, yt_lora_config *lc, yt_err *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    yt_peft_config c;
+    json_t *j = NULL;
+    memset(lc, 0, sizeof *lc);
+    int rc = yt_peft_read_config(&c, &j, path, e);
+    char list[512] = "";
+    if (rc == 0 && (!c.targets || json_array_size(c.targets) == 0))
+        rc = yt_errf(e, "%s: key 'target_modules' is not a list of projection names (a pattern "
+                        "string is not supported)", path);
+    for (size_t i = 0; rc == 0 && i < json_array_size(c.targets); i++) {
+        const char *t = json_string_value(json_array_get(c.targets, i));
+        if (strlen(list) + strlen(t) + 2 > sizeof list)
+            rc = yt_errf(e, "%s: key 'target_modules': too many names", path);
+        else
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "," : "", t);
+    }
+    if (rc == 0 && yt_lora_parse_targets(list, &lc->targets, e))
+        rc = yt_err_prefix(e, "%s: key 'target_modules'", path);
+    if (rc == 0) {
+        json_t *d = json_object_get(j, "lora_dropout");
+        lc->rank = c.rank;
+        lc->alpha = (float)c.alpha;
+        lc->dropout = json_is_number(d) ? (float)json_number_value(d) : 0.0f;
+        lc->rslora = c.rslora;
+    }
+    json_decref(j);
+    return rc ? -1 : 0;
 }

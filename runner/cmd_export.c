@@ -2,8 +2,9 @@
  * (adapter_config.json + adapter_model.safetensors), without loading the model.
  * From a run folder it takes the newest snapshot in RUN/snapshots that
  * verifies; from a snapshot file, that file (which must verify). */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -11,9 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "checkpoint/checkpoint.h"
 #include "model/model.h"
 #include "runner/options.h"
+#include "runner/run_adapter.h"
 #include "runner/runner.h"
 #include "runner/snapshot_check.h"
 
@@ -27,51 +28,12 @@ static const yt_opt export_table[] = {
     {"out", YT_OPT_STR, O(out), S(out), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR",
      "adapter folder to write (adapter_config.json, adapter_model.safetensors)"},
     {"base-model", YT_OPT_STR, O(base_model), S(base_model), NULL, 0, 0, NULL, 0, "NAME",
-     "base_model_name_or_path to record (default: the --model the run trained)"},
+     "base_model_name_or_path to record (default: the one the run recorded: its --base-model, "
+     "else a hub name OWNER/NAME from the model's metadata, else the model's absolute path)"},
     YT_OPT_END,
 };
 #undef O
 #undef S
-
-/* One LoRA tensor of the snapshot. */
-typedef struct snap_lora {
-    char name[96];       /* without "lora/" */
-    int rows, cols;
-    float *data;
-} snap_lora;
-
-/* Reads the adapter of snapshot s (which passed yt_train_snap_check, so its
- * tensors are exactly the ones k describes) in the training loop's order:
- * layer, then projection, A before B. */
-static int read_adapter(yt_snap *s, const yt_train_snap_facts *k, snap_lora **out, yt_err *e)
-{
-    snap_lora *v = calloc((size_t)k->n_lora, sizeof *v);
-    if (!v)
-        return yt_errf(e, "out of memory");
-    *out = v;
-    int n = 0;
-    for (int l = 0; l < k->model.n_layers; l++)
-        for (int p = 0; p < YT_NPROJ; p++) {
-            if (!((k->lc.targets >> p) & 1))
-                continue;
-            int in, outw;
-            yt_lora_proj_dims(&k->model, p, &in, &outw);
-            for (int b = 0; b < 2; b++, n++) {
-                snap_lora *t = &v[n];
-                yt_lora_name(t->name, l, p, b);
-                t->rows = b ? outw : k->lc.rank;
-                t->cols = b ? k->lc.rank : in;
-                size_t cnt = (size_t)t->rows * (size_t)t->cols;
-                char name[128];
-                snprintf(name, sizeof name, "lora/%s", t->name);
-                if (!(t->data = malloc(cnt * sizeof(float))))
-                    return yt_errf(e, "%s: out of memory reading '%s'", yt_snap_file(s), name);
-                if (yt_snap_get_f32(s, name, t->data, cnt, e))
-                    return -1;
-            }
-        }
-    return 0;
-}
 
 int yt_cmd_export(int argc, char **argv)
 {
@@ -89,83 +51,64 @@ int yt_cmd_export(int argc, char **argv)
     if (rc >= 0)
         return rc;
     const char *src = pos[0];
-    char path[4400];
-    struct stat st;
-    if (stat(src, &st) != 0) {
-        yt_errno(&e, errno, "%s", src);
-        yt_report("export: %s", e.msg);
-        return YT_EXIT_FAIL;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        char dir[4200], skipped[4096];
-        long step = -1;
+    yt_snap_adapter a;
+    char skipped[4096];
+    int found = 0;
+    int status = YT_EXIT_FAIL;
+    if (yt_snap_adapter_read(src, &a, &found, skipped, sizeof skipped, &e))
+        goto out;
+    if (skipped[0])
+        yt_report("export: skipped snapshots that do not verify: %s", skipped);
+    if (!found) {
+        struct stat st;
+        char dir[4200];
         snprintf(dir, sizeof dir, "%s/snapshots", src);
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-            snprintf(dir, sizeof dir, "%s", src); /* a snapshots folder itself */
-        yt_snap_check rule = yt_train_snap_rule();
-        if (yt_snap_latest_valid(dir, &rule, path, sizeof path, &step, skipped, sizeof skipped,
-                                 &e)) {
-            yt_report("export: %s", e.msg);
-            return YT_EXIT_FAIL;
-        }
-        if (skipped[0])
-            yt_report("export: skipped snapshots that do not verify: %s", skipped);
-        if (step < 0) {
-            yt_report("export: %s: no snapshot that verifies (looked for step-*.h5 in %s)", src, dir);
-            return YT_EXIT_FAIL;
-        }
-    } else {
-        snprintf(path, sizeof path, "%s", src);
+        yt_errf(&e, "%s: no snapshot that verifies (looked for step-*.h5 in %s)", src,
+                stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : src);
+        goto out;
     }
-
     /* The adapter files must not replace the snapshot they come from. */
-    const char *inputs[1] = {path};
-    char outfile[4400];
+    const char *inputs[1] = {a.path};
     for (int i = 0; i < 2; i++) {
+        char outfile[4400];
         snprintf(outfile, sizeof outfile, "%s/%s", o.out,
                  i ? "adapter_config.json" : "adapter_model.safetensors");
         if (yt_af_check_not_input(outfile, inputs, 1, &e)) {
-            yt_report("export: --out: %s", e.msg);
-            return YT_EXIT_FAIL;
+            yt_err_prefix(&e, "--out");
+            goto out;
         }
     }
-
-    yt_snap *s = NULL;
-    snap_lora *v = NULL;
-    char *base_model = NULL;
-    yt_train_snap_facts k = {0};
-    int status = YT_EXIT_FAIL;
-    if (yt_snap_open(&s, path, &e) ||
-        yt_train_snap_validate(s, yt_train_snap_name_step(path), &k, &e) ||
-        yt_snap_get_attr_str_dup(s, "base_model", &base_model, &e) || read_adapter(s, &k, &v, &e))
-        goto out;
-    yt_peft_tensor *pt = calloc(k.n_lora > 0 ? (size_t)k.n_lora : 1, sizeof *pt);
+    yt_peft_tensor *pt = calloc(a.n > 0 ? (size_t)a.n : 1, sizeof *pt);
     if (!pt) {
         yt_errf(&e, "out of memory");
         goto out;
     }
-    for (int i = 0; i < k.n_lora; i++)
-        pt[i] = (yt_peft_tensor){v[i].name, v[i].rows, v[i].cols, v[i].data};
-    rc = yt_peft_write(o.out, pt, k.n_lora, &k.lc, o.base_model[0] ? o.base_model : base_model, &e);
+    for (int i = 0; i < a.n; i++)
+        pt[i] = (yt_peft_tensor){a.v[i].name, a.v[i].rows, a.v[i].cols, a.v[i].data};
+    const yt_lora_config lc = a.lc;
+    /* Snapshots of older versions hold the --model as typed: made absolute when
+     * it names a path from here. */
+    const char *base = o.base_model[0] ? o.base_model : a.base_model;
+    char abs[PATH_MAX];
+    if (!o.base_model[0] && base[0] != '/' && !yt_model_is_hub_name(base, strlen(base)) &&
+        realpath(base, abs))
+        base = abs;
+    rc = yt_peft_write(o.out, pt, a.n, &lc, base, &e);
     free(pt);
     if (rc)
         goto out;
     char targets[128] = "";
     for (int p = 0; p < YT_NPROJ; p++)
-        if ((k.lc.targets >> p) & 1)
+        if ((lc.targets >> p) & 1)
             snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s",
                      targets[0] ? "," : "", yt_proj_short[p]);
-    printf("exported step %lld of %s to %s: %d LoRA tensors, r %d, alpha %g%s, targets %s\n",
-           (long long)k.step, path, o.out, k.n_lora, k.lc.rank, (double)k.lc.alpha,
-           k.lc.rslora ? " (rsLoRA)" : "", targets);
+    printf("exported step %ld of %s to %s: %d LoRA tensors, r %d, alpha %g%s, targets %s\n",
+           a.step, a.path, o.out, a.n, lc.rank, (double)lc.alpha, lc.rslora ? " (rsLoRA)" : "",
+           targets);
     status = YT_EXIT_OK;
 out:
     if (status != YT_EXIT_OK)
         yt_report("export: %s", e.msg);
-    yt_snap_close(s);
-    for (int i = 0; v && i < k.n_lora; i++)
-        free(v[i].data);
-    free(v);
-    free(base_model);
+    yt_snap_adapter_free(&a);
     return status;
 }

@@ -247,6 +247,7 @@ int yt_opts_parse(const yt_opt *table, void *dst, int argc, char **argv, int fir
     }
     /* Pass 2: the command line. */
     int only_pos = 0;
+    char listed[256] = {0}; /* LIST options already given on the command line */
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (only_pos || strncmp(a, "--", 2) != 0 || a[2] == '\0') {
@@ -284,6 +285,19 @@ int yt_opts_parse(const yt_opt *table, void *dst, int argc, char **argv, int fir
         }
         if (o->flags & YT_OPT_CONFIG)
             continue;
+        size_t k = (size_t)(o - table);
+        if ((o->flags & YT_OPT_LIST) && o->type == YT_OPT_STR && k < sizeof listed && listed[k]) {
+            char *cur = (char *)dst + o->offset;
+            size_t n = strlen(cur);
+            if (n + 1 + strlen(v) >= o->size)
+                return yt_errf(e, "%s: values too long together (at most %zu characters)", where,
+                               o->size - 1);
+            cur[n] = ',';
+            strcpy(cur + n + 1, v);
+            continue;
+        }
+        if (k < sizeof listed)
+            listed[k] = 1;
         if (yt_opts_set(table, dst, name, v, where, e))
             return -1;
     }

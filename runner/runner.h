@@ -23,6 +23,8 @@ int yt_cmd_export(int argc, char **argv);
 int yt_cmd_inspect(int argc, char **argv);
 int yt_cmd_merge(int argc, char **argv);
 int yt_cmd_report(int argc, char **argv);
+int yt_cmd_generate(int argc, char **argv);
+int yt_cmd_eval(int argc, char **argv);
 
 /* The EOS id of MODEL (a model folder, a GGUF, or a tokenizer file whose folder is
  * read) with tokenizer TOK (may be NULL): DIR/generation_config.json "eos_token_id",

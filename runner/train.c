@@ -14,10 +14,10 @@
 #include "collectives/collectives.h"
 #include "config.h"
 #include "datasets/datasets.h"
-#include "datasets/tokenizer/tokenizer.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "optim/optim.h"
+#include "runner/evaluation.h"
 #include "runner/progress.h"
 #include "runner/run_lock.h"
 #include "runner/runner.h"
@@ -54,77 +54,29 @@ static int write_run_config(trainer *t, yt_err *e)
     return rc;
 }
 
-/* The fingerprint of DIR/tokenizer.json (of the file itself for a GGUF model)
- * into fp (16 hex digits), or "" when the model folder has none.  Only read
- * when a dataset names a tokenizer. */
-static int model_tokenizer_fp(const char *dir, char fp[17], yt_err *e)
-{
-    char path[4200];
-    snprintf(path, sizeof path, yt_model_is_gguf(dir) ? "%s" : "%s/tokenizer.json", dir);
-    fp[0] = '\0';
-    if (access(path, F_OK) != 0)
-        return 0;
-    yt_tok *tok = NULL;
-    if (yt_tok_load(&tok, path, e))
-        return yt_err_prefix(e, "the model's tokenizer");
-    yt_tok_fingerprint_hex(tok, fp);
-    yt_tok_free(tok);
-    return 0;
-}
-
-/* A dataset fits the model: ids below its vocab size, the same vocab size when
- * the dataset knows one, and the same tokenizer when both know theirs (a dataset
- * of pre-tokenised ids has fingerprint "none": vocab checks only). */
-static int check_dataset(const yt_ds *ds, const char *path, const char *model, const yt_config *c,
-                         char tokfp[17], int *tok_read, yt_err *e)
-{
-    if (ds->n_counted == 0)
-        return yt_errf(e, "%s: no token counts toward the loss (every loss_mask is 0: a chat set "
-                          "without assistant turns?); nothing to learn or measure",
-                       path);
-    if (ds->max_token_id_plus_one > (uint64_t)c->vocab_size)
-        return yt_errf(e, "%s: holds token id %llu but the model %s has vocab_size %d", path,
-                       (unsigned long long)(ds->max_token_id_plus_one - 1), model, c->vocab_size);
-    if (ds->vocab_size && ds->vocab_size != (uint64_t)c->vocab_size)
-        return yt_errf(e, "%s: made for vocab size %llu but the model %s has vocab_size %d", path,
-                       (unsigned long long)ds->vocab_size, model, c->vocab_size);
-    const char *dfp = ds->tokenizer_fingerprint ? ds->tokenizer_fingerprint : "none";
-    if (strcmp(dfp, "none") == 0)
-        return 0;
-    if (!*tok_read) {
-        if (model_tokenizer_fp(model, tokfp, e))
-            return -1;
-        *tok_read = 1;
-    }
-    if (tokfp[0] && strcmp(dfp, tokfp) != 0)
-        return yt_errf(e, "%s: made with tokenizer fingerprint %s but the model %s has tokenizer "
-                          "fingerprint %s (%s%s); tokenize the data with the model's tokenizer",
-                       path, dfp, model, tokfp, model, yt_model_is_gguf(model) ? "" : "/tokenizer.json");
-    return 0;
-}
-
-/* --val-data, else DATA with .h5 replaced by .val.h5 when that file exists;
- * "" when there is none.  --eval-every needs one. */
-static int resolve_val_path(trainer *t, yt_err *e)
+/* The validation sets: --val-data (a comma-separated list; the option may be
+ * repeated), else DATA with .h5 replaced by .val.h5 when that file exists.
+ * --eval-every needs one; without --eval-every none is opened. */
+static int resolve_val_paths(trainer *t, char (*paths)[4200], yt_err *e)
 {
     const yt_train_opts *o = &t->o;
-    t->val_path[0] = '\0';
+    t->n_val = 0;
     if (o->val_data[0]) {
-        snprintf(t->val_path, sizeof t->val_path, "%s", o->val_data);
+        if (yt_eval_split(o->val_data, paths, &t->n_val, e))
+            return yt_err_prefix(e, "--val-data");
     } else {
         size_t n = strlen(o->data);
         if (n >= 3 && strcmp(o->data + n - 3, ".h5") == 0) {
-            snprintf(t->val_path, sizeof t->val_path, "%.*s.val.h5", (int)(n - 3), o->data);
-            if (access(t->val_path, F_OK) != 0)
-                t->val_path[0] = '\0';
+            snprintf(paths[0], sizeof paths[0], "%.*s.val.h5", (int)(n - 3), o->data);
+            t->n_val = access(paths[0], F_OK) == 0;
         }
     }
-    if (o->eval_every > 0 && !t->val_path[0])
+    if (o->eval_every > 0 && !t->n_val)
         return yt_errf(e, "--eval-every %ld needs a validation set: give --val-data FILE.h5 or "
                           "make %s with .h5 replaced by .val.h5",
                        o->eval_every, o->data);
     if (o->eval_every == 0)
-        t->val_path[0] = '\0'; /* not used */
+        t->n_val = 0; /* not used */
     return 0;
 }
 
@@ -197,9 +149,13 @@ static int setup_body(trainer *t, yt_err *e)
                            o->seq_len, yt_ddp_weights_alloc(&t->ddp, t->comm, default_base), &bo, e))
         return -1;
     const yt_config *c = yt_model_config(t->model);
+    if (o->base_model[0])
+        snprintf(t->base_name, sizeof t->base_name, "%s", o->base_model);
+    else if (yt_model_base_name(o->model, t->base_name, sizeof t->base_name, e))
+        return -1;
     char tokfp[17] = "";
     int tok_read = 0;
-    if (check_dataset(t->ds, o->data, o->model, c, tokfp, &tok_read, e))
+    if (yt_eval_check_dataset(t->ds, o->data, o->model, c, tokfp, &tok_read, e))
         return -1;
     if (o->pack_eos && (c->eos_id < 0 || c->eos_id >= c->vocab_size))
         return yt_errf(e, "the model %s has no usable eos_token_id (%d) for --pack-eos; set "
@@ -214,20 +170,12 @@ static int setup_body(trainer *t, yt_err *e)
                              .pad_per_doc = o->pad_per_doc, .doc_mask = o->doc_mask};
     if (yt_ds_sampler_create(&t->sampler, t->ds, &so, e))
         return yt_err_prefix(e, "%s", o->data);
-    if (resolve_val_path(t, e))
+    char val_paths[YT_EVAL_MAX_SETS][4200];
+    if (resolve_val_paths(t, val_paths, e))
         return -1;
-    if (t->val_path[0]) {
-        if (yt_ds_open(&t->val_ds, t->val_path, e) ||
-            check_dataset(t->val_ds, t->val_path, o->model, c, tokfp, &tok_read, e))
-            return -1;
-        /* Every window of the validation set, in order: one window per "step". */
-        yt_ds_sampler_opts vo = so;
-        vo.micro_batch = vo.global_batch = 1;
-        vo.rank = 0;
-        vo.world = 1;
-        if (yt_ds_sampler_create(&t->val_sampler, t->val_ds, &vo, e))
-            return yt_err_prefix(e, "validation set %s", t->val_path);
-    }
+    for (int i = 0; i < t->n_val; i++)
+        if (yt_eval_set_open(&t->val[i], val_paths[i], &so, o->model, c, tokfp, &tok_read, e))
+            return yt_err_prefix(e, "validation set");
     if (o->init_adapter[0]) {
         if (yt_model_load_peft(t->model, o->init_adapter, e))
             return -1;
@@ -394,39 +342,38 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     return 0;
 }
 
-/* The mean loss over every window of the validation set (forward only, no
- * dropout).  Collective: rank r takes micro-batches r, r + W, ...; rows past
- * the last window are repeats of window 0 with weight 0, and every rank runs
- * the same number of passes (a sharded base is gathered in each one), the
- * passes past the last micro-batch weighing nothing.  Uses the first
- * micro-batch of the batch buffers (the step is done with them). */
-static int evaluate(trainer *t, double *val_loss, yt_err *e)
+static int eval_micro_batch(void *ctx, const yt_ds_batch *b, double *loss, yt_err *e)
 {
-    const uint64_t nw = yt_ds_sampler_n_windows(t->val_sampler);
-    const uint64_t B = (uint64_t)t->o.micro_batch, S = (uint64_t)t->o.seq_len;
-    const uint64_t n_mb = (nw + B - 1) / B;
+    return yt_step_eval(&((trainer *)ctx)->stepper, b, loss, e);
+}
+
+/* The mean loss over every window of each validation set (forward only, no
+ * dropout), collective (runner/evaluation.h): the first set's is val_loss, the
+ * others' go to metrics.jsonl as val_loss.NAME.  Uses the first micro-batch of
+ * the batch buffers (the step is done with them). */
+static int evaluate(trainer *t, yt_step_metrics *sm, yt_err *e)
+{
     double t0 = yt_now();
     yt_ds_batch bt = batch_at(t, 0);
-    double v[2] = {0, 0}; /* loss sum, counted tokens */
-    const uint64_t W = (uint64_t)t->world, rounds = (n_mb + W - 1) / W;
-    for (uint64_t i = (uint64_t)t->rank; i < rounds * W; i += W) {
-        for (uint64_t b = 0; b < B; b++) {
-            uint64_t w = i * B + b;
-            yt_ds_sampler_window(t->val_sampler, w < nw ? w : 0, (uint32_t)b, &bt);
-            if (w >= nw)
-                memset(t->weights + b * S, 0, S * sizeof(float));
+    t->val_json[0] = t->val_text[0] = '\0';
+    for (int i = 0; i < t->n_val; i++) {
+        double loss, counted;
+        uint64_t windows;
+        if (yt_eval_run(&t->val[i], t->comm, t->o.micro_batch, t->o.seq_len, &bt, eval_micro_batch, t,
+                        &loss, &counted, &windows, e))
+            return yt_err_prefix(e, "%s", t->val[i].path);
+        if (i == 0) {
+            sm->val_loss = loss;
+            continue;
         }
-        for (size_t j = 0; j < (size_t)t->BS; j++)
-            v[1] += t->weights[j];
-        double l = 0;
-        if (yt_step_eval(&t->stepper, &bt, &l, e))
-            return -1;
-        v[0] += l;
+        size_t a = strlen(t->val_json), b = strlen(t->val_text);
+        snprintf(t->val_json + a, sizeof t->val_json - a, ",\"val_loss.%s\":%.9g", t->val[i].name,
+                 isfinite(loss) ? loss : -1.0);
+        snprintf(t->val_text + b, sizeof t->val_text - b, " val_loss.%s %.4f", t->val[i].name, loss);
     }
-    if (yt_comm_allreduce_f64(t->comm, v, 2, e))
-        return -1;
-    *val_loss = v[1] > 0 ? v[0] / v[1] : NAN;
-    yt_events_eval(t, yt_now() - t0, *val_loss);
+    sm->val_more_json = t->val_json;
+    sm->val_more_text = t->val_text;
+    yt_events_eval(t, yt_now() - t0, sm->val_loss);
     return 0;
 }
 
@@ -438,8 +385,8 @@ static void teardown(trainer *t)
     yt_free(t->weights);
     yt_free(t->doc);
     yt_free(t->pos);
-    yt_ds_sampler_free(t->val_sampler);
-    yt_ds_close(t->val_ds);
+    for (int i = 0; i < t->n_val; i++)
+        yt_eval_set_close(&t->val[i]);
     yt_snap_bg_stop(&t->snap_bg);
     yt_step_close(&t->stepper);
     yt_adamw_free(&t->adam);
@@ -667,8 +614,9 @@ int yt_cmd_train(int argc, char **argv)
         t.step++;
         t.tokens_seen = sm.tokens;
         sm.val_loss = NAN;
-        if (t.val_sampler && (t.step % t.o.eval_every == 0 || t.step == t.o.max_steps) &&
-            evaluate(&t, &sm.val_loss, &e)) {
+        sm.val_more_json = sm.val_more_text = NULL;
+        if (t.n_val && (t.step % t.o.eval_every == 0 || t.step == t.o.max_steps) &&
+            evaluate(&t, &sm, &e)) {
             yt_report("train: step %ld: validation: %s", t.step, e.msg);
             yt_comm_abort(t.comm, YT_EXIT_FAIL);
         }
@@ -682,6 +630,7 @@ int yt_cmd_train(int argc, char **argv)
             yt_comm_abort(t.comm, YT_EXIT_FAIL);
         }
         yt_events_step(&t, &sm);
+        yt_train_first_loss_check(&t, sm.loss);
         int yield = 0, snap = 0;
         if (agree_after_step(&t, &yield, &snap, &e)) {
             yt_report("train: step %ld: %s", t.step, e.msg);
@@ -703,7 +652,7 @@ int yt_cmd_train(int argc, char **argv)
     if (t.rank == 0) {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/adapter", t.o.out);
-        rc = yt_model_save_peft(t.model, dir, t.o.model, &e);
+        rc = yt_model_save_peft(t.model, dir, t.base_name, &e);
         if (rc == 0)
             printf("adapter written to %s\n", dir);
     }

@@ -10,6 +10,7 @@
 #include "model/model.h"
 #include "optim/optim.h"
 #include "runner/ddp_setup.h"
+#include "runner/evaluation.h"
 #include "runner/events.h"
 #include "runner/progress.h"
 #include "runner/snapshot_bg.h"
@@ -24,6 +25,7 @@ typedef struct trainer {
     yt_ds *ds;
     yt_ds_sampler *sampler;
     yt_model *model;
+    char base_name[4200];      /* base_model_name_or_path (--base-model or yt_model_base_name) */
     yt_optim_config oc;
     yt_adamw adam;             /* step count; host moments (with --zero 1 this rank's shard) */
     yt_ddp ddp;                /* the ranks at start: shared weights, setup checks, memory */
@@ -32,9 +34,9 @@ typedef struct trainer {
     int32_t *inputs, *targets; /* [A][BS] */
     float *weights;            /* [A][BS] */
     int32_t *doc, *pos;        /* [A][BS] document ids and positions (--doc-mask) */
-    yt_ds *val_ds;             /* validation set (--eval-every), NULL when off */
-    yt_ds_sampler *val_sampler;
-    char val_path[4200];
+    yt_eval_set val[YT_EVAL_MAX_SETS]; /* validation sets (--eval-every) */
+    int n_val;                 /* 0 when off */
+    char val_json[YT_EVAL_MAX_SETS * 300], val_text[YT_EVAL_MAX_SETS * 300]; /* the others' losses */
     yt_progress progress;
     /* snapshots and yielding */
     yt_yield_config yc;
@@ -70,5 +72,9 @@ void yt_snap_image_free(yt_snap_image *img);
  * and sampler cursor on every rank.  *resumed_from gets the path ("" for a
  * fresh start); *report gets what was skipped. */
 int yt_train_resume(trainer *t, char *resumed_from, size_t cap, char *report, size_t rcap, yt_err *e);
+/* Rank 0, after the run's first step (t->step == 1): warns on stderr when the
+ * loss is within 10% of ln(vocab_size) (or above) on a model that is not
+ * random-initialised (runner/first_loss.c says why). */
+void yt_train_first_loss_check(const trainer *t, double loss);
 
 #endif

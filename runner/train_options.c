@@ -26,11 +26,13 @@ const yt_opt yt_train_table[] = {
      "attention does not cross documents in a packed window; positions restart at each document"},
     {"pad-per-doc", YT_OPT_BOOL, O(pad_per_doc), 0, "false", 0, 0, NULL, 0, NULL,
      "one document per window, padded (padding not counted) instead of packing"},
-    {"val-data", YT_OPT_STR, O(val_data), S(val_data), NULL, 0, 0, NULL, 0, "FILE.h5",
-     "validation dataset (default: DATA with .h5 replaced by .val.h5 when that file exists)"},
+    {"val-data", YT_OPT_STR, O(val_data), S(val_data), NULL, 0, 0, NULL, YT_OPT_LIST, "FILE.h5[,...]",
+     "validation datasets, comma-separated or the option repeated (default: DATA with .h5 "
+     "replaced by .val.h5 when that file exists)"},
     {"eval-every", YT_OPT_LONG, O(eval_every), 0, "0", 0, 1e12, NULL, 0, NULL,
-     "every N steps (and after the last) the mean loss over the whole validation set, as "
-     "val_loss on that step's line of metrics.jsonl (0 = off)"},
+     "every N steps (and after the last) the mean loss over each whole validation set, as "
+     "val_loss (the first set) and val_loss.NAME (the others, NAME = file name without .h5) on "
+     "that step's line of metrics.jsonl (0 = off)"},
     {"lr", YT_OPT_FLOAT, O(lr), 0, "2e-4", 0, 10, NULL, 0, NULL, "peak learning rate"},
     {"warmup", YT_OPT_LONG, O(warmup), 0, "0", 0, 1e12, NULL, 0, NULL, "linear warmup steps"},
     {"schedule", YT_OPT_CHOICE, O(schedule), 0, "cosine", 0, 0, "cosine|constant", 0, NULL,
@@ -52,6 +54,9 @@ const yt_opt yt_train_table[] = {
      NULL, 0, "LIST", "projections with adapters: q,k,v,o,gate,up,down or all"},
     {"rslora", YT_OPT_BOOL, O(rslora), 0, "false", 0, 0, NULL, 0, NULL,
      "rank-stabilised scale alpha/sqrt(r) instead of alpha/r"},
+    {"base-model", YT_OPT_STR, O(base_model), S(base_model), NULL, 0, 0, NULL, 0, "NAME",
+     "base_model_name_or_path for the adapter (default: a hub name OWNER/NAME from the model's "
+     "config.json _name_or_path or GGUF metadata, else the model's absolute path)"},
     {"init-adapter", YT_OPT_STR, O(init_adapter), S(init_adapter), NULL, 0, 0, NULL, 0, "DIR",
      "start from this PEFT adapter instead of a fresh one"},
     {"seed", YT_OPT_LONG, O(seed), 0, "1", 0, 0, NULL, 0, NULL,

@@ -14,6 +14,7 @@ enum { YT_PROGRESS_AUTO, YT_PROGRESS_TTY, YT_PROGRESS_LINES }; /* auto|tty|lines
 
 typedef struct yt_train_opts {
     char config[4096], model[4096], data[4096], out[4096], init_adapter[4096];
+    char base_model[4096];               /* adapter_config.json's base_model_name_or_path ("" = derived) */
     long max_steps, warmup, seed;
     int seq_len, micro_batch, grad_accum;
     float lr, min_lr_ratio, weight_decay, clip, beta1, beta2, eps;

@@ -114,7 +114,7 @@ int yt_train_capture(trainer *t, yt_snap_image *img, float *copy, yt_err *e)
     img->world = t->world;
     img->keep = t->o.keep;
     img->snap_dir = t->snap_dir;
-    img->base_model = t->o.model;
+    img->base_model = t->base_name;
     img->model_fp = yt_model_fingerprint(t->model);
     img->dataset_fp = t->ds->fingerprint;
     json_t *id = yt_train_identity(t);

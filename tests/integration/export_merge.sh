@@ -127,13 +127,17 @@ grep -q "lora_A.weight' is not \[r=4" <<<"$out" || fail "merge with a wrong r: $
 [ ! -e merged-r4/model.safetensors ] || fail "a failed merge left model.safetensors"
 echo "merge with a wrong r: $out"
 
+# base_model_name_or_path: the model folder's absolute path (model/model.h,
+# yt_model_base_name: these folders' config.json names no hub model), which is
+# also what peft records for a model loaded by its absolute path.
+here=$(pwd -P)
 cat > spec.json <<JSON
 {"yt": "$YT_BIN", "yt_grads": "$YT_BUILDDIR/tests/tools/yt_grads", "work": "$work",
  "variants": [
-  {"name": "f32", "model": "model", "adapter": "exp32", "merged": "merged32", "r": 8, "alpha": 24.0,
-   "dropout": 0.05, "rslora": false, "targets": "q,k,v,o,gate,up,down", "base_model": "model", "dtype": "f32"},
-  {"name": "bf16", "model": "model16", "adapter": "exp16", "merged": "merged16", "r": 4, "alpha": 12.0,
-   "dropout": 0.0, "rslora": true, "targets": "q,k,v,o,gate,up,down", "base_model": "model16", "dtype": "bf16"}
+  {"name": "f32", "model": "$here/model", "adapter": "exp32", "merged": "merged32", "r": 8, "alpha": 24.0,
+   "dropout": 0.05, "rslora": false, "targets": "q,k,v,o,gate,up,down", "base_model": "$here/model", "dtype": "f32"},
+  {"name": "bf16", "model": "$here/model16", "adapter": "exp16", "merged": "merged16", "r": 4, "alpha": 12.0,
+   "dropout": 0.0, "rslora": true, "targets": "q,k,v,o,gate,up,down", "base_model": "$here/model16", "dtype": "bf16"}
  ]}
 JSON
 "$PYTHON" "$YT_SRCDIR/tests/tools/peft_check.py" spec.json
