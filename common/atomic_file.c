@@ -210,3 +210,12 @@ int yt_af_check_not_input(const char *out, const char *const *inputs, size_t n, 
                            out, S_ISDIR(so.st_mode) ? "folder" : "file", inputs[i]);
     return 0;
 }
+
+/* The whole file at once: the common case (JSON files). */
+int yt_write_file_atomic(const char *path, const void *data, size_t len, yt_err *e)
+{
+    yt_afile f;
+    if (yt_af_begin(&f, path, NULL, e) != 0 || yt_af_write(&f, data, len, e) != 0)
+        return -1;
+    return yt_af_commit(&f, e);
+}

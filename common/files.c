@@ -71,14 +71,6 @@ int yt_fsync_dir_of(const char *path, yt_err *e)
     return 0;
 }
 
-int yt_write_file_atomic(const char *path, const void *data, size_t len, yt_err *e)
-{
-    yt_afile f;
-    if (yt_af_begin(&f, path, NULL, e) != 0 || yt_af_write(&f, data, len, e) != 0)
-        return -1;
-    return yt_af_commit(&f, e);
-}
-
 int yt_mkdirs(const char *path, yt_err *e)
 {
     char buf[4096];

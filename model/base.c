@@ -34,15 +34,6 @@ size_t yt_model_base_bytes(const yt_model *m)
 
 size_t yt_model_base_work_bytes(const yt_model *m) { return m->base.work_bytes; }
 
-void yt_model_set_base_source(yt_model *m, const yt_model_base_source *src)
-{
-    yt_base_drain(m); /* nothing in flight through the old one */
-    if (src)
-        m->base.src = *src;
-    else
-        memset(&m->base.src, 0, sizeof m->base.src);
-}
-
 int yt_model_base_failed(const yt_model *m, yt_err *e)
 {
     if (!m->base.failed)
@@ -286,23 +277,4 @@ int yt_base_open(yt_model *m, const yt_model_base_opts *o, yt_err *e)
         }
     }
     return 0;
-}
-
-void yt_base_close(yt_model *m)
-{
-    yt_base *b = &m->base;
-    if (b->mode == YT_BASE_DIRECT)
-        return;
-    yt_base_drain(m);
-    yt_free(b->keep_begin);
-    yt_free(b->keep_end);
-    yt_free(b->store_off);
-    yt_free(b->store);
-    yt_free(b->final_norm);
-    for (int s = 0; s < 2; s++)
-        yt_free(b->slot[s]);
-    yt_free(b->hbuf);
-    yt_free(b->lscratch);
-    yt_free(b->hscratch);
-    memset(b, 0, sizeof *b);
 }

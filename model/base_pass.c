@@ -3,7 +3,9 @@
  * computes), the embedding and lm_head into one more buffer; a layer stored in
  * another dtype than f32 is decoded into the fp32 scratch right before its
  * products.  A slot is never overwritten while its gather is in flight (it is
- * waited for first) nor while its layer computes (`in_use`). */
+ * waited for first) nor while its layer computes (`in_use`).  The source
+ * that gathers (set here) and the end of the base live here too, so that the
+ * load (model/base.c) never reaches into a pass. */
 #include "model/model_internal.h"
 
 #include <string.h>
@@ -172,4 +174,34 @@ const float *yt_base_head(yt_model *m)
         return (const float *)u;
     yt_q_decode(b->head_dtype, b->hscratch, u, (size_t)m->cfg.vocab_size * (size_t)m->cfg.hidden_size);
     return b->hscratch;
+}
+
+void yt_model_set_base_source(yt_model *m, const yt_model_base_source *src)
+{
+    yt_base_drain(m); /* nothing in flight through the old one */
+    if (src)
+        m->base.src = *src;
+    else
+        memset(&m->base.src, 0, sizeof m->base.src);
+}
+
+/* The end of the base: nothing in flight, then every buffer (the load's and
+ * the passes'). */
+void yt_base_close(yt_model *m)
+{
+    yt_base *b = &m->base;
+    if (b->mode == YT_BASE_DIRECT)
+        return;
+    yt_base_drain(m);
+    yt_free(b->keep_begin);
+    yt_free(b->keep_end);
+    yt_free(b->store_off);
+    yt_free(b->store);
+    yt_free(b->final_norm);
+    for (int s = 0; s < 2; s++)
+        yt_free(b->slot[s]);
+    yt_free(b->hbuf);
+    yt_free(b->lscratch);
+    yt_free(b->hscratch);
+    memset(b, 0, sizeof *b);
 }
