@@ -638,6 +638,7 @@ int yt_cmd_train(int argc, char **argv)
                 yt_report("train: step %ld: loss is %g; stopping (lower --lr?)", t.step, sm.loss);
             goto out;
         }
+        sm.wall = yt_wall();
         if (t.rank == 0 && yt_progress_step(&t.progress, &sm, &e)) {
             yt_report("train: %s", e.msg);
             abort_run(&t);
