@@ -208,7 +208,7 @@ static tpl_val tojson_impl(tpl_rt *rt, const tpl_node *at, tpl_val v, const tpl_
     }
     tpl_sb b;
     tpl_sb_init(rt, &b, 64);
-    tpl_json_dump(rt, at, &b, v, indent, is, ks, sk && tpl_truthy(*sk), asc && tpl_truthy(*asc), 0);
+    tpl_json_dump(rt, at, &b, v, indent, is, ks, sk && tpl_truthy(*sk), asc && tpl_truthy(*asc));
     return strv(tpl_sb_done(rt, &b));
 }
 

@@ -208,6 +208,8 @@ tpl_scope *tpl_scope_new(tpl_rt *rt, tpl_scope *parent);
 void tpl_scope_set(tpl_rt *rt, tpl_scope *s, const char *k, tpl_val v);
 /* A variable of the innermost scope outward, else a global, else undefined. */
 tpl_val tpl_lookup(tpl_rt *rt, const char *name);
+/* The variables of VARS (a JSON object) into the top scope (tpl_vars.c). */
+void tpl_bind_vars(tpl_rt *rt, json_t *vars);
 _Noreturn void tpl_undefined_error(tpl_rt *rt, const tpl_node *at, tpl_val v);
 
 /* values (tpl_value.c) */
@@ -239,7 +241,6 @@ void tpl_fmt_float(double f, char buf[40]);
 /* The items of an iterable (list, tuple, dict keys, string characters); undefined
  * gives none; other types fail. */
 const tpl_list *tpl_iter(tpl_rt *rt, const tpl_node *at, tpl_val v);
-tpl_val tpl_from_json(tpl_rt *rt, const void *json, uint32_t tag);
 
 /* tagged strings (tpl_str.c) */
 void tpl_sb_init(tpl_rt *rt, tpl_sb *b, uint32_t cap);
@@ -262,8 +263,7 @@ const tpl_str *tpl_str_strip(tpl_rt *rt, const tpl_str *s, const tpl_str *chars,
 /* JSON text of v as Python's json.dumps(v, ensure_ascii, indent (<0 none), separators,
  * sort_keys) writes it. */
 void tpl_json_dump(tpl_rt *rt, const tpl_node *at, tpl_sb *b, tpl_val v, int indent,
-                   const char *item_sep, const char *key_sep, int sort_keys, int ensure_ascii,
-                   int level);
+                   const char *item_sep, const char *key_sep, int sort_keys, int ensure_ascii);
 
 /* evaluation (tpl_eval.c, tpl_access.c, tpl_exec.c) */
 tpl_val tpl_eval(tpl_rt *rt, const tpl_node *n);
