@@ -25,7 +25,7 @@ int yt_comm_init(yt_comm **out, int *argc, char ***argv, yt_err *e);
 /* Frees the node-shared memory (collective) and finalizes. */
 void yt_comm_finalize(yt_comm *c);
 /* Ends every rank now (a rank that cannot go on and cannot tell the others). */
-void yt_comm_abort(yt_comm *c, int code);
+_Noreturn void yt_comm_abort(yt_comm *c, int code);
 
 int yt_comm_rank(const yt_comm *c);
 int yt_comm_size(const yt_comm *c);

@@ -7,7 +7,9 @@
  * are [T, heads, head_dim] exactly as the projections produce them.
  * Backward functions that feed a residual stream ACCUMULATE into dx (+=);
  * everything else overwrites, as each comment says.
- * One owner of the threads: OpenMP loops here, and OpenBLAS (OpenMP build) inside. */
+ * One owner of the threads: OpenMP loops here, and OpenBLAS (OpenMP build) inside.
+ * The same ops on a GPU: kernels/cuda/kernels_cuda.h (built with --with-cuda);
+ * the optimizer reaches its kernels (yt_k_adamw, yt_kc_adamw) through optim/. */
 #ifndef YT_KERNELS_H
 #define YT_KERNELS_H
 

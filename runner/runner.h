@@ -1,7 +1,14 @@
 /* runner/: the yieldtune program.  main dispatches to one function per
- * subcommand; each parses its own option table (options.h), calls the library
- * layers, and is the only place that prints to the user or chooses an exit code:
- * errors read "yieldtune: <what>: <why>" and exit non-zero. */
+ * subcommand (cmd_*.c, train.c); each starts through yt_cmd_options with its
+ * option table (options.h), calls the library layers, and is the only place
+ * that prints to the user or chooses an exit code: errors read
+ * "yieldtune: <what>: <why>" and exit non-zero.
+ * Training: train.c is the loop; it drives the step interface (step.h), which
+ * step_cpu.c (host model, MPI) and step_cuda.c (GPU model, NCCL) implement;
+ * ddp_setup.c is the start-up across ranks; train_state.c, snapshot_check.c
+ * and snapshot_bg.c the snapshots and resume; yield.c the signals; events.c,
+ * progress.c and tensorboard.c what a run records; evaluation.c the loss over
+ * a dataset (train and eval). */
 #ifndef YT_RUNNER_H
 #define YT_RUNNER_H
 

@@ -396,6 +396,15 @@ static void teardown(trainer *t)
     yt_ds_close(t->ds);
 }
 
+/* Stops every rank after an error that the others may not see.  The snapshot
+ * in flight is finished first (it commits or removes its temp file): aborting
+ * under it would leave a half-written temp file. */
+static _Noreturn void abort_run(trainer *t)
+{
+    yt_snap_bg_stop(&t->snap_bg);
+    yt_comm_abort(t->comm, YT_EXIT_FAIL);
+}
+
 /* Reports an error once per failing rank and agrees with the others; returns
  * non-zero when any rank failed. */
 static int agree_ok(trainer *t, int ok, const yt_err *e, const char *what)
@@ -440,6 +449,8 @@ static void background_done(trainer *t, int wait)
 static int save_background(trainer *t, yt_err *e)
 {
     background_done(t, 1); /* the last one first: its event, at most one in flight */
+    if (t->bg_failed) /* the next agreement stops the run; no write after a failed one */
+        return 0;
     int rc = yt_snap_bg_submit(&t->snap_bg, t, &t->bg_stall_s, e);
     if (rc == 0)
         t->last_snapshot = yt_now();
@@ -581,7 +592,7 @@ int yt_cmd_train(int argc, char **argv)
     t.last_snapshot = yt_now();
     if (t.rank == 0 && yt_progress_open(&t.progress, t.o.out, t.o.progress, t.o.log_every, t.step, &e)) {
         yt_report("train: %s", e.msg);
-        yt_comm_abort(t.comm, YT_EXIT_FAIL);
+        abort_run(&t);
     }
     if (t.rank == 0) {
         printf("training %s on %s: %zu LoRA parameters, %d rank%s x %d thread%s, global batch %d x %d tokens%s; %s\n",
@@ -604,7 +615,7 @@ int yt_cmd_train(int argc, char **argv)
         rc = train_step(&t, t.step, &sm, &e);
         if (rc < 0) {
             yt_report("train: step %ld: %s", t.step + 1, e.msg);
-            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+            abort_run(&t);
         }
         if (rc == 1) { /* abandoned: the snapshot holds the last completed step */
             t.att.abandoned_s = yt_now() - t.step_started;
@@ -618,7 +629,7 @@ int yt_cmd_train(int argc, char **argv)
         if (t.n_val && (t.step % t.o.eval_every == 0 || t.step == t.o.max_steps) &&
             evaluate(&t, &sm, &e)) {
             yt_report("train: step %ld: validation: %s", t.step, e.msg);
-            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+            abort_run(&t);
         }
         if (!isfinite(sm.loss)) {
             if (t.rank == 0)
@@ -627,14 +638,14 @@ int yt_cmd_train(int argc, char **argv)
         }
         if (t.rank == 0 && yt_progress_step(&t.progress, &sm, &e)) {
             yt_report("train: %s", e.msg);
-            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+            abort_run(&t);
         }
         yt_events_step(&t, &sm);
         yt_train_first_loss_check(&t, sm.loss);
         int yield = 0, snap = 0;
         if (agree_after_step(&t, &yield, &snap, &e)) {
             yt_report("train: step %ld: %s", t.step, e.msg);
-            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+            abort_run(&t);
         }
         if (yield && t.step < t.o.max_steps) {
             status = do_yield(&t, &e);

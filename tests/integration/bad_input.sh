@@ -63,6 +63,25 @@ t = load_file(sys.argv[1]); k = sorted(t)[0]; t[k][0, 0] = np.nan; save_file(t, 
 PY
 expect_fail "holds nan at element 0" "$YT_BIN" "${T[@]}" --model model --out run_ad3 --init-adapter ad_nan
 
+# a NaN or Inf in the base weights names its tensor and element, whether the
+# weights are used in place (f32), converted (bf16) or encoded (--base-dtype nf4)
+"$PYTHON" - model <<'PY'
+import shutil, sys, torch
+from safetensors.torch import load_file, save_file
+src = sys.argv[1]
+for name, dtype, key, val in [("base_nan", torch.float32, "model.layers.1.mlp.up_proj.weight", float("nan")),
+                              ("base_inf", torch.bfloat16, "model.layers.0.self_attn.k_proj.weight", float("-inf"))]:
+    shutil.copytree(src, name, dirs_exist_ok=True)
+    t = {k: v.to(dtype) for k, v in load_file(f"{src}/model.safetensors").items()}
+    t[key].view(-1)[37] = val
+    save_file(t, f"{name}/model.safetensors", metadata={"format": "pt"})
+PY
+expect_fail "base_nan: base weight 'model.layers.1.mlp.up_proj.weight': element 37 of" "$YT_BIN" "${T[@]}" --model base_nan --out run_bn
+expect_fail "base_inf: base weight 'model.layers.0.self_attn.k_proj.weight': element 37 of" "$YT_BIN" "${T[@]}" --model base_inf --out run_bi
+expect_fail "is -Inf" "$YT_BIN" "${T[@]}" --model base_inf --out run_bi
+expect_fail "base_nan: base weight 'model.layers.1.mlp.up_proj.weight': element 37 of" "$YT_BIN" "${T[@]}" --model base_nan --out run_bq --base-dtype nf4
+expect_fail "is NaN" "$YT_BIN" "${T[@]}" --model base_nan --out run_bq --base-dtype nf4
+
 # a dataset in which no token counts toward the loss
 "$PYTHON" -c "import json; [print(json.dumps({'input_ids': list(range(3, 40)), 'labels': [-100] * 37})) for _ in range(20)]" > nolabels.jsonl
 "$YT_BIN" prep --in nolabels.jsonl --out nolabels.h5 > /dev/null

@@ -76,18 +76,29 @@ int main(int argc, char **argv)
         size_t n = bytes / sizeof(float), out_bytes = yt_q_bytes(dt, n);
         void *out = malloc(out_bytes);
         yt_err e;
-        if (!out || yt_q_encode(dt, out, x, n, &e))
-            return fail("encode failed");
-        return write_all(argv[4], out, out_bytes);
+        int rc = !out || yt_q_encode(dt, out, x, n, &e) ? fail("encode failed")
+                                                        : write_all(argv[4], out, out_bytes);
+        free(out);
+        free(x);
+        return rc;
     }
     if (strcmp(argv[1], "decode") == 0 && argc == 6) {
         size_t bytes, n = (size_t)strtoull(argv[4], NULL, 10);
         void *in = read_all(argv[3], &bytes);
-        if (!in || bytes != yt_q_bytes(dt, n))
+        if (!in || bytes != yt_q_bytes(dt, n)) {
+            free(in);
             return fail("input size does not match the dtype and count");
+        }
         float *out = malloc(n * sizeof(float) + 1);
+        if (!out) {
+            free(in);
+            return fail("out of memory");
+        }
         yt_q_decode(dt, out, in, n);
-        return write_all(argv[5], out, n * sizeof(float));
+        int rc = write_all(argv[5], out, n * sizeof(float));
+        free(out);
+        free(in);
+        return rc;
     }
     return fail("usage: yt_quant map|encode|decode|layout ...");
 }

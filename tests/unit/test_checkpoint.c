@@ -780,7 +780,7 @@ START_TEST(latest_valid_skips_bad)
     yt_snap_close(s);
 
     /* The caller's check: a snapshot it rejects is skipped with its reason. */
-    yt_snap_check odd = {reject_odd_step, NULL};
+    yt_snap_check odd = {.fn = reject_odd_step};
     ck_assert_int_eq(yt_snap_latest_valid(dir, &odd, got, sizeof got, &step, skipped,
                                           sizeof skipped, &e), 0);
     ck_assert_int_eq(step, 2);
@@ -841,7 +841,7 @@ START_TEST(prune_keeps_newest_valid)
         yt_snap_path(path, sizeof path, dir, st, &e);
         write_small(path, st, (float)st);
     }
-    yt_snap_check odd = {reject_odd_step, NULL};
+    yt_snap_check odd = {.fn = reject_odd_step};
     ck_assert_int_eq(yt_snap_prune(dir, 1, &odd, &removed, &e), 0);
     ck_assert_int_eq(removed, 2);
     ck_assert_int_eq(yt_snap_list(dir, &steps, &n, &e), 0);
