@@ -122,6 +122,7 @@ int yt_tpl_render(yt_tpl *t, json_t *vars, yt_tpl_out *out, yt_err *e)
         free(rt);
         return -1;
     }
+    rt->call_macro = tpl_call_macro;
     rt->top = tpl_scope_new(rt, NULL);
     rt->sc = rt->top;
     tpl_bind_vars(rt, vars);
