@@ -55,14 +55,14 @@ typedef struct obuf {
     size_t n, cap;
 } obuf;
 
-static int ob_reserve(obuf *b, size_t more)
+static int ob_reserve(obuf *b, size_t more, yt_err *e)
 {
     if (b->n + more <= b->cap)
         return 0;
     size_t nc = b->cap ? b->cap : 1 << 16;
     while (nc < b->n + more)
         nc *= 2;
-    char *v = realloc(b->s, nc);
+    char *v = yt_realloc(b->s, nc, "the output buffer", e);
     if (!v)
         return -1;
     b->s = v;
@@ -70,9 +70,9 @@ static int ob_reserve(obuf *b, size_t more)
     return 0;
 }
 
-static int write_ids(obuf *b, const uint32_t *ids, size_t n)
+static int write_ids(obuf *b, const uint32_t *ids, size_t n, yt_err *e)
 {
-    if (ob_reserve(b, 16 + n * 11))
+    if (ob_reserve(b, 16 + n * 11, e))
         return -1;
     char *p = b->s + b->n;
     memcpy(p, "{\"ids\": [", 9);
@@ -208,9 +208,11 @@ int yt_cmd_tokenize(int argc, char **argv)
             json_t *res = json_pack("{s:s%, s:o, s:o}", "text", tt, tn, "ids", ids_j, "mask", mask_j);
             char *js = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
             json_decref(res);
-            if (!js || ob_reserve(&out, strlen(js) + 2)) {
+            if (!js || ob_reserve(&out, strlen(js) + 2, &e)) {
+                if (!js)
+                    yt_err_oom(&e, "a JSON result line");
                 free(js);
-                yt_report("tokenize: out of memory");
+                yt_report("tokenize: %s", e.msg);
                 status = YT_EXIT_FAIL;
                 break;
             }
@@ -240,8 +242,8 @@ int yt_cmd_tokenize(int argc, char **argv)
                 break;
             }
             tokens += ids.n;
-            if (write_ids(&out, ids.v, ids.n)) {
-                yt_report("tokenize: out of memory");
+            if (write_ids(&out, ids.v, ids.n, &e)) {
+                yt_report("tokenize: %s", e.msg);
                 status = YT_EXIT_FAIL;
                 break;
             }
@@ -257,9 +259,9 @@ int yt_cmd_tokenize(int argc, char **argv)
             size_t m = json_array_size(arr);
             if (m > dcap) {
                 dcap = m * 2;
-                uint32_t *v = realloc(dids, dcap * sizeof *v);
+                uint32_t *v = yt_realloc_array(dids, dcap, sizeof *v, "the token ids", &e);
                 if (!v) {
-                    yt_report("tokenize: out of memory");
+                    yt_report("tokenize: %s", e.msg);
                     json_decref(rec);
                     status = YT_EXIT_FAIL;
                     break;
@@ -297,9 +299,11 @@ int yt_cmd_tokenize(int argc, char **argv)
             json_t *s = json_stringn(text.s, text.n);
             char *js = s ? json_dumps(s, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
             json_decref(s);
-            if (!js || ob_reserve(&out, strlen(js) + 16)) {
+            if (!js || ob_reserve(&out, strlen(js) + 16, &e)) {
+                if (!js)
+                    yt_err_oom(&e, "a JSON result line");
                 free(js);
-                yt_report("tokenize: out of memory");
+                yt_report("tokenize: %s", e.msg);
                 status = YT_EXIT_FAIL;
                 break;
             }

@@ -43,8 +43,10 @@ static int write_run_config(trainer *t, yt_err *e)
     yt_ddp_config_json(&t->ddp, j);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
-    if (!text)
-        return yt_errf(e, "out of memory writing config.json");
+    if (!text) {
+        yt_err_oom(e, "the JSON text");
+        return yt_err_prefix(e, "%s/config.json", t->o.out);
+    }
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", t->o.out);
     size_t n = strlen(text);

@@ -119,14 +119,14 @@ static int read_specials(yt_tok *t, const yt_gg *g, int is_llama, int64_t *unk, 
     t->bos = bos;
     t->eos = eos;
     if (add_bos && bos >= 0) {
-        if (!(t->post_prefix = malloc(sizeof *t->post_prefix)))
-            return yt_errf(e, "%s: out of memory (BOS of the post-processor)", t->path);
+        if (!(t->post_prefix = yt_malloc(sizeof *t->post_prefix, "the post-processor's BOS", e)))
+            return yt_err_prefix(e, "%s", t->path);
         t->post_prefix[0] = (uint32_t)bos;
         t->n_prefix = 1;
     }
     if (add_eos && eos >= 0) {
-        if (!(t->post_suffix = malloc(sizeof *t->post_suffix)))
-            return yt_errf(e, "%s: out of memory (EOS of the post-processor)", t->path);
+        if (!(t->post_suffix = yt_malloc(sizeof *t->post_suffix, "the post-processor's EOS", e)))
+            return yt_err_prefix(e, "%s", t->path);
         t->post_suffix[0] = (uint32_t)eos;
         t->n_suffix = 1;
     }
@@ -228,9 +228,9 @@ static int llama_model(yt_tok *t, const yt_gg *g, int64_t unk, int add_space, yt
     if (!sc)
         return yt_errf(e, "%s: key 'tokenizer.ggml.scores': missing (needed by a llama tokenizer)",
                        t->path);
-    float *scores = malloc((size_t)n * sizeof *scores);
+    float *scores = yt_alloc_array(n, sizeof *scores, "the token scores", e);
     if (!scores)
-        return yt_errf(e, "%s: key 'tokenizer.ggml.scores': out of memory (%u scores)", t->path, n);
+        return yt_err_prefix(e, "%s: key 'tokenizer.ggml.scores'", t->path);
     for (uint32_t i = 0; i < n; i++)
         scores[i] = (float)yt_gg_arr_float(sc, i);
     int rc = tok_bpe_merges_from_scores(&t->bpe, &t->vocab, scores, e);
