@@ -105,14 +105,17 @@ struct yt_gg {
     unsigned char *owned;
 };
 
-static void *arena(yt_gg *g, size_t n)
+/* NULL when out of memory, with the message naming the file and what was read. */
+static void *arena(yt_gg *g, size_t n, const char *what, yt_err *e)
 {
     n = (n + 15) & ~(size_t)15;
     if (!g->mem || g->mem->cap - g->mem->used < n) {
         size_t cap = n > 65536 ? n : 65536;
-        blk *b = malloc(sizeof *b + cap);
-        if (!b)
+        blk *b = yt_malloc(sizeof *b + cap, "the GGUF reader's names and arrays", e);
+        if (!b) {
+            yt_err_prefix(e, "%s: %s", g->path, what);
             return NULL;
+        }
         b->next = g->mem;
         b->used = 0;
         b->cap = cap;
@@ -226,11 +229,9 @@ static char *dup_name(rd *r, yt_gg_str s, const char *kind)
                 (uint64_t)((const unsigned char *)s.p - r->g->base));
         return NULL;
     }
-    char *c = arena(r->g, (size_t)s.len + 1);
-    if (!c) {
-        yt_errf(r->e, "%s: out of memory", r->g->path);
+    char *c = arena(r->g, (size_t)s.len + 1, r->what, r->e);
+    if (!c)
         return NULL;
-    }
     memcpy(c, s.p, (size_t)s.len);
     c[s.len] = '\0';
     return c;
@@ -265,19 +266,17 @@ static int rd_array(rd *r, yt_gg_value *v, int depth)
                        "file (%" PRIu64 " bytes left at offset %" PRIu64 "; truncated, or a corrupt "
                        "count)", r->g->path, r->what, n, yt_gg_vtype_name(v->elem), left, r->pos);
     if (et == YT_GG_STRING) {
-        yt_gg_str *s = arena(r->g, (size_t)n * sizeof *s);
-        if (!s && n)
-            return yt_errf(r->e, "%s: %s: out of memory for %" PRIu64 " strings", r->g->path,
-                           r->what, n);
+        yt_gg_str *s = arena(r->g, (size_t)n * sizeof *s, r->what, r->e);
+        if (!s)
+            return -1;
         for (uint64_t i = 0; i < n; i++)
             if (rd_str(r, &s[i]))
                 return -1;
         v->strs = s;
     } else if (et == YT_GG_ARRAY) {
-        yt_gg_value *items = arena(r->g, (size_t)n * sizeof *items);
-        if (!items && n)
-            return yt_errf(r->e, "%s: %s: out of memory for %" PRIu64 " arrays", r->g->path,
-                           r->what, n);
+        yt_gg_value *items = arena(r->g, (size_t)n * sizeof *items, r->what, r->e);
+        if (!items)
+            return -1;
         for (uint64_t i = 0; i < n; i++) {
             memset(&items[i], 0, sizeof items[i]);
             if (rd_value(r, YT_GG_ARRAY, &items[i], depth + 1))
@@ -407,10 +406,12 @@ static int parse(yt_gg *g, yt_err *e)
         return yt_errf(e, "%s: tensor count %" PRIu64 " (after %" PRIu64 " key/values) runs past "
                        "the end of the %zu-byte file (truncated, or a corrupt count)", g->path, n_t,
                        n_kv, g->size);
-    g->kv = calloc(n_kv ? (size_t)n_kv : 1, sizeof *g->kv);
-    g->t = calloc(n_t && !g->meta_only ? (size_t)n_t : 1, sizeof *g->t);
+    g->kv = yt_calloc(n_kv ? (size_t)n_kv : 1, sizeof *g->kv, "the key/values", e);
+    if (g->kv)
+        g->t = yt_calloc(n_t && !g->meta_only ? (size_t)n_t : 1, sizeof *g->t, "the tensor infos",
+                         e);
     if (!g->kv || !g->t)
-        return yt_errf(e, "%s: out of memory", g->path);
+        return yt_err_prefix(e, "%s", g->path);
     for (uint64_t i = 0; i < n_kv; i++) {
         yt_gg_str ks;
         uint32_t type;
@@ -433,8 +434,8 @@ static int parse(yt_gg *g, yt_err *e)
     g->n_kslots = 16;
     while (g->n_kslots < 2 * g->n_kv)
         g->n_kslots *= 2;
-    if (!(g->kslots = malloc(g->n_kslots * sizeof *g->kslots)))
-        return yt_errf(e, "%s: out of memory", g->path);
+    if (!(g->kslots = yt_alloc_array(g->n_kslots, sizeof *g->kslots, "the key index", e)))
+        return yt_err_prefix(e, "%s", g->path);
     for (size_t i = 0; i < g->n_kslots; i++)
         g->kslots[i] = -1;
     for (size_t i = 0; i < g->n_kv; i++) {
@@ -512,9 +513,9 @@ static int parse(yt_gg *g, yt_err *e)
     }
     /* No two tensors share bytes. */
     if (g->n_t > 1) {
-        const yt_gg_tensor **by = malloc(g->n_t * sizeof *by);
+        const yt_gg_tensor **by = yt_alloc_array(g->n_t, sizeof *by, "the tensors by offset", e);
         if (!by)
-            return yt_errf(e, "%s: out of memory", g->path);
+            return yt_err_prefix(e, "%s", g->path);
         for (size_t i = 0; i < g->n_t; i++)
             by[i] = &g->t[i];
         qsort(by, g->n_t, sizeof *by, cmp_off);
@@ -530,9 +531,9 @@ static int parse(yt_gg *g, yt_err *e)
     size_t n_slots = 16;
     while (n_slots < 2 * g->n_t)
         n_slots *= 2;
-    g->slots = malloc(n_slots * sizeof *g->slots);
+    g->slots = yt_alloc_array(n_slots, sizeof *g->slots, "the tensor index", e);
     if (!g->slots)
-        return yt_errf(e, "%s: out of memory", g->path);
+        return yt_err_prefix(e, "%s", g->path);
     g->n_slots = n_slots;
     for (size_t i = 0; i < n_slots; i++)
         g->slots[i] = -1;
@@ -551,10 +552,10 @@ static int parse(yt_gg *g, yt_err *e)
 int yt_gg_open(yt_gg **out, const char *path, yt_err *e)
 {
     *out = NULL;
-    yt_gg *g = calloc(1, sizeof *g);
-    if (!g || !(g->path = strdup(path))) {
+    yt_gg *g = yt_calloc(1, sizeof *g, "a GGUF reader", e);
+    if (!g || !(g->path = yt_strdup(path, "a GGUF reader's path", e))) {
         free(g);
-        return yt_errf(e, "%s: out of memory", path);
+        return yt_err_prefix(e, "%s", path);
     }
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
@@ -627,10 +628,10 @@ static int parse_buffered(yt_gg **out, unsigned char **buf, size_t have, const c
                           uint64_t end, int end_known, int more_possible, int *more, yt_err *e)
 {
     *more = 0;
-    yt_gg *g = calloc(1, sizeof *g);
-    if (!g || !(g->path = strdup(name))) {
+    yt_gg *g = yt_calloc(1, sizeof *g, "a GGUF reader", e);
+    if (!g || !(g->path = yt_strdup(name, "a GGUF reader's path", e))) {
         free(g);
-        return yt_errf(e, "%s: out of memory", name);
+        return yt_err_prefix(e, "%s", name);
     }
     g->stream = g->meta_only = 1;
     g->base = *buf;
@@ -673,9 +674,9 @@ int yt_gg_read_meta(yt_gg **out, yt_gg_read_fn read, void *ctx, const char *name
             yt_errf(e, "%s: GGUF metadata larger than memory can hold", name);
             break;
         }
-        unsigned char *nb = realloc(buf, (size_t)want ? (size_t)want : 1);
+        unsigned char *nb = yt_realloc(buf, (size_t)want ? (size_t)want : 1, "GGUF metadata", e);
         if (!nb) {
-            yt_errf(e, "%s: out of memory (%" PRIu64 " bytes of GGUF metadata)", name, want);
+            yt_err_prefix(e, "%s", name);
             break;
         }
         buf = nb;
