@@ -9,6 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The projections as Hugging Face names them, and their --lora-targets short
+ * names (model.h). */
+const char *const yt_proj_names[YT_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                             "gate_proj", "up_proj", "down_proj"};
+const char *const yt_proj_short[YT_NPROJ] = {"q", "k", "v", "o", "gate", "up", "down"};
+
 /* Fingerprint from shapes and a strided sample of each tensor's values: cheap
  * even for 8B models, and any real change of the weights changes it. */
 uint64_t yt_weights_sample_hash(uint64_t h, const char *name, const float *w, size_t n)
