@@ -367,17 +367,17 @@ static int check_tensor(rd *r, yt_gg_tensor *t)
     return 0;
 }
 
-static int parse(yt_gg *g, yt_err *e)
+/* The magic, the version and the two counts, checked against what the file
+ * (or the stream's limit) can hold. */
+static int parse_header(yt_gg *g, rd *r, uint64_t *n_t, uint64_t *n_kv, yt_err *e)
 {
-    rd r = {.g = g, .pos = 0, .e = e};
-    snprintf(r.what, sizeof r.what, "header");
+    snprintf(r->what, sizeof r->what, "header");
     const unsigned char *magic = NULL;
-    if (rd_raw(&r, 4, &magic))
+    if (rd_raw(r, 4, &magic))
         return -1;
     if (memcmp(magic, GGUF_MAGIC, 4) != 0)
         return yt_errf(e, "%s: not a GGUF file (no 'GGUF' magic)", g->path);
-    uint64_t n_t, n_kv;
-    if (rd_u32(&r, &g->version))
+    if (rd_u32(r, &g->version))
         return -1;
     if (g->version == 1)
         return yt_errf(e, "%s: GGUF version 1 is not supported (only 2 and 3); convert it again "
@@ -390,44 +390,44 @@ static int parse(yt_gg *g, yt_err *e)
         return yt_errf(e, "%s: GGUF version %" PRIu32 " is not supported (only 2 and 3)", g->path,
                        g->version);
     }
-    if (rd_u64(&r, &n_t) || rd_u64(&r, &n_kv))
+    if (rd_u64(r, n_t) || rd_u64(r, n_kv))
         return -1;
     /* A key/value takes at least 13 bytes (empty key, type, one byte), a tensor
      * info at least 32 (empty name, n_dims, one dim, type, offset). */
-    uint64_t left = g->end - r.pos;
+    uint64_t left = g->end - r->pos;
     char b[96];
-    if (n_kv > left / 13 && g->stream)
+    if (*n_kv > left / 13 && g->stream)
         return yt_errf(e, "%s: key/value count %" PRIu64 " runs past the end of %s (truncated, "
-                       "or a corrupt count)", g->path, n_kv, stream_end(g, b, sizeof b));
-    if (n_kv > left / 13)
+                       "or a corrupt count)", g->path, *n_kv, stream_end(g, b, sizeof b));
+    if (*n_kv > left / 13)
         return yt_errf(e, "%s: key/value count %" PRIu64 " runs past the end of the %zu-byte file "
-                       "(truncated, or a corrupt count)", g->path, n_kv, g->size);
-    if (!g->meta_only && (n_t > left / 32 || n_kv * 13 + n_t * 32 > left))
+                       "(truncated, or a corrupt count)", g->path, *n_kv, g->size);
+    if (!g->meta_only && (*n_t > left / 32 || *n_kv * 13 + *n_t * 32 > left))
         return yt_errf(e, "%s: tensor count %" PRIu64 " (after %" PRIu64 " key/values) runs past "
-                       "the end of the %zu-byte file (truncated, or a corrupt count)", g->path, n_t,
-                       n_kv, g->size);
-    g->kv = yt_calloc(n_kv ? (size_t)n_kv : 1, sizeof *g->kv, "the key/values", e);
-    if (g->kv)
-        g->t = yt_calloc(n_t && !g->meta_only ? (size_t)n_t : 1, sizeof *g->t, "the tensor infos",
-                         e);
-    if (!g->kv || !g->t)
-        return yt_err_prefix(e, "%s", g->path);
+                       "the end of the %zu-byte file (truncated, or a corrupt count)", g->path, *n_t,
+                       *n_kv, g->size);
+    return 0;
+}
+
+/* Every key/value, then the key index (a key twice is refused). */
+static int parse_kvs(yt_gg *g, rd *r, uint64_t n_kv, yt_err *e)
+{
     for (uint64_t i = 0; i < n_kv; i++) {
         yt_gg_str ks;
         uint32_t type;
-        snprintf(r.what, sizeof r.what, "key/value %" PRIu64, i);
-        if (rd_str(&r, &ks))
+        snprintf(r->what, sizeof r->what, "key/value %" PRIu64, i);
+        if (rd_str(r, &ks))
             return -1;
-        char *key = dup_name(&r, ks, "key");
+        char *key = dup_name(r, ks, "key");
         if (!key)
             return -1;
-        snprintf(r.what, sizeof r.what, "key '%.120s'", key);
-        if (rd_u32(&r, &type))
+        snprintf(r->what, sizeof r->what, "key '%.120s'", key);
+        if (rd_u32(r, &type))
             return -1;
         if (type >= YT_GG_NVTYPES)
             return yt_errf(e, "%s: key '%s': unknown value type %" PRIu32, g->path, key, type);
         g->kv[i].key = key;
-        if (rd_value(&r, (yt_gg_vtype)type, &g->kv[i].v, 0))
+        if (rd_value(r, (yt_gg_vtype)type, &g->kv[i].v, 0))
             return -1;
         g->n_kv = (size_t)i + 1;
     }
@@ -447,6 +447,11 @@ static int parse(yt_gg *g, yt_err *e)
         }
         g->kslots[k] = (int)i;
     }
+    return 0;
+}
+
+static int read_alignment(yt_gg *g, yt_err *e)
+{
     g->alignment = YT_GG_DEFAULT_ALIGNMENT;
     const yt_gg_value *al = yt_gg_find(g, "general.alignment");
     if (al) {
@@ -458,20 +463,24 @@ static int parse(yt_gg *g, yt_err *e)
                            g->path, al->u);
         g->alignment = al->u;
     }
-    if (g->meta_only)
-        return 0;
+    return 0;
+}
+
+static int parse_tensor_infos(yt_gg *g, rd *r, uint64_t n_t)
+{
+    yt_err *e = r->e;
     for (uint64_t i = 0; i < n_t; i++) {
         yt_gg_tensor *t = &g->t[i];
         yt_gg_str ns;
         uint32_t nd;
-        snprintf(r.what, sizeof r.what, "tensor info %" PRIu64, i);
-        if (rd_str(&r, &ns))
+        snprintf(r->what, sizeof r->what, "tensor info %" PRIu64, i);
+        if (rd_str(r, &ns))
             return -1;
-        if (!(t->name = dup_name(&r, ns, "tensor")))
+        if (!(t->name = dup_name(r, ns, "tensor")))
             return -1;
         t->file = g->path;
-        snprintf(r.what, sizeof r.what, "tensor '%.120s'", t->name);
-        if (rd_u32(&r, &nd))
+        snprintf(r->what, sizeof r->what, "tensor '%.120s'", t->name);
+        if (rd_u32(r, &nd))
             return -1;
         if (nd == 0 || nd > YT_GG_MAX_DIMS)
             return yt_errf(e, "%s: tensor '%s': %" PRIu32 " dimensions (1 to %d are valid)",
@@ -479,22 +488,29 @@ static int parse(yt_gg *g, yt_err *e)
         t->n_dims = (int)nd;
         for (int d = 0; d < YT_GG_MAX_DIMS; d++) {
             uint64_t x = 1;
-            if ((uint32_t)d < nd && rd_u64(&r, &x))
+            if ((uint32_t)d < nd && rd_u64(r, &x))
                 return -1;
             if (x > (uint64_t)INT64_MAX)
                 return yt_errf(e, "%s: tensor '%s': dimension %d is %" PRIu64 " (negative as "
                                "int64)", g->path, t->name, d, x);
             t->ne[d] = (int64_t)x;
         }
-        if (rd_u32(&r, &t->type) || rd_u64(&r, &t->offset))
+        if (rd_u32(r, &t->type) || rd_u64(r, &t->offset))
             return -1;
-        if (check_tensor(&r, t))
+        if (check_tensor(r, t))
             return -1;
         g->n_t = (size_t)i + 1;
     }
+    return 0;
+}
+
+/* Each tensor's bytes inside the data section, aligned, and no two sharing
+ * bytes. */
+static int place_tensors(yt_gg *g, const rd *r, uint64_t n_t, yt_err *e)
+{
     /* The data section starts at the next multiple of the alignment. */
-    uint64_t pad = (g->alignment - r.pos % g->alignment) % g->alignment;
-    g->data_off = r.pos + pad;
+    uint64_t pad = (g->alignment - r->pos % g->alignment) % g->alignment;
+    g->data_off = r->pos + pad;
     uint64_t data_size = g->data_off <= g->size ? g->size - g->data_off : 0;
     if (n_t && g->data_off > g->size)
         return yt_errf(e, "%s: truncated: the data section would start at offset %" PRIu64
@@ -528,6 +544,11 @@ static int parse(yt_gg *g, yt_err *e)
             }
         free(by);
     }
+    return 0;
+}
+
+static int index_tensors(yt_gg *g, yt_err *e)
+{
     size_t n_slots = 16;
     while (n_slots < 2 * g->n_t)
         n_slots *= 2;
@@ -547,6 +568,27 @@ static int parse(yt_gg *g, yt_err *e)
         g->slots[k] = (int)i;
     }
     return 0;
+}
+
+static int parse(yt_gg *g, yt_err *e)
+{
+    rd r = {.g = g, .pos = 0, .e = e};
+    uint64_t n_t = 0, n_kv = 0;
+    if (parse_header(g, &r, &n_t, &n_kv, e))
+        return -1;
+    g->kv = yt_calloc(n_kv ? (size_t)n_kv : 1, sizeof *g->kv, "the key/values", e);
+    if (g->kv)
+        g->t = yt_calloc(n_t && !g->meta_only ? (size_t)n_t : 1, sizeof *g->t, "the tensor infos",
+                         e);
+    if (!g->kv || !g->t)
+        return yt_err_prefix(e, "%s", g->path);
+    if (parse_kvs(g, &r, n_kv, e) || read_alignment(g, e))
+        return -1;
+    if (g->meta_only)
+        return 0;
+    if (parse_tensor_infos(g, &r, n_t) || place_tensors(g, &r, n_t, e))
+        return -1;
+    return index_tensors(g, e);
 }
 
 int yt_gg_open(yt_gg **out, const char *path, yt_err *e)
