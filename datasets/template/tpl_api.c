@@ -14,13 +14,13 @@ int yt_tpl_compile(yt_tpl **out, const char *src, size_t len, const char *name,
                    const yt_tpl_limits *lim, yt_err *e)
 {
     *out = NULL;
-    yt_tpl *t = calloc(1, sizeof *t);
+    yt_tpl *t = yt_calloc(1, sizeof *t, "a compiled template", e);
     if (!t)
-        return yt_errf(e, "%s: out of memory", name);
-    t->name = strdup(name);
+        return yt_err_prefix(e, "%s", name);
+    t->name = yt_strdup(name, "the template's name", e);
     if (!t->name) {
         free(t);
-        return yt_errf(e, "%s: out of memory", name);
+        return yt_err_prefix(e, "%s", name);
     }
     yt_tpl_limits d = {(size_t)64 << 20, (size_t)512 << 20, 50000000, 200};
     if (lim) {
@@ -39,10 +39,10 @@ int yt_tpl_compile(yt_tpl **out, const char *src, size_t len, const char *name,
         yt_tpl_free(t);
         return -1;
     }
-    tpl_cc *c = calloc(1, sizeof *c);
+    tpl_cc *c = yt_calloc(1, sizeof *c, "the template compiler", e);
     if (!c) {
         yt_tpl_free(t);
-        return yt_errf(e, "%s: out of memory", name);
+        return yt_err_prefix(e, "%s", name);
     }
     c->e = e;
     c->name = t->name;
@@ -83,9 +83,9 @@ void yt_tpl_out_free(yt_tpl_out *o)
 static int copy_out(const tpl_sb *b, yt_tpl_out *o, const char *name, yt_err *e)
 {
     if ((size_t)b->n + 1 > o->cap) {
-        char *s = realloc(o->text, (size_t)b->n + 1);
+        char *s = yt_realloc(o->text, (size_t)b->n + 1, "the rendered text", e);
         if (!s)
-            return yt_errf(e, "%s: out of memory for %u bytes of output", name, b->n);
+            return yt_err_prefix(e, "%s", name);
         o->text = s;
         o->cap = (size_t)b->n + 1;
     }
@@ -94,9 +94,9 @@ static int copy_out(const tpl_sb *b, yt_tpl_out *o, const char *name, yt_err *e)
     o->n = b->n;
     size_t nr = b->nruns ? b->nruns : (b->n ? 1 : 0);
     if (nr > o->rcap) {
-        yt_tpl_run *r = realloc(o->runs, nr * sizeof *r);
+        yt_tpl_run *r = yt_realloc_array(o->runs, nr, sizeof *r, "the rendered text's runs", e);
         if (!r)
-            return yt_errf(e, "%s: out of memory", name);
+            return yt_err_prefix(e, "%s", name);
         o->runs = r;
         o->rcap = nr;
     }
@@ -111,9 +111,9 @@ static int copy_out(const tpl_sb *b, yt_tpl_out *o, const char *name, yt_err *e)
 
 int yt_tpl_render(yt_tpl *t, json_t *vars, yt_tpl_out *out, yt_err *e)
 {
-    tpl_rt *rt = calloc(1, sizeof *rt);
+    tpl_rt *rt = yt_calloc(1, sizeof *rt, "the template's run state", e);
     if (!rt)
-        return yt_errf(e, "%s: out of memory", t->name);
+        return yt_err_prefix(e, "%s", t->name);
     rt->e = e;
     rt->t = t;
     rt->arena.limit = t->lim.max_memory;
