@@ -546,6 +546,24 @@ static int attr_read_str(hid_t file, const char *path, const char *name, char **
     return rc;
 }
 
+/* 1 when D's chunks are stored as they are (no filter but Fletcher32, as this
+ * format writes them), so that its storage must hold every element. */
+static int stored_raw(hid_t d)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0)
+        return 0;
+    int n = H5Pget_nfilters(dcpl), raw = n >= 0;
+    for (int i = 0; raw && i < n; i++) {
+        unsigned flags, conf;
+        size_t nv = 0;
+        raw = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nv, NULL, 0, NULL, &conf) ==
+              H5Z_FILTER_FLETCHER32;
+    }
+    H5Pclose(dcpl);
+    return raw;
+}
+
 /* Opens a 1-D unsigned-integer dataset of elem_size bytes and reads it whole. */
 static int read_array(hid_t file, const char *path, const char *name, size_t elem_size,
                       hid_t mtype, void **buf, uint64_t *n, yt_err *e)
@@ -570,6 +588,12 @@ static int read_array(hid_t file, const char *path, const char *name, size_t ele
     } else if (dims[0] > SIZE_MAX / 8) {
         yt_errf(e, "%s: %s: %llu elements is too many", path, name,
                 (unsigned long long)dims[0]);
+    } else if (stored_raw(d) && H5Dget_storage_size(d) < dims[0] * elem_size) {
+        /* Chunks that were never written read as fill values: the length is a
+         * claim of the file, not memory to allocate before it is checked. */
+        yt_errf(e, "%s: %s: declares %llu elements but the file stores only %llu bytes of "
+                   "them (truncated or damaged)", path, name, (unsigned long long)dims[0],
+                (unsigned long long)H5Dget_storage_size(d));
     } else {
         char what[64];
         snprintf(what, sizeof what, "dataset %s", name);
