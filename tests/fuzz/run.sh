@@ -41,7 +41,9 @@ export YT_SRCDIR=$src
 whose() {
     awk '
         function skip(l) {
-            return l ~ /__interceptor_|__asan|__sanitizer|__ubsan|__lsan|in fuzzer::|in (memcpy|memmove|memset|memcmp|strlen|malloc|calloc|realloc|free|posix_memalign) |libc\.so|libc_start|libstdc\+\+/
+            # the sanitizer runtime and its interceptors (frames of the target
+            # binary without a source line), libFuzzer, libc
+            return l ~ /__interceptor_|__asan|__sanitizer|__ubsan|__lsan|in fuzzer::|\/fuzz_[a-z_]+\+0x|libc\.so|libc_start|libstdc\+\+/
         }
         /==[0-9]+== *ERROR: |runtime error: / { inblk = 1; sect = "at"; first = ""; alloc = ""; next }
         inblk && /allocated by thread/ { sect = "alloc"; next }
