@@ -372,14 +372,15 @@ static int open_file(yt_st_set *s, const char *path, yt_err *e)
 
     /* Bounds, then tiling of the data section: sorted by offset, each tensor
      * must start where the previous one ended and the last end at the end. */
-    yt_st_tensor *t = s->t + first;
     size_t nt = s->n - first;
+    yt_st_tensor *t = nt ? s->t + first : NULL; /* a header without tensors: s->t may be NULL */
     for (size_t i = 0; i < nt; i++)
         if (t[i].offset + t[i].nbytes > data_len)
             return yt_errf(e, "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] run past "
                            "the end of the %" PRIu64 "-byte data section (truncated file?)",
                            path, t[i].name, t[i].offset, t[i].offset + t[i].nbytes, data_len);
-    qsort(t, nt, sizeof *t, cmp_offset);
+    if (nt)
+        qsort(t, nt, sizeof *t, cmp_offset);
     uint64_t prev = 0;
     for (size_t i = 0; i < nt; i++) {
         uint64_t b = t[i].offset, en = b + t[i].nbytes;
