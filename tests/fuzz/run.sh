@@ -42,8 +42,9 @@ whose() {
     awk '
         function skip(l) {
             # the sanitizer runtime and its interceptors (frames of the target
-            # binary without a source line), libFuzzer, libc
-            return l ~ /__interceptor_|__asan|__sanitizer|__ubsan|__lsan|in fuzzer::|\/fuzz_[a-z_]+\+0x|libc\.so|libc_start|libstdc\+\+/
+            # binary without a source line), libFuzzer, libc (by module or by
+            # the paths of its sources)
+            return l ~ /__interceptor_|__asan|__sanitizer|__ubsan|__lsan|in fuzzer::|\/fuzz_[a-z_]+\+0x|libc\.so|libc_start|sysdeps\/|libstdc\+\+/
         }
         /==[0-9]+== *ERROR: |runtime error: / { inblk = 1; sect = "at"; first = ""; alloc = ""; next }
         inblk && /allocated by thread/ { sect = "alloc"; next }
