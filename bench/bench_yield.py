@@ -14,6 +14,9 @@ outside as a scheduler sees it:
   restart  : from launching the resumed job until the resume is done and the
             first step starts (the "resume" event); target <= 2 s
   snapshot : write time against size (events.jsonl), for LoRA ranks 16 and 64
+  stall    : what a periodic snapshot costs the steps (the time between the
+            end of its step and the start of the next, on snapshot steps minus
+            on others) with --background-snapshots false and true
 
 usage: bench/bench_yield.py [--yieldtune build/yieldtune] [--repeats 3]"""
 import argparse
@@ -46,10 +49,11 @@ subprocess.run([yt, "prep", "--in", os.path.join(work, "data.jsonl"), "--out", d
                stdout=subprocess.DEVNULL)
 
 
-def cmd(run, rank=16):
+def cmd(run, rank=16, extra=()):
     return ["mpirun", "-np", "2", yt, "train", "--model", model, "--data", data, "--out", run,
             "--max-steps", "1000", "--seq-len", "256", "--micro-batch", "4", "--lora-rank", str(rank),
-            "--lora-alpha", "32", "--threads", "1", "--log-every", "1000", "--snapshot-every", "1"]
+            "--lora-alpha", "32", "--threads", "1", "--log-every", "1000", "--snapshot-every", "1",
+            *extra]
 
 
 def events(run):
@@ -129,6 +133,23 @@ for rank in (16, 64):
     s = [e for e in events(run) if e["event"] == "snapshot"]
     snaps[rank] = (statistics.median(e["seconds"] for e in s), s[-1]["bytes"])
 
+# The stall of a periodic snapshot: gaps between steps (end of one, start of
+# the next: time - step_time_s of the next line) on steps after a snapshot
+# against the others, LoRA rank 64 (the larger file), every second step.
+stall = {}
+for bg in ("false", "true"):
+    run = os.path.join(work, f"stall-{bg}")
+    subprocess.run(cmd(run, 64, ["--max-steps", "21", "--snapshot-every", "2",
+                                 "--background-snapshots", bg]),
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        m = [json.loads(l) for l in f]
+    gaps = {m[i]["step"] - 1: m[i]["time"] - m[i]["step_time_s"] - m[i - 1]["time"] for i in range(1, len(m))}
+    snap = [g for s_, g in gaps.items() if s_ % 2 == 0]
+    other = [g for s_, g in gaps.items() if s_ % 2 == 1]
+    ev = [e["seconds"] for e in events(run) if e["event"] == "snapshot" and e["step"] < 21]
+    stall[bg] = (statistics.median(snap) - statistics.median(other), statistics.median(ev))
+
 med = statistics.median
 print(f"\nyield and restart, bench-small, np=2 x 1 thread, seq 256 x micro-batch 4, "
       f"{args.repeats} repeats; median step {med(step):.2f} s")
@@ -140,4 +161,10 @@ print(f"| either signal -> mpirun exited 75 | {med(mpirun_exit):.2f} | {max(mpir
 print(f"| restart -> resumed, first step starts | {med(restart):.2f} | {max(restart):.2f} | <= 2.0 |")
 for rank, (s, b) in snaps.items():
     print(f"| snapshot write, LoRA r={rank}, {b / 2**20:.1f} MiB | {s:.3f} | | {b / 2**20 / s:.0f} MiB/s |")
+print("\nthe step-time stall of a periodic snapshot (LoRA r=64, every 2nd step of 20)")
+print("| snapshots | extra gap between steps, median s | stall in the event, median s |")
+print("|---|---|---|")
+for bg, (gap, ev) in stall.items():
+    print(f"| {'background' if bg == 'true' else 'synchronous'} | {gap:.3f} | {ev:.3f} |")
+print(f"| ratio sync / background | {stall['false'][0] / max(stall['true'][0], 1e-4):.0f}x | |")
 subprocess.run(["rm", "-rf", work])

@@ -8,7 +8,12 @@
  * through the frozen weights 2N), N = the parameters of every product (the
  * seven projections of every layer plus lm_head; the embedding lookup is not
  * a product); MFU against --peak-tflops (default 989: H100/H200 SXM dense
- * bf16).  The median over --steps timed steps after one warm-up step. */
+ * bf16).  The median over --steps timed steps after one warm-up step.
+ * --base-dtype nf4 keeps the projections as QLoRA's NF4 (random weights
+ * encoded on the host, one layer copied into every layer) and decodes each
+ * layer to bf16 right before its products (UNTESTED on a GPU so far); the line
+ * then also gives the device memory model/memory.c estimates for the options
+ * next to what the model allocated. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +25,8 @@
 #include "runner/options.h"
 
 typedef struct bench_opts {
-    char preset[32], attention[8], targets[64];
+    char preset[32], targets[64];
+    int attention, base; /* CHOICE indices: gemm|flash, bf16|nf4 */
     int seq_len, micro_batch, steps, rank, recompute, device;
     float peak;
 } bench_opts;
@@ -29,11 +35,13 @@ typedef struct bench_opts {
 #define SZ(f) sizeof(((bench_opts *)0)->f)
 static const yt_opt table[] = {
     {"preset", YT_OPT_STR, O(preset), SZ(preset), "llama3-8b", 0, 0, NULL, 0, "NAME",
-     "model shape (model/config.c presets: tiny, bench-small, llama3-1b, llama3-8b)"},
+     "model shape (model/config.c presets: tiny, bench-small, llama3-1b, llama3-8b, llama3-70b)"},
+    {"base-dtype", YT_OPT_CHOICE, O(base), 0, "bf16", 0, 0, "bf16|nf4", 0, NULL,
+     "frozen projections in bf16, or NF4 decoded per layer"},
     {"seq-len", YT_OPT_INT, O(seq_len), 0, "2048", 2, 1 << 20, NULL, 0, NULL, "tokens per sequence"},
     {"micro-batch", YT_OPT_INT, O(micro_batch), 0, "1", 1, 1 << 16, NULL, 0, NULL, "sequences per pass"},
     {"steps", YT_OPT_INT, O(steps), 0, "5", 1, 1000, NULL, 0, NULL, "timed steps (after one warm-up)"},
-    {"attention", YT_OPT_CHOICE, O(attention), SZ(attention), "gemm", 0, 0, "gemm|flash", 0, NULL,
+    {"attention", YT_OPT_CHOICE, O(attention), 0, "gemm", 0, 0, "gemm|flash", 0, NULL,
      "attention kernel"},
     {"recompute", YT_OPT_BOOL, O(recompute), 0, "false", 0, 0, NULL, 0, NULL, "activation recomputation"},
     {"lora-rank", YT_OPT_INT, O(rank), 0, "16", 1, 4096, NULL, 0, NULL, "LoRA rank"},
@@ -74,8 +82,15 @@ int main(int argc, char **argv)
         yt_model_open_config(&m, &c, &lc, &e))
         goto fail;
     yt_model_lora_init(m, 1);
+    int nf4 = o.base == 1;
     yt_gmodel_opts go = {.device = o.device, .recompute = o.recompute, .random_seed = 7,
-                         .attention = strcmp(o.attention, "flash") == 0 ? YT_GATT_FLASH : YT_GATT_GEMM};
+                         .attention = o.attention == 1 ? YT_GATT_FLASH : YT_GATT_GEMM,
+                         .base = nf4 ? YT_GBASE_NF4 : YT_GBASE_BF16};
+    yt_mem_opts mo = {.device = YT_MEM_GPU, .micro_batch = o.micro_batch, .seq_len = o.seq_len,
+                      .base_dtype = nf4 ? YT_BASE_NF4 : YT_BASE_BF16, .recompute = o.recompute,
+                      .flash = go.attention == YT_GATT_FLASH};
+    yt_mem_estimate est;
+    yt_model_memory(&c, &lc, &mo, &est);
     if (yt_gmodel_create(&g, m, o.micro_batch, o.seq_len, &go, &e))
         goto fail;
     yt_kc_ctx *kc = yt_gmodel_ctx(g);
@@ -127,10 +142,12 @@ int main(int argc, char **argv)
            KV = (double)c.n_kv_heads * c.head_dim;
     N += (double)c.n_layers * (C * Q + 2 * C * KV + Q * C + 3 * C * F);
     double tps = (double)T / med, tflops = 4.0 * N * tps / 1e12;
-    printf("preset %s seq %d mb %d attention %s recompute %d: %.4f s/step, %.0f tokens/s, "
-           "%.1f TFLOP/s (4N, N = %.3fB), MFU %.1f%%, %.2f GiB model, loss %.4f -> %.4f\n",
-           o.preset, o.seq_len, o.micro_batch, o.attention, o.recompute, med, tps, tflops, N / 1e9,
-           100.0 * tflops / o.peak, (double)yt_gmodel_device_bytes(g) / (1u << 30), first_loss, loss);
+    printf("preset %s base %s seq %d mb %d attention %s recompute %d: %.4f s/step, %.0f tokens/s, "
+           "%.1f TFLOP/s (4N, N = %.3fB), MFU %.1f%%, %.2f GiB model (estimated %.2f GiB + %.2f GiB "
+           "moments), loss %.4f -> %.4f\n",
+           o.preset, nf4 ? "nf4" : "bf16", o.seq_len, o.micro_batch, o.attention ? "flash" : "gemm", o.recompute, med, tps, tflops, N / 1e9,
+           100.0 * tflops / o.peak, (double)yt_gmodel_device_bytes(g) / (1u << 30),
+           (est.total - est.lora / 2) / (1u << 30), est.lora / 2 / (1u << 30), first_loss, loss);
     yt_kc_free(mom);
     yt_kc_free(sumsq);
     yt_gmodel_free(g);

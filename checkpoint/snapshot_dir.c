@@ -113,13 +113,17 @@ static void report_add(char *buf, size_t cap, const char *name, const char *why)
     snprintf(buf + len, cap - len, "%s%s: %s", len ? "; " : "", name, why);
 }
 
-/* 0 if the snapshot opens and verifies, else -1 with the reason in e. */
-static int check_one(const char *path, yt_err *e)
+/* 0 if the snapshot opens, verifies and passes the caller's check, else -1
+ * (-2 for a format 1 snapshot) with the reason in e. */
+static int check_one(const char *path, long step, const yt_snap_check *check, yt_err *e)
 {
     yt_snap *s = NULL;
-    if (yt_snap_open(&s, path, e) != 0)
-        return -1;
-    int rc = yt_snap_verify(s, e);
+    int rc = yt_snap_open(&s, path, e);
+    if (rc != 0)
+        return rc;
+    rc = check ? yt_snap_verify_each(s, check->data, check->ctx, e) : yt_snap_verify(s, e);
+    if (rc == 0 && check && check->fn)
+        rc = check->fn(s, step, check->ctx, e) != 0 ? -1 : 0;
     yt_snap_close(s);
     return rc;
 }
@@ -133,8 +137,9 @@ static const char *strip_path(const char *msg, const char *path)
     return msg;
 }
 
-int yt_snap_latest_valid(const char *dir, char *path_out, size_t path_cap, long *step,
-                         char *skipped, size_t skipped_cap, yt_err *e)
+int yt_snap_latest_valid(const char *dir, const yt_snap_check *check, char *path_out,
+                         size_t path_cap, long *step, char *skipped, size_t skipped_cap,
+                         yt_err *e)
 {
     *step = -1;
     if (path_cap > 0)
@@ -152,7 +157,14 @@ int yt_snap_latest_valid(const char *dir, char *path_out, size_t path_cap, long 
             return -1;
         }
         yt_err why;
-        if (check_one(path, &why) != 0) {
+        int rc = check_one(path, steps[i], check, &why);
+        if (rc == -2) {
+            free(steps);
+            return yt_errf(e, "%s; finish this run with the yieldtune that wrote it, or move its "
+                              "snapshots away (or train into another --out) to start afresh",
+                           why.msg);
+        }
+        if (rc != 0) {
             report_add(skipped, skipped_cap, strrchr(path, '/') + 1,
                        strip_path(why.msg, path));
             continue;
@@ -169,7 +181,8 @@ int yt_snap_latest_valid(const char *dir, char *path_out, size_t path_cap, long 
     return 0;
 }
 
-int yt_snap_prune(const char *dir, int keep, int *removed, yt_err *e)
+int yt_snap_prune(const char *dir, int keep, const yt_snap_check *check, int *removed,
+                  yt_err *e)
 {
     if (removed)
         *removed = 0;
@@ -197,7 +210,7 @@ int yt_snap_prune(const char *dir, int keep, int *removed, yt_err *e)
         if (yt_snap_path(path, sizeof path, dir, steps[i], e) != 0)
             goto out_err;
         yt_err why;
-        if (check_one(path, &why) == 0)
+        if (check_one(path, steps[i], check, &why) == 0)
             kept++;
         else
             del[i] = 1;

@@ -1,14 +1,18 @@
-/* Snapshot reader: opens read-only, checks the format, reads tensors and root
- * attributes, verifies every dataset (Fletcher32 via HDF5, then the stored FNV-1a
- * hash) and walks the tensor tree for listings. */
+/* Snapshot reader: reads the whole file, checks its header and whole-file hash
+ * (snapshot_header.c), opens the bytes in memory with HDF5, checks the format,
+ * reads tensors and root attributes with their sizes bounded by the file's,
+ * verifies every dataset (Fletcher32 via HDF5, then the stored FNV-1a hash) and
+ * walks the tensor tree for listings. */
 #define _POSIX_C_SOURCE 200809L
 #include "checkpoint/checkpoint.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <hdf5.h>
 
@@ -16,24 +20,15 @@
 
 struct yt_snap {
     hid_t file;
+    unsigned char *img; /* the whole file; HDF5 reads it in place */
+    size_t size;
     char path[PATH_CAP];
 };
 
 #include "checkpoint/h5_quiet.h"
+#include "checkpoint/snapshot_header.h"
 
 /* ---- helpers (all called with errors silenced) ---- */
-
-static const char *norm_name(const char *name)
-{
-    if (!name)
-        return NULL;
-    if (name[0] == '/')
-        name++;
-    size_t n = strlen(name);
-    if (n == 0 || n > 1000 || name[n - 1] == '/' || strstr(name, "//"))
-        return NULL;
-    return name;
-}
 
 /* 1 if every component of a slash path exists and the last is a dataset. */
 static int dataset_exists(hid_t file, const char *nm)
@@ -131,8 +126,15 @@ static int dset_info(yt_snap *s, hid_t d, const char *nm, yt_snap_info *info, yt
     uint64_t count = 1;
     for (int i = 0; i < nd; i++) {
         info->shape[i] = (int64_t)dims[i];
-        count *= dims[i];
+        if (dims[i] != 0 && count > (uint64_t)s->size / dims[i])
+            count = (uint64_t)s->size + 1; /* more than the file can hold */
+        else
+            count *= dims[i];
     }
+    /* Stored uncompressed: a tensor never holds more bytes than the file. */
+    if (count > (uint64_t)s->size / elem_size(info->dtype))
+        return yt_errf(e, "%s: tensor '%s': shape claims more data than the %zu-byte file holds",
+                       s->path, nm, s->size);
     for (int i = nd; i < YT_SNAP_MAX_DIMS; i++)
         info->shape[i] = 0;
     info->count = (size_t)count;
@@ -173,7 +175,7 @@ static int read_checked(yt_snap *s, hid_t d, const char *nm, const yt_snap_info 
 static hid_t open_tensor(yt_snap *s, const char *name, const char **nm, yt_err *e)
 {
     walk_t why;
-    *nm = norm_name(name);
+    *nm = yt_snap_tensor_name(name);
     if (!*nm) {
         yt_errf(e, "%s: bad tensor name '%s'", s->path, name ? name : "(null)");
         return -1;
@@ -272,17 +274,21 @@ static int attr_str_dup(yt_snap *s, const char *key, char **out, yt_err *e)
         yt_errf(e, "%s: attribute '%s' is not a string", s->path, key);
         goto done;
     }
+    if (H5Tis_variable_str(ft) != 0) {
+        /* Its size is only known by reading it: format 2 writes fixed length. */
+        yt_errf(e, "%s: attribute '%s' is a variable-length string", s->path, key);
+        goto done;
+    }
     mt = H5Tcopy(ft);
     if (mt < 0)
         goto h5fail;
-    if (H5Tis_variable_str(ft) > 0) {
-        char *p = NULL;
-        if (H5Aread(a, mt, &p) < 0)
-            goto h5fail;
-        *out = strdup(p ? p : "");
-        H5free_memory(p);
-    } else {
+    {
         size_t n = H5Tget_size(ft);
+        if (n == 0 || n > s->size) {
+            yt_errf(e, "%s: attribute '%s' claims %zu bytes, the file has %zu", s->path, key, n,
+                    s->size);
+            goto done;
+        }
         char *buf = calloc(1, n + 1);
         if (!buf) {
             yt_errf(e, "%s: attribute '%s': out of memory", s->path, key);
@@ -319,9 +325,9 @@ static int attr_num(yt_snap *s, const char *key, H5T_class_t cls, hid_t mt, void
         return -1;
     int rc = -1;
     hid_t ft = H5Aget_type(a);
-    if (ft < 0 || H5Tget_class(ft) != cls)
+    if (ft < 0 || H5Tget_class(ft) != cls || H5Tget_size(ft) != 8)
         yt_errf(e, "%s: attribute '%s' is not %s", s->path, key,
-                cls == H5T_INTEGER ? "an integer" : "a float");
+                cls == H5T_INTEGER ? "a 64-bit integer" : "a 64-bit float");
     else if (H5Aread(a, mt, out) < 0)
         yt_errf(e, "%s: attribute '%s': cannot read: %s", s->path, key, yt_snap_h5_why(&why));
     else
@@ -334,6 +340,86 @@ static int attr_num(yt_snap *s, const char *key, H5T_class_t cls, hid_t mt, void
 
 /* ---- public ---- */
 
+/* HDF5 file-image callbacks that hand HDF5 our buffer instead of copies of it
+ * (the image is only read): one copy of the snapshot in memory, not three. */
+static void *img_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)op;
+    yt_snap *s = udata;
+    return size == s->size ? s->img : NULL;
+}
+
+static void *img_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
+                        void *udata)
+{
+    (void)op;
+    yt_snap *s = udata;
+    /* Every copy HDF5 asks for is of our buffer onto itself. */
+    return dest == s->img && src == s->img && size == s->size ? dest : NULL;
+}
+
+static void *img_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)ptr;
+    (void)size;
+    (void)op;
+    (void)udata;
+    return NULL;
+}
+
+static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata)
+{
+    (void)ptr;
+    (void)op;
+    (void)udata;
+    return 0; /* ours: freed by yt_snap_close after the file is closed */
+}
+
+static void *udata_copy(void *udata) { return udata; }
+static herr_t udata_free(void *udata)
+{
+    (void)udata;
+    return 0;
+}
+
+/* The whole file into s->img, never more than fstat's size. */
+static int read_image(yt_snap *s, yt_err *e)
+{
+    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return yt_errno(e, errno, "%s: cannot open snapshot", s->path);
+    struct stat st;
+    int rc = -1;
+    if (fstat(fd, &st) != 0) {
+        yt_errno(e, errno, "%s: cannot open snapshot", s->path);
+    } else if (!S_ISREG(st.st_mode)) {
+        yt_errf(e, "%s: not a regular file", s->path);
+    } else if (st.st_size == 0) {
+        yt_errf(e, "%s: empty file (0 bytes; killed while saving?)", s->path);
+    } else if (!(s->img = malloc((size_t)st.st_size))) {
+        yt_errf(e, "%s: out of memory reading %lld bytes", s->path, (long long)st.st_size);
+    } else {
+        s->size = (size_t)st.st_size;
+        size_t got = 0;
+        while (got < s->size) {
+            ssize_t n = read(fd, s->img + got, s->size - got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                if (n < 0)
+                    yt_errno(e, errno, "%s: read failed", s->path);
+                else
+                    yt_errf(e, "%s: shrank while being read", s->path);
+                break;
+            }
+            got += (size_t)n;
+        }
+        rc = got == s->size ? 0 : -1;
+    }
+    close(fd);
+    return rc;
+}
+
 int yt_snap_open(yt_snap **out, const char *path, yt_err *e)
 {
     *out = NULL;
@@ -341,29 +427,32 @@ int yt_snap_open(yt_snap **out, const char *path, yt_err *e)
         return yt_errf(e, "snapshot path is empty");
     if (strlen(path) >= PATH_CAP)
         return yt_errf(e, "%s: path too long", path);
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return yt_errno(e, errno, "%s: cannot open snapshot", path);
-    if (!S_ISREG(st.st_mode))
-        return yt_errf(e, "%s: not a regular file", path);
-    if (st.st_size == 0)
-        return yt_errf(e, "%s: empty file (0 bytes; killed while saving?)", path);
     yt_snap *s = calloc(1, sizeof *s);
     if (!s)
         return yt_errf(e, "%s: out of memory", path);
+    s->file = -1;
     snprintf(s->path, sizeof s->path, "%s", path);
+    int hrc = read_image(s, e);
+    if (hrc == 0)
+        hrc = yt_snap_check_header(path, s->img, s->size, e);
+    if (hrc != 0) {
+        yt_snap_close(s);
+        return hrc;
+    }
 
     quiet_t q;
     walk_t why;
     yt_snap_quiet_on(&q);
+    H5FD_file_image_callbacks_t cb = {img_malloc, img_memcpy, img_realloc, img_free,
+                                      udata_copy, udata_free, s};
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    s->file = -1;
     if (fapl >= 0) {
         H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-#if H5_VERSION_GE(1, 10, 7)
-        H5Pset_file_locking(fapl, 0, 1);
-#endif
-        s->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+        if (H5Pset_fapl_core(fapl, 4096, 0) >= 0 && H5Pset_file_image_callbacks(fapl, &cb) >= 0 &&
+            H5Pset_file_image(fapl, s->img, s->size) >= 0)
+            /* HDF5 refuses a file image under a name that exists on disk: the
+             * name is only a label, so give one that cannot exist. */
+            s->file = H5Fopen("/proc/self/yieldtune-snapshot-image", H5F_ACC_RDONLY, fapl);
         if (s->file < 0) /* before any other call clears the error stack */
             yt_errf(e, "%s: cannot open snapshot: %s", path, yt_snap_h5_why(&why));
         H5Pclose(fapl);
@@ -373,8 +462,14 @@ int yt_snap_open(yt_snap **out, const char *path, yt_err *e)
     int rc = -1;
     char *fmt = NULL;
     int64_t version = 0;
+    H5O_info_t oi;
     if (s->file < 0) {
         /* message set */
+    } else if (H5Oget_info2(s->file, &oi, H5O_INFO_NUM_ATTRS) < 0) {
+        yt_errf(e, "%s: cannot count the root attributes: %s", path, yt_snap_h5_why(&why));
+    } else if (oi.num_attrs > YT_SNAP_MAX_ATTRS) {
+        yt_errf(e, "%s: %llu root attributes, more than the %d a snapshot has", path,
+                (unsigned long long)oi.num_attrs, YT_SNAP_MAX_ATTRS);
     } else if (attr_str_dup(s, "format", &fmt, e) != 0) {
         yt_err_prefix(e, "not a yieldtune snapshot");
     } else if (strcmp(fmt, YT_SNAP_FORMAT) != 0) {
@@ -407,6 +502,7 @@ void yt_snap_close(yt_snap *s)
         H5Fclose(s->file);
         yt_snap_quiet_off(&q);
     }
+    free(s->img);
     free(s);
 }
 
@@ -459,7 +555,7 @@ int yt_snap_get_shape(yt_snap *s, const char *name, int *ndim, int64_t *shape, y
 
 int yt_snap_has(yt_snap *s, const char *name)
 {
-    const char *nm = norm_name(name);
+    const char *nm = yt_snap_tensor_name(name);
     if (!s || !nm)
         return 0;
     quiet_t q;
@@ -537,6 +633,7 @@ typedef struct {
     int failed;          /* e holds an error */
     int user_rc;         /* non-zero return of the user's callback */
     yt_snap_tensor_fn fn; /* foreach */
+    yt_snap_data_fn data_fn; /* verify: called with each checked tensor's data */
     void *ctx;
     void *buf;           /* verify: read buffer */
     size_t buf_cap;
@@ -574,6 +671,10 @@ static int op_verify(visit_t *v, hid_t d, yt_snap_info *info)
         v->failed = 1;
         return 1;
     }
+    if (v->data_fn && v->data_fn(info, v->buf, v->ctx, v->e) != 0) {
+        v->failed = 1;
+        return 1;
+    }
     v->n++;
     return 0;
 }
@@ -590,6 +691,11 @@ static herr_t visit_cb(hid_t g, const char *name, const H5L_info_t *linfo, void 
     walk_t why;
     if (linfo->type != H5L_TYPE_HARD)
         return 0;
+    if (yt_snap_tensor_name(name) != name) {
+        yt_errf(v->e, "%s: an object's name breaks the tensor-name rule", v->s->path);
+        v->failed = 1;
+        return 1;
+    }
     hid_t o = H5Oopen(g, name, H5P_DEFAULT);
     if (o < 0) {
         yt_errf(v->e, "%s: object '%s': cannot open: %s", v->s->path, name, yt_snap_h5_why(&why));
@@ -683,7 +789,9 @@ int yt_snap_foreach_attr(yt_snap *s, yt_snap_attr_fn fn, void *ctx, yt_err *e)
     return rc != 0 ? rc : av.user_rc;
 }
 
-int yt_snap_verify(yt_snap *s, yt_err *e)
+int yt_snap_verify(yt_snap *s, yt_err *e) { return yt_snap_verify_each(s, NULL, NULL, e); }
+
+int yt_snap_verify_each(yt_snap *s, yt_snap_data_fn fn, void *ctx, yt_err *e)
 {
     if (!s)
         return yt_errf(e, "snapshot is NULL");
@@ -699,7 +807,7 @@ int yt_snap_verify(yt_snap *s, yt_err *e)
     } else if (complete != 1) {
         rc = yt_errf(e, "%s: attribute 'complete' is %lld, not 1", s->path, (long long)complete);
     } else {
-        visit_t v = {.s = s, .e = e};
+        visit_t v = {.s = s, .e = e, .data_fn = fn, .ctx = ctx};
         rc = visit(&v, op_verify);
         free(v.buf);
     }

@@ -1,6 +1,6 @@
-/* Snapshot writer: one temp file beside the target, committed by write, fsync,
- * rename, fsync of the folder.  Any failure removes the temp file at once, so a
- * half-written snapshot never survives the process that wrote it (a crash leaves a
+/* Snapshot writer: an atomic file (common.h) created at begin and committed
+ * at commit.  Any failure removes the temp file at once, so a half-written
+ * snapshot never survives the process that wrote it (a crash leaves a
  * "*.tmp.<pid>" that yt_snap_clean_temps removes).
  *
  * The HDF5 file is built in memory (core driver, no backing store) and its image
@@ -13,13 +13,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "checkpoint/checkpoint.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <hdf5.h>
 
@@ -29,14 +25,15 @@
 
 struct yt_snap_writer {
     hid_t file;          /* in-memory HDF5 file */
-    int fd;              /* the temp file, created at begin, written at commit */
+    yt_afile af;         /* the temp file, created at begin, written at commit */
     int failed;          /* a put/attr failed: temp already removed */
     int have_version;    /* program_version was set */
     char final_path[PATH_CAP];
-    char tmp_path[PATH_CAP + 32];
+    const char *tmp_path; /* af's temp file name, for messages */
 };
 
 #include "checkpoint/h5_quiet.h"
+#include "checkpoint/snapshot_header.h"
 
 /* ---- helpers ---- */
 
@@ -50,11 +47,7 @@ static void drop_temp(yt_snap_writer *w)
         yt_snap_quiet_off(&q);
         w->file = -1;
     }
-    if (w->fd >= 0) {
-        close(w->fd);
-        w->fd = -1;
-        unlink(w->tmp_path);
-    }
+    yt_af_abort(&w->af);
     w->failed = 1;
 }
 
@@ -69,33 +62,10 @@ static int check_usable(yt_snap_writer *w, yt_err *e)
 {
     if (!w)
         return yt_errf(e, "snapshot writer is NULL");
-    if (w->failed || w->file < 0 || w->fd < 0)
+    if (w->failed || w->file < 0 || !w->af.live)
         return yt_errf(e, "%s: an earlier write failed; the snapshot was abandoned",
                        w->final_path);
     return 0;
-}
-
-/* Dataset path: optional leading '/', non-empty components, no "." or "..". */
-static const char *norm_name(const char *name)
-{
-    if (!name)
-        return NULL;
-    if (name[0] == '/')
-        name++;
-    size_t n = strlen(name);
-    if (n == 0 || n > 1000 || name[n - 1] == '/')
-        return NULL;
-    const char *p = name;
-    while (*p) {
-        const char *q = strchr(p, '/');
-        size_t len = q ? (size_t)(q - p) : strlen(p);
-        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-            return NULL;
-        p += len;
-        if (*p == '/')
-            p++;
-    }
-    return name;
 }
 
 static void chunk_dims(int ndim, const hsize_t *dims, hsize_t *chunk)
@@ -119,7 +89,7 @@ static int put_dataset(yt_snap_writer *w, const char *name, const void *data, hi
 {
     if (check_usable(w, e) != 0)
         return -1;
-    const char *nm = norm_name(name);
+    const char *nm = yt_snap_tensor_name(name);
     if (!nm) {
         yt_errf(e, "%s: bad tensor name '%s'", w->final_path, name ? name : "(null)");
         return fail(w);
@@ -251,9 +221,11 @@ static int write_str(yt_snap_writer *w, const char *key, const char *value, yt_e
         yt_errf(e, "%s: attribute '%s': cannot make string type", w->final_path, key);
         return fail(w);
     }
-    H5Tset_size(t, H5T_VARIABLE);
+    /* Fixed length (with its NUL): a reader learns the size before reading. */
+    H5Tset_size(t, strlen(value) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
     H5Tset_cset(t, H5T_CSET_UTF8);
-    int rc = put_attr(w, key, t, t, &value, e);
+    int rc = put_attr(w, key, t, t, value, e);
     H5Tclose(t);
     return rc;
 }
@@ -292,28 +264,35 @@ yt_snap_writer *yt_snap_begin(const char *final_path, yt_err *e)
     }
     w->file = -1;
     snprintf(w->final_path, sizeof w->final_path, "%s", final_path);
-    snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp.%ld", final_path, (long)getpid());
-    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w->fd < 0) {
-        yt_errno(e, errno, "%s: cannot create snapshot temp file", w->tmp_path);
+    /* No kind check here: the caller names snapshots itself inside its own
+     * folder, so a file at this path is one it wrote, maybe damaged (a flipped
+     * bit in the header's magic), and must not block the step's new snapshot. */
+    const yt_af_opts ao = {0};
+    if (yt_af_begin(&w->af, final_path, &ao, e) != 0) {
+        yt_err_prefix(e, "cannot create the snapshot temp file");
         free(w);
         return NULL;
     }
+    w->tmp_path = yt_af_temp_path(&w->af);
 
     quiet_t q;
     walk_t why;
     yt_snap_quiet_on(&q);
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fapl >= 0 && fcpl >= 0) {
         H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-        if (H5Pset_fapl_core(fapl, CORE_INCREMENT, 0) >= 0)
-            w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        if (H5Pset_fapl_core(fapl, CORE_INCREMENT, 0) >= 0 &&
+            H5Pset_userblock(fcpl, YT_SNAP_HEADER_BYTES) >= 0)
+            w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, fcpl, fapl);
         if (w->file < 0) /* before H5Pclose clears the error stack */
             yt_errf(e, "%s: cannot create in-memory HDF5 file: %s", w->tmp_path, yt_snap_h5_why(&why));
-        H5Pclose(fapl);
     } else {
         yt_errf(e, "%s: cannot create in-memory HDF5 file: %s", w->tmp_path, yt_snap_h5_why(&why));
     }
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
     yt_snap_quiet_off(&q);
     if (w->file < 0) {
         drop_temp(w);
@@ -396,11 +375,21 @@ int yt_snap_attr_f64(yt_snap_writer *w, const char *key, double value, yt_err *e
     return put_attr(w, key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, e);
 }
 
-static void fault_pause(double seconds)
+/* The header in the user block before HDF5's image: magic, version, size,
+ * and the hash of the whole file. */
+static void seal(unsigned char *img, size_t size)
 {
-    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    memcpy(img, YT_SNAP_MAGIC, 16);
+    yt_snap_put_le(img + 16, YT_SNAP_FORMAT_VERSION, 4);
+    yt_snap_put_le(img + 20, YT_SNAP_HEADER_BYTES, 4);
+    yt_snap_put_le(img + 24, size, 8);
+    yt_snap_put_le(img + 32, yt_snap_image_hash(img, size), 8);
+}
+
+void yt_snap_set_hook(yt_snap_writer *w, const yt_af_hook *hook)
+{
+    if (w)
+        yt_af_set_hook(&w->af, hook);
 }
 
 int yt_snap_commit(yt_snap_writer *w, yt_err *e)
@@ -425,11 +414,12 @@ int yt_snap_commit(yt_snap_writer *w, yt_err *e)
     ssize_t size = -1;
     if (H5Fflush(w->file, H5F_SCOPE_LOCAL) >= 0)
         size = H5Fget_file_image(w->file, NULL, 0);
+    /* HDF5's image leaves out the user block: the file is our header, then it. */
     if (size < 0) {
         yt_errf(e, "%s: cannot finish the HDF5 image: %s", w->tmp_path, yt_snap_h5_why(&why));
-    } else if (!(img = malloc(size > 0 ? (size_t)size : 1))) {
+    } else if (!(img = calloc(1, YT_SNAP_HEADER_BYTES + (size_t)size))) {
         yt_errf(e, "%s: out of memory for a %zd-byte snapshot image", w->tmp_path, size);
-    } else if (H5Fget_file_image(w->file, img, (size_t)size) != size) {
+    } else if (H5Fget_file_image(w->file, img + YT_SNAP_HEADER_BYTES, (size_t)size) != size) {
         yt_errf(e, "%s: cannot copy the HDF5 image: %s", w->tmp_path, yt_snap_h5_why(&why));
         free(img);
         img = NULL;
@@ -443,58 +433,12 @@ int yt_snap_commit(yt_snap_writer *w, yt_err *e)
     if (!img)
         goto fail;
 
-    /* Fault-injection hook for tests: YT_SNAP_FAULT_PAUSE=SECONDS pauses half
-     * way through writing the temp file and again just before the rename, so
-     * a test can kill -9 the writer at those points. */
-    const char *pause_env = getenv("YT_SNAP_FAULT_PAUSE");
-    double pause = pause_env ? atof(pause_env) : 0;
-    size_t half = pause > 0 ? (size_t)size / 2 : 0;
-    size_t left = (size_t)size;
-    const unsigned char *p = img;
-    while (left > 0) {
-        if (half && (size_t)size - left >= half) {
-            fault_pause(pause);
-            half = 0;
-        }
-        size_t chunk = left < ((size_t)1 << 30) ? left : ((size_t)1 << 30);
-        if (half && chunk > half - ((size_t)size - left))
-            chunk = half - ((size_t)size - left);
-        ssize_t n = write(w->fd, p, chunk);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            yt_errno(e, errno, "%s: write failed after %zu of %zd bytes", w->tmp_path,
-                     (size_t)size - left, size);
-            free(img);
-            goto fail;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
+    size_t total = YT_SNAP_HEADER_BYTES + (size_t)size;
+    seal(img, total);
+    int rc = yt_af_write(&w->af, img, total, e);
     free(img);
-    if (fsync(w->fd) != 0) {
-        yt_errno(e, errno, "%s: fsync failed", w->tmp_path);
-        goto fail;
-    }
-    int fd = w->fd;
-    w->fd = -1;
-    if (close(fd) != 0) {
-        yt_errno(e, errno, "%s: close failed", w->tmp_path);
-        unlink(w->tmp_path);
-        goto fail;
-    }
-    if (pause > 0)
-        fault_pause(pause);
-    if (rename(w->tmp_path, w->final_path) != 0) {
-        yt_errno(e, errno, "%s: cannot rename into place from %s", w->final_path, w->tmp_path);
-        unlink(w->tmp_path);
-        goto fail;
-    }
-    /* From here the new snapshot is in place; a failure below only leaves its
-     * durability across a power cut in doubt. */
-    int rc = yt_fsync_dir_of(w->final_path, e);
-    if (rc != 0)
-        yt_err_prefix(e, "%s: snapshot renamed into place but not made durable", w->final_path);
+    if (rc == 0)
+        rc = yt_af_commit(&w->af, e);
     free(w);
     return rc;
 fail:

@@ -25,7 +25,7 @@ int yt_comm_init(yt_comm **out, int *argc, char ***argv, yt_err *e);
 /* Frees the node-shared memory (collective) and finalizes. */
 void yt_comm_finalize(yt_comm *c);
 /* Ends every rank now (a rank that cannot go on and cannot tell the others). */
-void yt_comm_abort(yt_comm *c, int code);
+_Noreturn void yt_comm_abort(yt_comm *c, int code);
 
 int yt_comm_rank(const yt_comm *c);
 int yt_comm_size(const yt_comm *c);
@@ -77,6 +77,32 @@ int yt_comm_gather_f32(yt_comm *c, const float *piece, float *full, const size_t
 /* And back: every rank's piece from root's full. */
 int yt_comm_scatter_f32(yt_comm *c, const float *full, float *piece, const size_t *counts, int root,
                         yt_err *e);
+
+/* ---- groups: asynchronous all-gathers of host buffers ----
+ * A group is `size` consecutive ranks (rank / size says which), with a
+ * communicator of its own, so that its collectives never match the sums above.
+ * Create and free are collective over ALL ranks; an all-gather is collective
+ * over the group.  All-gathers are started and waited for one by one, by
+ * handle (up to `cap` in flight); a started one may stay in flight while other
+ * collectives run.  counts[0..size) are byte counts in rank order: piece r
+ * lands at the sum of counts[0..r) in all, this rank's comes from `mine` (which
+ * must not overlap all).  Pieces of a multiple of 64 bytes may be larger than
+ * 2 GiB.  Between start and wait neither buffer may be touched; call
+ * yt_comm_group_test between pieces of work so that transfers progress (MPI has
+ * no progress thread).  Times: *inflight_s sums, over the gathers waited for,
+ * the time from start until completion was seen (by a test or the wait);
+ * *waited_s the part spent blocked in waits (what compute waited for). */
+typedef struct yt_comm_group yt_comm_group;
+int yt_comm_group_create(yt_comm *c, int size, int cap, yt_comm_group **out, yt_err *e);
+void yt_comm_group_free(yt_comm_group *g);
+int yt_comm_group_rank(const yt_comm_group *g);
+int yt_comm_group_size(const yt_comm_group *g);
+/* The handle (>= 0), or -1 with a message. */
+int yt_comm_group_iallgatherv(yt_comm_group *g, const void *mine, void *all, const size_t *counts,
+                              yt_err *e);
+int yt_comm_group_test(yt_comm_group *g, yt_err *e);
+int yt_comm_group_wait(yt_comm_group *g, int handle, yt_err *e);
+void yt_comm_group_times(const yt_comm_group *g, double *inflight_s, double *waited_s);
 
 /* ---- device buffers on a GPU: the NCCL backend (collectives/comm_nccl.c) ----
  * Built with --with-nccl.  The NCCL communicator spans the same ranks as this

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 struct yt_comm_reqs {
     yt_comm *c;
@@ -82,7 +83,11 @@ void yt_comm_finalize(yt_comm *c)
     yt_free(c);
 }
 
-void yt_comm_abort(yt_comm *c, int code) { MPI_Abort(c ? c->world : MPI_COMM_WORLD, code); }
+_Noreturn void yt_comm_abort(yt_comm *c, int code)
+{
+    MPI_Abort(c ? c->world : MPI_COMM_WORLD, code);
+    _exit(code); /* MPI_Abort is not declared noreturn */
+}
 
 int yt_comm_rank(const yt_comm *c) { return c->rank; }
 int yt_comm_size(const yt_comm *c) { return c->size; }

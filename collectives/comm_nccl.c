@@ -207,11 +207,13 @@ static int setup_local(struct yt_nccl *s, void *compute_stream, yt_err *e)
 /* Collective over the node: fails (on every rank of the node that has a
  * device) when two ranks of this node are on the same GPU, compared by PCI
  * bus id so that CUDA_VISIBLE_DEVICES cannot hide it.  NCCL does not support
- * that and may hang rather than say so.  (Skipped past 256 ranks a node.) */
+ * that and may hang rather than say so. */
 static int distinct_devices(yt_comm *c, struct yt_nccl *s, int ok, yt_err *e)
 {
-    enum { ID = 32, MAX_LOCAL = 256 };
-    static char all[MAX_LOCAL][ID]; /* one thread calls the communicator */
+    enum { ID = 32 };
+    char (*all)[ID] = yt_alloc((size_t)c->local_size * ID, "the node's PCI bus ids", e);
+    if (!all) /* cannot take part: the node's other ranks would wait for us forever */
+        MPI_Abort(c->world, 1);
     char mine[ID];
     memset(mine, 0, sizeof mine);
     if (ok) {
@@ -222,22 +224,25 @@ static int distinct_devices(yt_comm *c, struct yt_nccl *s, int ok, yt_err *e)
             memset(mine, 0, sizeof mine);
         }
     }
-    if (c->local_size > MAX_LOCAL)
-        return ok ? 0 : -1;
     /* Every rank of the node takes part, even one that failed. */
     int rc = MPI_Allgather(mine, ID, MPI_CHAR, all, ID, MPI_CHAR, c->node);
+    int found = -1;
+    for (int j = 0; ok && rc == MPI_SUCCESS && j < c->local_size && found < 0; j++)
+        if (j != c->local_rank && strncmp(all[j], mine, ID) == 0)
+            found = j;
+    yt_free(all);
     if (!ok)
         return -1;
     if (rc != MPI_SUCCESS)
         return mpi_fail(e, rc, INIT_WHAT, "MPI_Allgather of the PCI bus ids");
-    for (int j = 0; j < c->local_size; j++)
-        if (j != c->local_rank && strncmp(all[j], mine, ID) == 0)
-            return yt_errf(e,
-                           INIT_WHAT ": local ranks %d and %d of this node are both on the GPU at PCI %s "
-                           "(CUDA device %d here): NCCL needs a GPU of its own for each rank; start at "
-                           "most as many ranks per node as there are GPUs",
-                           j < c->local_rank ? j : c->local_rank, j < c->local_rank ? c->local_rank : j,
-                           mine, s->device);
+    int j = found;
+    if (j >= 0)
+        return yt_errf(e,
+                       INIT_WHAT ": local ranks %d and %d of this node are both on the GPU at PCI %s "
+                       "(CUDA device %d here): NCCL needs a GPU of its own for each rank; start at "
+                       "most as many ranks per node as there are GPUs",
+                       j < c->local_rank ? j : c->local_rank, j < c->local_rank ? c->local_rank : j,
+                       mine, s->device);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define YT_ERR_MAX 1024
 
@@ -33,6 +34,13 @@ double yt_wall(void);
 #define YT_HASH_SEED 0xcbf29ce484222325ULL
 uint64_t yt_hash64(const void *data, size_t n, uint64_t seed);
 
+/* Checksum of a large buffer, not a fingerprint: the little-endian 64-bit
+ * words of data (the last one zero-padded) go round-robin into four lanes,
+ * lane = yt_mix64(lane ^ word) from lanes 1, 2, 3, 4; the result is
+ * h = n, then h = yt_mix64(h ^ lane) for each lane in order.  Any change within
+ * one 8-byte word (any single flipped bit) always changes it; ~5 GB/s. */
+uint64_t yt_checksum64(const void *data, size_t n);
+
 /* SplitMix64: a stateless mixer used to derive deterministic random streams. */
 static inline uint64_t yt_mix64(uint64_t x)
 {
@@ -50,11 +58,112 @@ void yt_free(void *p);
 
 /* Reads a whole file into a NUL-terminated buffer (free with free()). */
 int yt_read_file(const char *path, char **out, size_t *len, yt_err *e);
-/* Writes a file atomically: temp file in the same folder, fsync, rename, fsync folder. */
+/* Writes a whole file atomically through yt_afile (below). */
 int yt_write_file_atomic(const char *path, const void *data, size_t len, yt_err *e);
 /* fsync of the folder holding `path` (after a rename into it). */
 int yt_fsync_dir_of(const char *path, yt_err *e);
+/* The next line of f, its '\n' included, NUL-terminated in *buf (grown as
+ * needed, free() it): its length, 0 at the end, -1 on a read error (errno), -2
+ * when the line is longer than max bytes (the rest of it stays unread). */
+long long yt_getline_max(char **buf, size_t *cap, size_t max, FILE *f);
+/* The longest line a text input (JSONL record, paragraph) may have. */
+#define YT_TEXT_LINE_MAX ((size_t)64 << 20)
 /* mkdir -p. */
 int yt_mkdirs(const char *path, yt_err *e);
+
+/* ---- atomic files (common/atomic_file.c) ----
+ * The one way a file that must be whole or absent is written (datasets,
+ * snapshots, safetensors, JSON):
+ *   yt_af_begin   creates the temp file "<path>.tmp.<pid>" beside <path>
+ *                 (O_EXCL, never through a link; a stale one of a dead process
+ *                 with our pid is removed first);
+ *   yt_af_write   appends bytes to it, or a library that writes files by name
+ *                 (HDF5) writes yt_af_temp_path(f) itself and closes it;
+ *   yt_af_commit  fsyncs the temp file, renames it over <path>, fsyncs the
+ *                 folder;
+ *   yt_af_abort   removes the temp file (after commit or abort: a no-op).
+ * What may be replaced: nothing but a regular file (never a symbolic link, a
+ * folder, a FIFO, a device node or a socket), and with opts->magic only a file
+ * of the kind the writer makes; checked at begin and again just before the
+ * rename.  A command also refuses an output that is one of its own inputs
+ * (yt_af_check_not_input, by device and inode, not by name).
+ * Any failing call removes the temp file itself, so <path> is never touched
+ * unless the new file is complete.  A process killed in between leaves the temp
+ * file ("*.tmp.<pid>") for its owner to clean up.  If only the final folder fsync
+ * fails, the new file is in place and the error says so.
+ *
+ * Test seam: opts->hook (NULL in production) is called at fixed points of a
+ * write so that a test can stop or kill the writer there; yieldtune sets it
+ * only from runner/ (see runner/train_state.c).  Library code reads no
+ * environment for it. */
+typedef enum {
+    YT_AF_MID_WRITE,     /* once per file: half of the first yt_af_write's bytes are written */
+    YT_AF_BEFORE_RENAME, /* the temp file is complete and fsynced; <path> is untouched */
+} yt_af_point;
+
+typedef struct yt_af_hook {
+    void (*fn)(yt_af_point at, const char *path, void *ctx);
+    void *ctx;
+} yt_af_hook;
+
+typedef struct yt_af_opts {
+    unsigned mode;            /* permission bits of the new file (before umask); 0 = 0644 */
+    const char *magic;        /* an existing target must hold these bytes (<= 64) ... */
+    size_t magic_len, magic_off; /* ... at this offset (magic NULL: any regular file) */
+    const char *kind;         /* what magic identifies, for messages ("an HDF5 file") */
+    const yt_af_hook *hook;   /* test seam; NULL = none */
+} yt_af_opts;
+
+#define YT_AF_PATH_CAP 4096
+
+typedef struct yt_afile {
+    int fd;                   /* the temp file; -1 when none is open */
+    int live;                 /* the temp file exists and is ours to remove */
+    int mid_done;             /* the YT_AF_MID_WRITE point has passed */
+    yt_af_hook hook;
+    const char *magic, *kind; /* opts' (static strings) */
+    size_t magic_len, magic_off;
+    char path[YT_AF_PATH_CAP];
+    char tmp[YT_AF_PATH_CAP + 32];
+} yt_afile;
+
+/* opts may be NULL (defaults).  On failure f holds no temp file. */
+int yt_af_begin(yt_afile *f, const char *path, const yt_af_opts *opts, yt_err *e);
+int yt_af_write(yt_afile *f, const void *data, size_t n, yt_err *e);
+/* The temp file's name, for a library that writes the file by name. */
+const char *yt_af_temp_path(const yt_afile *f);
+/* Replaces the hook (test seam) of a begun file; NULL removes it. */
+void yt_af_set_hook(yt_afile *f, const yt_af_hook *hook);
+int yt_af_commit(yt_afile *f, yt_err *e);
+void yt_af_abort(yt_afile *f);
+/* ---- folder locks (common/dir_lock.c) ----
+ * An exclusive flock(2) on DIR/lock, held until yt_dirlock_release or the end
+ * of the process: the kernel drops it when the holder exits or dies, so a lock
+ * file left behind locks nothing.  The holder writes "pid P host H since T"
+ * into the file, and a refused taker's message quotes it.
+ * Shared file systems: on NFS (Linux >= 2.6.12) flock is carried out as a
+ * whole-file POSIX lock held by the server (NFSv4 natively, NFSv3 through the
+ * NLM lock manager), so it excludes processes on every client; a mount with
+ * "nolock" or "local_lock=flock|all" makes it node-local, and a client cut off
+ * from the server for longer than the lease (NFSv4: 90 s by default) can lose
+ * the lock without being told.  On Lustre it follows the client mount option:
+ * "flock" cluster-wide, "localflock" this node only, "noflock" refused.  On
+ * other cluster file systems check that flock is coherent across nodes before
+ * relying on it.  Where the file system refuses flock, yt_dirlock_take returns
+ * 1 and holds nothing (the message says why), and the caller decides. */
+typedef struct yt_dirlock {
+    int fd;                 /* -1 when nothing is held */
+    char path[4200];
+} yt_dirlock;
+
+/* Creates DIR (mkdir -p) and takes its lock.  0: held; 1: this file system
+ * does not do flock (nothing held); -1: another process holds it (the message
+ * names DIR and quotes the holder) or an error. */
+int yt_dirlock_take(yt_dirlock *l, const char *dir, yt_err *e);
+void yt_dirlock_release(yt_dirlock *l);
+
+/* 0 unless `out` exists and is the same file or folder (device and inode) as
+ * one of the inputs; an input that does not exist is not compared. */
+int yt_af_check_not_input(const char *out, const char *const *inputs, size_t n, yt_err *e);
 
 #endif

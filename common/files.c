@@ -1,5 +1,5 @@
-/* File helpers.  Atomic replacement is the pattern every durable write uses:
- * write a temp file beside the target, fsync it, rename over, fsync the folder. */
+/* File helpers: whole-file reads, folder fsync, mkdir -p, and the one-call
+ * atomic write (the pattern itself is common/atomic_file.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "common/common.h"
 
@@ -69,48 +69,6 @@ int yt_fsync_dir_of(const char *path, yt_err *e)
     }
     free(copy);
     return 0;
-}
-
-int yt_write_file_atomic(const char *path, const void *data, size_t len, yt_err *e)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return yt_errf(e, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return yt_errno(e, errno, "%s: cannot create", tmp);
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            int err = errno;
-            close(fd);
-            unlink(tmp);
-            return yt_errno(e, err, "%s: write failed", tmp);
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        int err = errno;
-        close(fd);
-        unlink(tmp);
-        return yt_errno(e, err, "%s: fsync failed", tmp);
-    }
-    if (close(fd) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return yt_errno(e, err, "%s: close failed", tmp);
-    }
-    if (rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return yt_errno(e, err, "%s: rename into place failed", path);
-    }
-    return yt_fsync_dir_of(path, e);
 }
 
 int yt_mkdirs(const char *path, yt_err *e)

@@ -133,9 +133,9 @@ int yt_ds_prep_jsonl(const char *in, const char *out, const yt_ds_prep_opts *o,
     docbuf b = {0};
     char *line = NULL;
     size_t cap = 0;
-    ssize_t len;
+    long long len;
     int rc = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    while ((len = yt_getline_max(&line, &cap, YT_TEXT_LINE_MAX, f)) > 0) {
         unsigned long long ln = ++s->lines;
         if (blank(line, (size_t)len))
             continue;
@@ -167,7 +167,10 @@ int yt_ds_prep_jsonl(const char *in, const char *out, const yt_ds_prep_opts *o,
         for (size_t i = 0; i < n; i++)
             s->counted += b.mask[i];
     }
-    if (rc == 0 && ferror(f))
+    if (rc == 0 && len == -2)
+        rc = yt_errf(e, "%s:%llu: a line longer than %zu MiB (not JSONL?)", in,
+                     (unsigned long long)s->lines + 1, YT_TEXT_LINE_MAX >> 20);
+    if (rc == 0 && (len == -1 || ferror(f)))
         rc = yt_errno(e, errno, "%s: read failed after line %llu", in,
                       (unsigned long long)s->lines);
     if (rc == 0 && s->tokens == 0)

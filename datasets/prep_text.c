@@ -289,12 +289,12 @@ static int run_file(prep_ctx *c, const char *in, uint64_t total, yt_err *e)
         fmt = YT_PREP_PLAIN;
     char *line = NULL;
     size_t cap = 0;
-    ssize_t len;
+    long long len;
     unsigned long long ln = 0, para_line = 0;
     uint64_t off = 0;
     yt_tok_text para = {0};
     int rc = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    while ((len = yt_getline_max(&line, &cap, YT_TEXT_LINE_MAX, f)) > 0) {
         ln++;
         c->s->lines++;
         uint64_t line_off = off;
@@ -330,6 +330,12 @@ static int run_file(prep_ctx *c, const char *in, uint64_t total, yt_err *e)
             }
             if (!para.n)
                 para_line = ln;
+            if (para.n + (size_t)len > YT_TEXT_LINE_MAX) {
+                rc = yt_errf(e, "%s:%llu: a paragraph longer than %zu MiB (a text file without "
+                                "blank lines?)",
+                             in, para_line, YT_TEXT_LINE_MAX >> 20);
+                break;
+            }
             if ((rc = yt_tok_text_append(&para, line, (size_t)len, e)) != 0)
                 break;
             continue;
@@ -370,7 +376,10 @@ static int run_file(prep_ctx *c, const char *in, uint64_t total, yt_err *e)
             break;
         }
     }
-    if (rc == 0 && ferror(f))
+    if (rc == 0 && len == -2)
+        rc = yt_errf(e, "%s:%llu: a line longer than %zu MiB (not a text file?)", in, ln + 1,
+                     YT_TEXT_LINE_MAX >> 20);
+    if (rc == 0 && (len == -1 || ferror(f)))
         rc = yt_errno(e, errno, "%s: read failed after line %llu", in, ln);
     if (rc == 0 && para.n) { /* the last paragraph */
         int empty = 0;

@@ -1,5 +1,6 @@
-/* The HDF5 token dataset: streaming writer (temp file, fsync, rename, fsync folder)
- * and the whole-in-memory reader with validation.  See datasets.h for the format. */
+/* The HDF5 token dataset: streaming writer (HDF5 writes the temp file of an
+ * atomic file, common.h, which we then commit) and the whole-in-memory reader
+ * with validation.  See datasets.h for the format. */
 #define _POSIX_C_SOURCE 200809L
 #include "datasets/datasets.h"
 
@@ -82,7 +83,8 @@ static uint64_t combine_fp(uint64_t ht, uint64_t hm, uint64_t ho)
 /* ---- writer ---- */
 
 struct yt_ds_writer {
-    char *path, *tmp;
+    char *path;
+    yt_afile af;          /* HDF5 writes af's temp file by name */
     char *tok_fp, *source;
     uint64_t vocab_size;
     hid_t file, d_tok, d_mask, d_off;
@@ -109,7 +111,6 @@ static char *dup_str(const char *s, yt_err *e)
 static void writer_free(yt_ds_writer *w)
 {
     free(w->path);
-    free(w->tmp);
     free(w->tok_fp);
     free(w->source);
     yt_free(w->tbuf);
@@ -141,16 +142,14 @@ int yt_ds_writer_open(yt_ds_writer **out, const char *path, const yt_ds_writer_o
     w->off_chunk = w->chunk < OFF_CHUNK_MAX ? w->chunk : OFF_CHUNK_MAX;
     w->vocab_size = o->vocab_size;
     w->h_tok = w->h_mask = w->h_off = YT_HASH_SEED;
-    size_t tl = strlen(path) + 32;
+    w->af.fd = -1;
     w->path = dup_str(path, e);
     w->tok_fp = dup_str(o->tokenizer_fingerprint ? o->tokenizer_fingerprint : "none", e);
     w->source = dup_str(o->source, e);
-    w->tmp = malloc(tl);
-    if (!w->path || !w->tok_fp || !w->source || !w->tmp) {
+    if (!w->path || !w->tok_fp || !w->source) {
         writer_free(w);
         return yt_errf(e, "%s: out of memory", path);
     }
-    snprintf(w->tmp, tl, "%s.tmp.%ld", path, (long)getpid());
     w->tbuf = yt_alloc(w->chunk * sizeof *w->tbuf, "dataset token buffer", e);
     w->mbuf = w->tbuf ? yt_alloc(w->chunk, "dataset mask buffer", e) : NULL;
     w->obuf = w->mbuf ? yt_alloc(w->off_chunk * sizeof *w->obuf, "dataset offset buffer", e)
@@ -159,14 +158,20 @@ int yt_ds_writer_open(yt_ds_writer **out, const char *path, const yt_ds_writer_o
         writer_free(w);
         return yt_err_prefix(e, "%s", path);
     }
+    /* Replaces only an HDF5 file (a dataset made before, never a text input). */
+    const yt_af_opts ao = {.magic = "\211HDF\r\n\032\n", .magic_len = 8, .kind = "an HDF5 file"};
+    if (yt_af_begin(&w->af, path, &ao, e) != 0) {
+        writer_free(w);
+        return -1;
+    }
     h5quiet q;
     quiet_on(&q);
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    w->file = H5Fcreate(yt_af_temp_path(&w->af), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) {
         h5why why = h5_why();
         quiet_off(&q);
-        yt_errf(e, "%s: cannot create HDF5 file: %s", w->tmp, why.text);
-        unlink(w->tmp);
+        yt_errf(e, "%s: cannot create HDF5 file: %s", yt_af_temp_path(&w->af), why.text);
+        yt_af_abort(&w->af);
         writer_free(w);
         return -1;
     }
@@ -206,7 +211,7 @@ static int create_datasets(yt_ds_writer *w, int final, yt_err *e)
         bad = "/doc_offsets";
     if (bad) {
         h5why why = h5_why();
-        return yt_errf(e, "%s: %s: cannot create dataset: %s", w->tmp, bad, why.text);
+        return yt_errf(e, "%s: %s: cannot create dataset: %s", yt_af_temp_path(&w->af), bad, why.text);
     }
     return 0;
 }
@@ -241,11 +246,11 @@ static int flush_tokens(yt_ds_writer *w, int final, yt_err *e)
     hsize_t at = w->tok_written;
     if (append(w->d_tok, H5T_NATIVE_UINT32, w->tbuf, w->tn, &w->tok_written) != 0) {
         h5why why = h5_why();
-        return yt_errf(e, "%s: /tokens: write failed: %s", w->tmp, why.text);
+        return yt_errf(e, "%s: /tokens: write failed: %s", yt_af_temp_path(&w->af), why.text);
     }
     if (append(w->d_mask, H5T_NATIVE_UINT8, w->mbuf, w->tn, &at) != 0) {
         h5why why = h5_why();
-        return yt_errf(e, "%s: /loss_mask: write failed: %s", w->tmp, why.text);
+        return yt_errf(e, "%s: /loss_mask: write failed: %s", yt_af_temp_path(&w->af), why.text);
     }
     w->tn = 0;
     return 0;
@@ -258,7 +263,7 @@ static int flush_offsets(yt_ds_writer *w, int final, yt_err *e)
     w->h_off = yt_hash64(w->obuf, w->on * sizeof *w->obuf, w->h_off);
     if (append(w->d_off, H5T_NATIVE_UINT64, w->obuf, w->on, &w->off_written) != 0) {
         h5why why = h5_why();
-        return yt_errf(e, "%s: /doc_offsets: write failed: %s", w->tmp, why.text);
+        return yt_errf(e, "%s: /doc_offsets: write failed: %s", yt_af_temp_path(&w->af), why.text);
     }
     w->on = 0;
     return 0;
@@ -374,22 +379,8 @@ static int write_attrs(yt_ds_writer *w, yt_err *e)
         bad = "content_fingerprint";
     if (bad) {
         h5why why = h5_why();
-        return yt_errf(e, "%s: cannot write attribute '%s': %s", w->tmp, bad, why.text);
+        return yt_errf(e, "%s: cannot write attribute '%s': %s", yt_af_temp_path(&w->af), bad, why.text);
     }
-    return 0;
-}
-
-static int fsync_path(const char *path, yt_err *e)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return yt_errno(e, errno, "%s: cannot open to fsync", path);
-    if (fsync(fd) != 0) {
-        int err = errno;
-        close(fd);
-        return yt_errno(e, err, "%s: fsync failed", path);
-    }
-    close(fd);
     return 0;
 }
 
@@ -401,7 +392,7 @@ void yt_ds_writer_abort(yt_ds_writer *w)
     quiet_on(&q);
     writer_close_ids(w);
     quiet_off(&q);
-    unlink(w->tmp);
+    yt_af_abort(&w->af);
     writer_free(w);
 }
 
@@ -431,19 +422,15 @@ int yt_ds_writer_close(yt_ds_writer *w, yt_err *e)
         w->file = -1;
         if (st < 0) {
             h5why why = h5_why();
-            rc = yt_errf(e, "%s: closing the HDF5 file failed: %s", w->tmp, why.text);
+            rc = yt_errf(e, "%s: closing the HDF5 file failed: %s", yt_af_temp_path(&w->af), why.text);
         }
     }
     quiet_off(&q);
-    if (rc == 0)
-        rc = fsync_path(w->tmp, e);
-    if (rc == 0 && rename(w->tmp, w->path) != 0)
-        rc = yt_errno(e, errno, "%s: rename into place failed", w->path);
     if (rc != 0) {
         yt_ds_writer_abort(w);
         return -1;
     }
-    rc = yt_fsync_dir_of(w->path, e);
+    rc = yt_af_commit(&w->af, e);
     writer_free(w);
     return rc;
 }

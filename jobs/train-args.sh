@@ -8,7 +8,8 @@
 #                               (--KEY V or --KEY=V), else in the --config
 #                               file (KEY = V); status 1 when neither has it
 #   yt_check_train_paths ARGS...  the --config file and the model, data,
-#                               validation data and initial adapter paths
+#                               validation data (each of a comma-separated
+#                               list) and initial adapter paths
 #                               exist; else names the missing one on stderr
 #                               (after "$yt_me: ") and returns 1
 #
@@ -77,16 +78,21 @@ yt_check_train_paths() {
         echo "${yt_me:-yieldtune}: --config $cfg: no such file (or not readable)" >&2
         return 1
     fi
+    local paths
     for key in model data val-data init-adapter; do
         path=$(yt_train_opt "$key" "$@") || continue
         [ -n "$path" ] || continue
-        [ -e "$path" ] && continue
-        what="--$key $path"
-        if [ -n "$cfg" ] && ! yt__opt_on_command_line "$key" "$@"; then
-            what="$key = $path (in $cfg)"
-        fi
-        echo "${yt_me:-yieldtune}: $what: no such file or directory (in $(pwd))" >&2
-        bad=1
+        paths=("$path")
+        [ "$key" = val-data ] && IFS=, read -r -a paths <<< "$path"  # a comma-separated list
+        for path in "${paths[@]}"; do
+            [ -e "$path" ] && continue
+            what="--$key $path"
+            if [ -n "$cfg" ] && ! yt__opt_on_command_line "$key" "$@"; then
+                what="$key = $path (in $cfg)"
+            fi
+            echo "${yt_me:-yieldtune}: $what: no such file or directory (in $(pwd))" >&2
+            bad=1
+        done
     done
     return $bad
 }

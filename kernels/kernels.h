@@ -7,7 +7,9 @@
  * are [T, heads, head_dim] exactly as the projections produce them.
  * Backward functions that feed a residual stream ACCUMULATE into dx (+=);
  * everything else overwrites, as each comment says.
- * One owner of the threads: OpenMP loops here, and OpenBLAS (OpenMP build) inside. */
+ * One owner of the threads: OpenMP loops here, and OpenBLAS (OpenMP build) inside.
+ * The same ops on a GPU: kernels/cuda/kernels_cuda.h (built with --with-cuda);
+ * the optimizer reaches its kernels (yt_k_adamw, yt_kc_adamw) through optim/. */
 #ifndef YT_KERNELS_H
 #define YT_KERNELS_H
 
@@ -21,6 +23,9 @@ int yt_k_get_threads(void);
 /* ---- matrix products (cblas sgemm underneath) ---- */
 /* y[T,out] = x[T,in] W[out,in]^T + beta*y */
 void yt_k_matmul_xwT(float *y, const float *x, const float *W, int T, int in, int out, float beta);
+/* y[out] = W[out,in] x[in] + beta*y: one token (generation), which sgemm would
+ * spend packing W for. */
+void yt_k_matvec(float *y, const float *x, const float *W, int in, int out, float beta);
 /* dx[T,in] = dy[T,out] W[out,in] + beta*dx */
 void yt_k_matmul_dyW(float *dx, const float *dy, const float *W, int T, int in, int out, float beta);
 /* dW[out,in] = alpha * dy[T,out]^T x[T,in] + beta*dW */
@@ -76,6 +81,16 @@ void yt_k_attention_backward(float *dq, float *dk, float *dv, const float *dout,
                              const float *k, const float *v, const float *out, const float *lse,
                              const int32_t *doc, int B, int S, int nh, int nkv, int hd, float *ws);
 
+/* ---- attention of new tokens against a key/value cache (generation) ----
+ * q[T, nh, hd]; k, v: cache rows [rows, nkv, hd].  Token t attends to the
+ * n_keys[t] (>= 1, <= max_keys) rows starting at row start[t] (its sequence's
+ * cache up to its own position, which the caller wrote there first).
+ * out[T, nh, hd] overwritten; scale 1/sqrt(hd); nh % nkv == 0. */
+size_t yt_k_attention_cached_workspace(int max_keys, int threads); /* floats */
+void yt_k_attention_cached(float *out, const float *q, const float *k, const float *v,
+                           const int64_t *start, const int32_t *n_keys, int T, int nh, int nkv, int hd,
+                           int max_keys, float *ws);
+
 /* ---- lm_head fused with cross-entropy, in chunks of tokens ----
  * logits = h[T,C] W[V,C]^T are never held whole: each chunk of `chunk` tokens is
  * computed, turned into loss and gradient, and dropped.
@@ -96,6 +111,13 @@ void yt_k_dropout_backward(float *dx, const float *dout, size_t n, float p, uint
 
 /* ---- elementwise and reductions ---- */
 void yt_k_embed(float *out, const float *table, const int32_t *ids, int T, int C);
+/* A 4-bit frozen weight to fp32 (kernels/cpu/dequant.c): dst[i] =
+ * levels[code_i] * scale_b, b = i / 64, code_i the high nibble of codes[i / 2]
+ * for even i and the low one for odd i, scale_b = map[qabsmax[b]] *
+ * absmax2[b / 256] + offset (QLoRA's NF4 with double-quantised scales, the
+ * parts of model/quant.h's layout; levels 16 floats, map 256). */
+void yt_k_dequant_nf4(float *dst, const uint8_t *codes, const uint8_t *qabsmax, const float *absmax2,
+                      float offset, const float *map, const float *levels, size_t n);
 void yt_k_add_inplace(float *y, const float *x, size_t n);           /* y += x */
 void yt_k_axpy(float *y, float a, const float *x, size_t n);          /* y += a*x */
 void yt_k_scale(float *y, float a, size_t n);                         /* y *= a */

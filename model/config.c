@@ -82,8 +82,13 @@ int yt_config_from_json(yt_config *c, json_t *root, const char *src, yt_err *e)
         json_t *v = json_object_get(root, ids[i]);
         if (json_is_array(v))
             v = json_array_get(v, 0);
-        if (json_is_integer(v))
-            *dst[i] = (int)json_integer_value(v);
+        if (!json_is_integer(v))
+            continue;
+        /* checked before narrowing: 2^40 would otherwise become 0, a real token */
+        json_int_t x = json_integer_value(v);
+        if (x < 0 || x > INT32_MAX)
+            return yt_errf(e, "%s: key '%s' is %lld: not a token id", src, ids[i], (long long)x);
+        *dst[i] = (int)x;
     }
     json_t *rs = json_object_get(root, "rope_scaling");
     if (rs && !json_is_null(rs)) {
@@ -109,23 +114,40 @@ int yt_config_from_json(yt_config *c, json_t *root, const char *src, yt_err *e)
     json_t *act = json_object_get(root, "hidden_act");
     if (act && json_is_string(act) && strcmp(json_string_value(act), "silu") != 0)
         return yt_errf(e, "%s: key 'hidden_act' is '%s'; Llama uses silu", src, json_string_value(act));
-    json_t *bias = json_object_get(root, "attention_bias");
-    if (bias && json_is_true(bias))
-        return yt_errf(e, "%s: key 'attention_bias' is true; biased projections are not supported", src);
+    static const char *const biases[] = {"attention_bias", "mlp_bias"};
+    for (int i = 0; i < 2; i++) {
+        json_t *bias = json_object_get(root, biases[i]);
+        if (bias && !json_is_boolean(bias) && !json_is_null(bias))
+            return yt_errf(e, "%s: key '%s' must be true or false", src, biases[i]);
+        if (bias && json_is_true(bias))
+            return yt_errf(e, "%s: key '%s' is true; biased projections are not supported", src,
+                           biases[i]);
+    }
     return yt_config_validate(c, src, e);
 }
 
 int yt_config_validate(const yt_config *c, const char *src, yt_err *e)
 {
-    struct { const char *key; int v; } pos[] = {
-        {"vocab_size", c->vocab_size}, {"hidden_size", c->hidden_size},
-        {"intermediate_size", c->intermediate_size}, {"num_hidden_layers", c->n_layers},
-        {"num_attention_heads", c->n_heads}, {"num_key_value_heads", c->n_kv_heads},
-        {"head_dim", c->head_dim}, {"max_position_embeddings", c->max_pos},
+    /* Upper bounds far above any Llama (405B: 126 layers, hidden 16384, vocab
+     * 128256) keep every size computed from them (layers * 9 weights, vocab *
+     * hidden, heads * head_dim) well inside the int and size_t they land in. */
+    struct { const char *key; int v, max; } pos[] = {
+        {"vocab_size", c->vocab_size, 1 << 24}, {"hidden_size", c->hidden_size, 1 << 18},
+        {"intermediate_size", c->intermediate_size, 1 << 20},
+        {"num_hidden_layers", c->n_layers, 1 << 12}, {"num_attention_heads", c->n_heads, 1 << 12},
+        {"num_key_value_heads", c->n_kv_heads, 1 << 12}, {"head_dim", c->head_dim, 1 << 12},
+        {"max_position_embeddings", c->max_pos, 1 << 26},
     };
-    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
+    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++) {
         if (pos[i].v <= 0)
             return yt_errf(e, "%s: key '%s' must be positive (got %d)", src, pos[i].key, pos[i].v);
+        if (pos[i].v > pos[i].max)
+            return yt_errf(e, "%s: key '%s' is %d, more than yieldtune accepts (%d)", src, pos[i].key,
+                           pos[i].v, pos[i].max);
+    }
+    if ((int64_t)c->n_heads * c->head_dim > (1 << 18))
+        return yt_errf(e, "%s: num_attention_heads x head_dim = %lld is too large", src,
+                       (long long)c->n_heads * c->head_dim);
     if (c->n_heads % c->n_kv_heads != 0)
         return yt_errf(e, "%s: num_attention_heads (%d) must be a multiple of num_key_value_heads (%d)",
                        src, c->n_heads, c->n_kv_heads);
@@ -288,8 +310,21 @@ int yt_config_preset(yt_config *c, const char *name, yt_err *e)
         c->tie_embeddings = !big;
         c->bos_id = 128000;
         c->eos_id = 128001;
+    } else if (strcmp(name, "llama3-70b") == 0) {
+        /* The shape of Llama 3.1 70B (shape only: benchmarks make its weights on the device). */
+        c->vocab_size = 128256;
+        c->hidden_size = 8192;
+        c->intermediate_size = 28672;
+        c->n_layers = 80;
+        c->n_heads = 64;
+        c->n_kv_heads = 8;
+        c->max_pos = 131072;
+        c->rope_theta = 500000.0f;
+        c->bos_id = 128000;
+        c->eos_id = 128001;
     } else {
-        return yt_errf(e, "unknown preset '%s' (known: tiny, bench-small, llama3-8b, llama3-1b)", name);
+        return yt_errf(e, "unknown preset '%s' (known: tiny, bench-small, llama3-1b, llama3-8b, llama3-70b)",
+                       name);
     }
     c->head_dim = c->hidden_size / c->n_heads;
     return 0;

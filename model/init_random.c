@@ -1,12 +1,15 @@
 /* A random-initialised Llama model folder: weights N(0, 0.02) as Hugging Face
  * initialises them, norm weights 1 + N(0, 0.05) (not exactly 1, so that tests
- * see the norm weights matter), written as config.json + model.safetensors. */
+ * see the norm weights matter), written as config.json + model.safetensors,
+ * config.json marked as random (yt_model_random_init). */
 #include "model/model_internal.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/json.h"
 
 static void fill_normal(float *w, size_t n, float mean, float std, uint64_t seed, const char *name)
 {
@@ -18,6 +21,20 @@ static void fill_normal(float *w, size_t n, float mean, float std, uint64_t seed
         if (i + 1 < n)
             w[i + 1] = mean + std * r * sinf(th);
     }
+}
+
+int yt_model_random_init(const char *model, yt_err *e)
+{
+    if (yt_model_is_gguf(model))
+        return 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", model);
+    json_t *j = yt_json_load_file(path, 0, e);
+    if (!j)
+        return -1;
+    int marked = json_object_get(j, YT_RANDOM_INIT_KEY) != NULL;
+    json_decref(j);
+    return marked;
 }
 
 int yt_model_write_random(const yt_config *c, const char *dir, uint64_t seed, const char *dtype,
@@ -88,6 +105,9 @@ int yt_model_write_random(const yt_config *c, const char *dir, uint64_t seed, co
     if (rc)
         return -1;
     json_t *j = yt_config_to_json(c, torch_dtype);
+    /* The mark yt_model_random_init reads (transformers keeps unknown keys as
+     * attributes of the config, harmlessly). */
+    json_object_set_new(j, YT_RANDOM_INIT_KEY, json_pack("{s:I}", "seed", (json_int_t)seed));
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
     if (!text)

@@ -111,14 +111,19 @@ static void layout_buffers(yt_model *m, float *base, size_t *total)
     *total = off;
 }
 
-static void set_proj_shapes(yt_model *m)
+void yt_lora_proj_dims(const yt_config *c, int p, int *in, int *out)
 {
-    const yt_config *c = &m->cfg;
     int C = c->hidden_size, F = c->intermediate_size;
     int Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim;
-    int ins[YT_NPROJ] = {C, C, C, Q, C, C, F}, outs[YT_NPROJ] = {Q, KV, KV, C, F, F, C};
-    memcpy(m->proj_in, ins, sizeof ins);
-    memcpy(m->proj_out, outs, sizeof outs);
+    const int ins[YT_NPROJ] = {C, C, C, Q, C, C, F}, outs[YT_NPROJ] = {Q, KV, KV, C, F, F, C};
+    *in = ins[p];
+    *out = outs[p];
+}
+
+static void set_proj_shapes(yt_model *m)
+{
+    for (int p = 0; p < YT_NPROJ; p++)
+        yt_lora_proj_dims(&m->cfg, p, &m->proj_in[p], &m->proj_out[p]);
 }
 
 static int model_finish(yt_model *m, const char *dir, yt_err *e);
@@ -131,6 +136,13 @@ int yt_model_open(yt_model **out, const char *dir, const yt_lora_config *lc, int
 
 int yt_model_open_ex(yt_model **out, const char *dir, const yt_lora_config *lc, int micro_batch,
                      int seq_len, const yt_model_alloc *alloc, yt_err *e)
+{
+    return yt_model_open_base(out, dir, lc, micro_batch, seq_len, alloc, NULL, e);
+}
+
+int yt_model_open_base(yt_model **out, const char *dir, const yt_lora_config *lc, int micro_batch,
+                       int seq_len, const yt_model_alloc *alloc, const yt_model_base_opts *bo,
+                       yt_err *e)
 {
     *out = NULL;
     if (lc->rank <= 0)
@@ -170,7 +182,8 @@ int yt_model_open_ex(yt_model **out, const char *dir, const yt_lora_config *lc, 
         m->xent_chunk = m->T;
     if (!m->gg && yt_st_open(&m->st, dir, e) != 0)
         goto fail;
-    if (yt_model_load_weights(m, e) != 0)
+    if (bo && (bo->shard || bo->dtype != YT_BASE_F32) ? yt_base_open(m, bo, e) != 0
+                                                      : yt_model_load_weights(m, e) != 0)
         goto fail;
     if (model_finish(m, dir, e) != 0)
         goto fail;
@@ -217,6 +230,7 @@ static int model_finish(yt_model *m, const char *dir, yt_err *e)
         return -1;
     size_t total = 0;
     layout_buffers(m, NULL, &total);
+    m->arena_bytes = total * sizeof(float);
     m->arena = yt_alloc(total * sizeof(float), "activations and gradients", e);
     if (!m->arena)
         return -1;
@@ -237,6 +251,7 @@ void yt_model_close(yt_model *m)
 {
     if (!m)
         return;
+    yt_base_close(m);
     if (m->st)
         yt_st_close(m->st);
     yt_gg_close(m->gg);
@@ -282,11 +297,15 @@ static int polled_stop(yt_model *m) { return m->poll && !m->eval && m->poll(m->p
 static int forward_layers(yt_model *m, const int32_t *inputs, uint64_t seed)
 {
     const yt_config *c = &m->cfg;
-    int T = m->T, C = c->hidden_size, F = c->intermediate_size;
-    yt_k_embed(m->acts[0].x_in, m->embed, inputs, T, C);
-    for (int l = 0; l < c->n_layers; l++) {
+    int T = m->T, C = c->hidden_size, F = c->intermediate_size, L = c->n_layers;
+    yt_base_prefetch(m, 0);
+    if (yt_base_embed(m, m->acts[0].x_in, inputs))
+        return -1;
+    for (int l = 0; l < L; l++) {
         yt_layer_acts *a = &m->acts[l];
         const yt_layer_weights *w = &m->lw[l];
+        if (yt_base_layer(m, l, l + 1 < L ? l + 1 : m->base.head_unit))
+            return -1;
         float *x_out = l + 1 < c->n_layers ? m->acts[l + 1].x_in : m->x_final;
         yt_k_rmsnorm_forward(a->xn1, a->rstd1, a->x_in, w->attn_norm, T, C, c->rms_eps);
         yt_proj_forward(m, l, YT_Q, a->q, a->xn1, 0.0f, seed);
@@ -321,6 +340,8 @@ static int backward_layers(yt_model *m, uint64_t seed, yt_layer_done_fn done, vo
     for (int l = c->n_layers - 1; l >= 0; l--) {
         yt_layer_acts *a = &m->acts[l];
         const yt_layer_weights *w = &m->lw[l];
+        if (yt_base_layer(m, l, l - 1))
+            return -1;
         /* MLP block: dx is d(x_out), which is also d(x_mid) through the residual. */
         yt_proj_backward(m, l, YT_DOWN, m->dh, m->dx, a->h, 0.0f, seed);
         yt_k_swiglu_backward(m->dg, m->du, m->dh, a->g, a->u, (size_t)T * F);
@@ -344,12 +365,23 @@ static int backward_layers(yt_model *m, uint64_t seed, yt_layer_done_fn done, vo
     return 0;
 }
 
+/* The end of a pass that was given up (abandoned, or a gather failed):
+ * nothing stays in flight. */
+static double given_up(yt_model *m)
+{
+    yt_base_drain(m);
+    return NAN;
+}
+
 double yt_model_forward_backward(yt_model *m, const int32_t *inputs, const int32_t *targets,
                                  const float *weight, uint64_t seed, yt_layer_done_fn done, void *ctx)
 {
     const yt_config *c = &m->cfg;
     if (forward_layers(m, inputs, seed))
-        return NAN;
+        return given_up(m);
+    const float *head = yt_base_head(m);
+    if (!head)
+        return given_up(m);
     /* The lm_head pass is the longest stretch without a layer boundary (a
      * third of the step's FLOPs): it is cut into chunk-sized calls with a poll
      * between them, so a deadline can stop it too. */
@@ -357,35 +389,47 @@ double yt_model_forward_backward(yt_model *m, const int32_t *inputs, const int32
     size_t C = (size_t)c->hidden_size;
     for (int t0 = 0; t0 < m->T; t0 += m->xent_chunk) {
         int n = m->T - t0 < m->xent_chunk ? m->T - t0 : m->xent_chunk;
-        loss += yt_k_lmhead_xent(m->dtmp + (size_t)t0 * C, m->xn_final + (size_t)t0 * C, m->lm_head,
+        loss += yt_k_lmhead_xent(m->dtmp + (size_t)t0 * C, m->xn_final + (size_t)t0 * C, head,
                                  targets + t0, weight + t0, n, c->hidden_size, c->vocab_size,
                                  m->xent_chunk, m->ws_xent);
         if (polled_stop(m))
-            return NAN;
+            return given_up(m);
     }
+    /* The next pass's embedding comes in while backward runs. */
+    yt_base_prefetch(m, m->base.embed_unit);
     if (backward_layers(m, seed, done, ctx))
-        return NAN;
+        return given_up(m);
     return loss;
 }
 
-/* Forward without dropout (evaluation, logits). */
-static void forward_eval(yt_model *m, const int32_t *inputs)
+/* Forward without dropout (evaluation, logits): the lm_head in fp32, or
+ * NULL when a gather failed. */
+static const float *forward_eval(yt_model *m, const int32_t *inputs)
 {
     m->eval = 1;
-    forward_layers(m, inputs, 0);
+    int rc = forward_layers(m, inputs, 0);
     m->eval = 0;
+    const float *head = rc ? NULL : yt_base_head(m);
+    if (!head)
+        yt_base_drain(m);
+    return head;
 }
 
 double yt_model_forward_loss(yt_model *m, const int32_t *inputs, const int32_t *targets,
                              const float *weight)
 {
-    forward_eval(m, inputs);
-    return yt_k_lmhead_xent(NULL, m->xn_final, m->lm_head, targets, weight, m->T,
-                            m->cfg.hidden_size, m->cfg.vocab_size, m->xent_chunk, m->ws_xent);
+    const float *head = forward_eval(m, inputs);
+    if (!head)
+        return NAN;
+    double loss = yt_k_lmhead_xent(NULL, m->xn_final, head, targets, weight, m->T, m->cfg.hidden_size,
+                                   m->cfg.vocab_size, m->xent_chunk, m->ws_xent);
+    yt_base_prefetch(m, m->base.embed_unit);
+    return loss;
 }
 
 void yt_model_logits(yt_model *m, const int32_t *inputs, float *out)
 {
-    forward_eval(m, inputs);
-    yt_k_matmul_xwT(out, m->xn_final, m->lm_head, m->T, m->cfg.hidden_size, m->cfg.vocab_size, 0.0f);
+    const float *head = forward_eval(m, inputs);
+    if (head)
+        yt_k_matmul_xwT(out, m->xn_final, head, m->T, m->cfg.hidden_size, m->cfg.vocab_size, 0.0f);
 }

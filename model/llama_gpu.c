@@ -33,6 +33,15 @@ struct yt_gmodel {
     const uint16_t *embed16, *head16;
     const uint16_t **pw16;         /* [L * YT_NPROJ] */
     float *norms;                  /* [L][2][C] attention, mlp; then final [C] */
+    /* --base-dtype nf4 (UNTESTED on a GPU): every layer's projections as
+     * stored (model/quant.h), the one being computed decoded into scratch16;
+     * pw16 of every layer points into scratch16. */
+    unsigned char *q4;
+    size_t q4_layer, q4_off[YT_NPROJ], s16_off[YT_NPROJ];
+    yt_q_layout q4_lay[YT_NPROJ];
+    uint16_t *scratch16;
+    float *q4_tables;              /* NF4 levels [16], then the dynamic map [256] */
+    int decoded;                   /* the layer in scratch16, -1 none */
     /* one float arena for everything else */
     float *arena;
     size_t arena_bytes, w16_bytes, ctx_ws_bytes;
@@ -146,7 +155,7 @@ static size_t w16_elems(const yt_gmodel *g, int tied)
 {
     const yt_config *c = g->cfg;
     size_t n = (size_t)c->vocab_size * c->hidden_size * (tied ? 1 : 2);
-    for (int p = 0; p < YT_NPROJ; p++)
+    for (int p = 0; g->o.base != YT_GBASE_NF4 && p < YT_NPROJ; p++)
         n += (size_t)g->L * g->host->proj_in[p] * g->host->proj_out[p];
     return n;
 }
@@ -163,13 +172,92 @@ static int upload_bf16(yt_gmodel *g, uint16_t *dst16, const float *src, size_t n
     return 0;
 }
 
+/* ---- an NF4 base (UNTESTED on a GPU) ---- */
+
+static size_t proj_n(const yt_gmodel *g, int p) { return (size_t)g->host->proj_in[p] * g->host->proj_out[p]; }
+
+/* Layer l's projections into scratch16 (nothing when they are there). */
+static int decode_layer(yt_gmodel *g, int l, yt_err *e)
+{
+    if (!g->q4 || g->decoded == l)
+        return 0;
+    for (int p = 0; p < YT_NPROJ; p++) {
+        const unsigned char *t = g->q4 + (size_t)l * g->q4_layer + g->q4_off[p];
+        const yt_q_layout *ly = &g->q4_lay[p];
+        K(yt_kc_dequant_nf4_bf16(g->kc, g->scratch16 + g->s16_off[p], t + ly->codes, t + ly->qabsmax,
+                                 (const float *)(t + ly->absmax2), (const float *)(t + ly->offset),
+                                 g->q4_tables + 16, g->q4_tables, proj_n(g, p), e));
+    }
+    g->decoded = l;
+    return 0;
+}
+
+/* Every layer's stored projections: the host's units (--base-dtype nf4), or
+ * one random layer encoded on the host and copied into every layer. */
+static int load_nf4(yt_gmodel *g, int random, yt_err *e)
+{
+    const yt_model *m = g->host;
+    size_t s16 = 0;
+    g->q4_layer = 0;
+    g->decoded = -1;
+    for (int p = 0; p < YT_NPROJ; p++) {
+        yt_q_layout_of(YT_BASE_NF4, proj_n(g, p), &g->q4_lay[p]);
+        g->q4_off[p] = g->q4_layer;
+        g->q4_layer += g->q4_lay[p].bytes;
+        g->s16_off[p] = s16;
+        s16 += (proj_n(g, p) + 127) & ~(size_t)127;
+    }
+    if (!random && !(m->base.mode == YT_BASE_STORED && m->base.dtype == YT_BASE_NF4))
+        return yt_errf(e, "the GPU's NF4 base needs the host model opened with --base-dtype nf4 (unsharded)");
+    K(yt_kc_malloc((void **)&g->q4, g->q4_layer * (size_t)g->L, "NF4 base weights", e));
+    K(yt_kc_malloc((void **)&g->scratch16, s16 * sizeof(uint16_t), "decoded layer (bf16)", e));
+    K(yt_kc_malloc((void **)&g->q4_tables, (16 + 256) * sizeof(float), "NF4 tables", e));
+    float tables[16 + 256];
+    memcpy(tables, yt_nf4_levels, sizeof yt_nf4_levels);
+    yt_q_dynamic_map(tables + 16);
+    K(yt_kc_upload(g->kc, g->q4_tables, tables, sizeof tables, e));
+    for (int l = 0; l < g->L; l++)
+        for (int p = 0; p < YT_NPROJ; p++)
+            g->pw16[l * YT_NPROJ + p] = g->scratch16 + g->s16_off[p];
+    if (!random) {
+        for (int l = 0; l < g->L; l++) {
+            const unsigned char *unit = m->base.store + m->base.store_off[l];
+            for (int p = 0; p < YT_NPROJ; p++)
+                K(yt_kc_upload(g->kc, g->q4 + (size_t)l * g->q4_layer + g->q4_off[p],
+                               unit + m->base.part_off[2 + p], g->q4_lay[p].bytes, e));
+        }
+        return 0;
+    }
+    /* Uniform(-a, a) weights as the bf16 random fill, a = 0.02 sqrt(3). */
+    size_t most = 0;
+    for (int p = 0; p < YT_NPROJ; p++)
+        most = proj_n(g, p) > most ? proj_n(g, p) : most;
+    float *x = malloc(most * sizeof(float));
+    unsigned char *q = malloc(g->q4_layer);
+    int rc = x && q ? 0 : yt_errf(e, "out of host memory for a random NF4 layer");
+    for (int p = 0; rc == 0 && p < YT_NPROJ; p++) {
+        for (size_t i = 0; i < proj_n(g, p); i++)
+            x[i] = 0.02f * sqrtf(3.0f) * (2.0f * yt_u01(yt_mix64(g->o.random_seed ^ (i * 8 + (size_t)p))) - 1.0f);
+        rc = yt_q_encode(YT_BASE_NF4, q + g->q4_off[p], x, proj_n(g, p), e);
+    }
+    if (rc == 0)
+        rc = yt_kc_upload(g->kc, g->q4, q, g->q4_layer, e);
+    for (int l = 1; rc == 0 && l < g->L; l++)
+        rc = yt_kc_copy(g->kc, g->q4 + (size_t)l * g->q4_layer, g->q4, g->q4_layer, e);
+    free(x);
+    free(q);
+    return rc;
+}
+
 static int load_weights(yt_gmodel *g, yt_err *e)
 {
     const yt_config *c = g->cfg;
     const yt_model *m = g->host;
     size_t C = (size_t)c->hidden_size, V = (size_t)c->vocab_size;
     int random = g->o.random_seed != 0;
-    int tied = random ? c->tie_embeddings : m->lm_head == m->embed;
+    int tied = random ? c->tie_embeddings
+               : m->base.mode != YT_BASE_DIRECT ? m->base.head_unit == m->base.embed_unit
+                                                : m->lm_head == m->embed;
     size_t n16 = w16_elems(g, tied);
     g->w16_bytes = n16 * sizeof(uint16_t);
     K(yt_kc_malloc((void **)&g->w16, g->w16_bytes, "bf16 base weights", e));
@@ -186,15 +274,30 @@ static int load_weights(yt_gmodel *g, yt_err *e)
         g->head16 = w;
         w += V * C;
     }
-    for (int l = 0; l < g->L; l++)
+    for (int l = 0; g->o.base != YT_GBASE_NF4 && l < g->L; l++)
         for (int p = 0; p < YT_NPROJ; p++) {
             g->pw16[l * YT_NPROJ + p] = w;
             w += (size_t)m->proj_in[p] * m->proj_out[p];
         }
+    if (g->o.base == YT_GBASE_NF4 && load_nf4(g, random, e))
+        return -1;
     if (random) {
         /* std 0.02 like Hugging Face's initializer; norms 1. */
         K(yt_kc_fill_uniform_bf16(g->kc, g->w16, n16, 0.02f * sqrtf(3.0f), g->o.random_seed, e));
         K(yt_kc_fill_f32(g->kc, g->norms, ((size_t)g->L * 2 + 1) * C, 1.0f, e));
+        return yt_kc_sync(g->kc, e);
+    }
+    if (g->o.base == YT_GBASE_NF4) {
+        /* embedding / lm_head as the host stores them (bf16), norms from its units */
+        const yt_base *b = &m->base;
+        K(yt_kc_upload(g->kc, (uint16_t *)g->embed16, b->store + b->store_off[b->embed_unit], V * C * 2, e));
+        if (!tied)
+            K(yt_kc_upload(g->kc, (uint16_t *)g->head16, b->store + b->store_off[b->head_unit], V * C * 2, e));
+        for (int l = 0; l < g->L; l++)
+            for (int k = 0; k < 2; k++)
+                K(yt_kc_upload(g->kc, g->norms + ((size_t)l * 2 + (size_t)k) * C,
+                               b->store + b->store_off[l] + b->part_off[k], C * sizeof(float), e));
+        K(yt_kc_upload(g->kc, g->norms + (size_t)g->L * 2 * C, m->final_norm, C * sizeof(float), e));
         return yt_kc_sync(g->kc, e);
     }
     size_t chunk = (size_t)16 << 20;
@@ -232,6 +335,9 @@ void yt_gmodel_free(yt_gmodel *g)
     yt_kc_free(g->arena);
     yt_kc_free(g->w16);
     yt_kc_free(g->norms);
+    yt_kc_free(g->q4);
+    yt_kc_free(g->scratch16);
+    yt_kc_free(g->q4_tables);
     yt_kc_ctx_destroy(g->kc);
     free(g->pw16);
     free(g->x_in);
@@ -250,8 +356,10 @@ int yt_gmodel_create(yt_gmodel **out, yt_model *host, int micro_batch, int seq_l
     if (seq_len > c->max_pos)
         return yt_errf(e, "--seq-len %d exceeds the model's max_position_embeddings (%d)", seq_len,
                        c->max_pos);
-    if (!o->random_seed && !host->embed)
+    if (!o->random_seed && !host->embed && host->base.mode == YT_BASE_DIRECT)
         return yt_errf(e, "the GPU model needs base weights (the model was opened without them)");
+    if (!o->random_seed && o->base != YT_GBASE_NF4 && host->base.mode != YT_BASE_DIRECT)
+        return yt_errf(e, "the GPU's bf16 base needs the host model's fp32 weights (open it with --base-dtype f32)");
     if (o->attention != YT_GATT_GEMM && o->attention != YT_GATT_FLASH)
         return yt_errf(e, "unknown attention kernel %d", o->attention);
     if (c->head_dim % 2 || c->head_dim / 2 > 1024)
@@ -321,8 +429,10 @@ fail:
 yt_kc_ctx *yt_gmodel_ctx(yt_gmodel *g) { return g->kc; }
 size_t yt_gmodel_device_bytes(const yt_gmodel *g)
 {
+    size_t s16 = g->q4 ? g->s16_off[YT_NPROJ - 1] + proj_n(g, YT_NPROJ - 1) : 0;
     return g->arena_bytes + g->w16_bytes + g->ctx_ws_bytes +
-           ((size_t)g->L * 2 + 1) * g->cfg->hidden_size * sizeof(float);
+           ((size_t)g->L * 2 + 1) * g->cfg->hidden_size * sizeof(float) +
+           (g->q4 ? g->q4_layer * (size_t)g->L + s16 * sizeof(uint16_t) + (16 + 256) * sizeof(float) : 0);
 }
 float *yt_gmodel_params(yt_gmodel *g) { return g->params; }
 float *yt_gmodel_grads(yt_gmodel *g) { return g->grads; }
@@ -458,6 +568,7 @@ static int layer_forward(yt_gmodel *g, int l, gacts *a, uint64_t seed, yt_err *e
     int T = g->T, C = c->hidden_size, F = c->intermediate_size;
     const float *x_in = g->x_in[l];
     float *x_out = g->x_in[l + 1];
+    K(decode_layer(g, l, e));
     K(yt_kc_rmsnorm_forward(g->kc, a->xn1, a->rstd1, x_in, norm_w(g, l, 0), T, C, c->rms_eps, e));
     K(proj_forward(g, a, l, YT_Q, a->q, a->xn1, 0.0f, seed, e));
     K(proj_forward(g, a, l, YT_K, a->k, a->xn1, 0.0f, seed, e));
@@ -480,6 +591,7 @@ static int layer_backward(yt_gmodel *g, int l, gacts *a, uint64_t seed, yt_err *
 {
     const yt_config *c = g->cfg;
     int T = g->T, C = c->hidden_size, F = c->intermediate_size;
+    K(decode_layer(g, l, e));
     K(proj_backward(g, a, l, YT_DOWN, g->dh, g->dx, a->h, 0.0f, seed, e));
     K(yt_kc_swiglu_backward(g->kc, g->dg, g->du, g->dh, a->g, a->u, (size_t)T * F, e));
     K(proj_backward(g, a, l, YT_GATE, g->dtmp, g->dg, a->xn2, 0.0f, seed, e));

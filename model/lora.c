@@ -13,7 +13,11 @@ const char *const yt_proj_names[YT_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_pr
                                              "gate_proj", "up_proj", "down_proj"};
 const char *const yt_proj_short[YT_NPROJ] = {"q", "k", "v", "o", "gate", "up", "down"};
 
-static const char *proj_module(int p) { return p <= YT_O ? "self_attn" : "mlp"; }
+void yt_lora_name(char name[96], int layer, int p, int is_b)
+{
+    snprintf(name, 96, "layers.%d.%s.%s.lora_%c", layer, p <= YT_O ? "self_attn" : "mlp",
+             yt_proj_names[p], is_b ? 'B' : 'A');
+}
 
 int yt_lora_parse_targets(const char *s, unsigned *targets, yt_err *e)
 {
@@ -73,8 +77,7 @@ int yt_lora_layout(yt_model *m, yt_err *e)
             m->lora_index[l * YT_NPROJ + p] = i;
             for (int b = 0; b < 2; b++, i++) {
                 yt_lora_tensor *t = &m->lt[i];
-                snprintf(t->name, sizeof t->name, "layers.%d.%s.%s.lora_%c", l, proj_module(p),
-                         yt_proj_names[p], b ? 'B' : 'A');
+                yt_lora_name(t->name, l, p, b);
                 t->layer = l;
                 t->proj = p;
                 t->is_b = b;
@@ -123,6 +126,7 @@ void yt_model_lora_init(yt_model *m, uint64_t seed)
 void yt_proj_forward(yt_model *m, int l, int p, float *y, const float *x, float beta, uint64_t seed)
 {
     int T = m->T, in = m->proj_in[p], out = m->proj_out[p], r = m->lora.rank;
+    yt_base_progress(m);
     yt_k_matmul_xwT(y, x, m->lw[l].w[p], T, in, out, beta);
     const float *A = yt_lora_A(m, l, p);
     if (!A)
@@ -142,6 +146,7 @@ void yt_proj_backward(yt_model *m, int l, int p, float *dx, const float *dy, con
                       float beta, uint64_t seed)
 {
     int T = m->T, in = m->proj_in[p], out = m->proj_out[p], r = m->lora.rank;
+    yt_base_progress(m);
     yt_k_matmul_dyW(dx, dy, m->lw[l].w[p], T, in, out, beta);
     int i = m->lora_index[l * YT_NPROJ + p];
     if (i < 0)

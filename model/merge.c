@@ -19,73 +19,8 @@
 
 #define ADAPTER_PREFIX "base_model.model."
 
-/* The adapter settings merge needs, read from adapter_config.json. */
-typedef struct adapter_cfg {
-    int rank;
-    double alpha;
-    int rslora;
-    json_t *targets; /* array of module names, or NULL when a pattern string */
-} adapter_cfg;
-
-static int key_is_empty(json_t *v)
-{
-    return !v || json_is_null(v) || (json_is_object(v) && json_object_size(v) == 0) ||
-           (json_is_array(v) && json_array_size(v) == 0);
-}
-
-static int read_adapter_config(adapter_cfg *c, json_t **root, const char *path, yt_err *e)
-{
-    json_t *j = yt_json_load_file(path, 0, e);
-    *root = j;
-    if (!j)
-        return -1;
-    if (!json_is_object(j))
-        return yt_errf(e, "%s: not a JSON object", path);
-    json_t *v = json_object_get(j, "peft_type");
-    if (v && !(json_is_string(v) && strcmp(json_string_value(v), "LORA") == 0))
-        return yt_errf(e, "%s: key 'peft_type' is not \"LORA\" (only LoRA adapters merge)", path);
-    v = json_object_get(j, "r");
-    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > INT_MAX)
-        return yt_errf(e, "%s: key 'r' missing or not a positive integer", path);
-    c->rank = (int)json_integer_value(v);
-    v = json_object_get(j, "lora_alpha");
-    if (!json_is_number(v))
-        return yt_errf(e, "%s: key 'lora_alpha' missing or not a number", path);
-    c->alpha = json_number_value(v);
-    v = json_object_get(j, "use_rslora");
-    if (v && !json_is_boolean(v))
-        return yt_errf(e, "%s: key 'use_rslora' is not true/false", path);
-    c->rslora = json_is_true(v);
-    v = json_object_get(j, "bias");
-    if (v && !(json_is_string(v) && strcmp(json_string_value(v), "none") == 0))
-        return yt_errf(e, "%s: key 'bias' is not \"none\" (adapter biases are not supported)", path);
-    static const char *const must_be_false[] = {"use_dora", "fan_in_fan_out"};
-    for (size_t i = 0; i < sizeof must_be_false / sizeof must_be_false[0]; i++) {
-        v = json_object_get(j, must_be_false[i]);
-        if (v && !json_is_false(v) && !json_is_null(v))
-            return yt_errf(e, "%s: key '%s' is set (not supported by merge)", path, must_be_false[i]);
-    }
-    static const char *const must_be_empty[] = {"modules_to_save", "rank_pattern", "alpha_pattern",
-                                                "layers_to_transform", "layer_replication"};
-    for (size_t i = 0; i < sizeof must_be_empty / sizeof must_be_empty[0]; i++)
-        if (!key_is_empty(json_object_get(j, must_be_empty[i])))
-            return yt_errf(e, "%s: key '%s' is set (not supported by merge)", path, must_be_empty[i]);
-    v = json_object_get(j, "target_modules");
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            if (!json_is_string(json_array_get(v, i)))
-                return yt_errf(e, "%s: key 'target_modules' holds a non-string", path);
-        c->targets = v;
-    } else if (json_is_string(v)) {
-        c->targets = NULL; /* a regular expression or "all-linear": not checked */
-    } else {
-        return yt_errf(e, "%s: key 'target_modules' missing or not a list", path);
-    }
-    return 0;
-}
-
 /* "model.layers.0.self_attn.q_proj": is its last component a target? */
-static int module_targeted(const adapter_cfg *c, const char *module)
+static int module_targeted(const yt_peft_config *c, const char *module)
 {
     if (!c->targets)
         return 1;
@@ -232,7 +167,7 @@ static int ends_with(const char *s, const char *suffix)
 
 /* Pairs the adapter's lora_A/lora_B tensors with base weights; by_base[i] is
  * the item of base tensor i (NULL when it is copied unchanged). */
-static int match_adapter(const yt_st_set *ad, const base_model *base, const adapter_cfg *c,
+static int match_adapter(const yt_st_set *ad, const base_model *base, const yt_peft_config *c,
                          const char *apath, merge_item *items, merge_item **by_base, int *n_items,
                          yt_err *e)
 {
@@ -374,7 +309,7 @@ int yt_merge_peft(const char *model_dir, const char *adapter_dir, const char *ou
                               "safe_serialization=True", bin);
         return yt_errno(e, errno, "%s", apath);
     }
-    adapter_cfg ac = {0};
+    yt_peft_config ac = {0};
     json_t *acj = NULL;
     yt_st_set *ad = NULL;
     base_model base = {0};
@@ -383,7 +318,7 @@ int yt_merge_peft(const char *model_dir, const char *adapter_dir, const char *ou
     merge_item *items = NULL;
     merge_item **by_base = NULL;
     int rc = -1, n_items = 0;
-    if (read_adapter_config(&ac, &acj, cpath, e) || yt_st_open(&ad, apath, e) ||
+    if (yt_peft_read_config(&ac, &acj, cpath, e) || yt_st_open(&ad, apath, e) ||
         base_open(&base, model_dir, e))
         goto out;
     size_t nb = base_count(&base);

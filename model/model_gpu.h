@@ -18,12 +18,18 @@
 #include "model/model.h"
 
 enum { YT_GATT_GEMM = 0, YT_GATT_FLASH = 1 };
+/* How the frozen projections are kept on the GPU: bf16, or (UNTESTED on a GPU
+ * so far: it compiles) NF4 as model/quant.h stores it -- from a host model
+ * opened with --base-dtype nf4, or random -- each layer decoded into one bf16
+ * scratch right before its products (forward, recompute and backward). */
+enum { YT_GBASE_BF16 = 0, YT_GBASE_NF4 = 1 };
 
 typedef struct yt_gmodel_opts {
     int device;          /* CUDA device */
     int recompute;       /* keep only each layer's input; redo its forward in backward */
     int attention;       /* YT_GATT_GEMM (cuBLAS tensor cores) or YT_GATT_FLASH (CUDA cores) */
     uint64_t random_seed;/* 0: base weights from the host model; else random on the device */
+    int base;            /* YT_GBASE_BF16 or YT_GBASE_NF4 */
 } yt_gmodel_opts;
 
 typedef struct yt_gmodel yt_gmodel;

@@ -5,6 +5,7 @@
 
 #include "common/json.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,18 +125,16 @@ static int check_adapter_config(const yt_model *m, const char *dir, yt_err *e)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-    json_t *j = yt_json_load_file(path, 0, e);
-    if (!j)
-        return -1;
-    int rc = 0;
-    json_t *r = json_object_get(j, "r"), *a = json_object_get(j, "lora_alpha");
-    json_t *rs = json_object_get(j, "use_rslora");
-    if (!json_is_integer(r) || json_integer_value(r) != m->lora.rank)
-        rc = yt_errf(e, "%s: key 'r' is not %d (the --lora-rank of this run)", path, m->lora.rank);
-    else if (!json_is_number(a) || (float)json_number_value(a) != m->lora.alpha)
-        rc = yt_errf(e, "%s: key 'lora_alpha' is not %g (the --lora-alpha of this run)", path,
-                     (double)m->lora.alpha);
-    else if (json_is_true(rs) != (m->lora.rslora != 0))
+    yt_peft_config c;
+    json_t *j = NULL;
+    int rc = yt_peft_read_config(&c, &j, path, e);
+    if (rc == 0 && c.rank != m->lora.rank)
+        rc = yt_errf(e, "%s: key 'r' is %d, not %d (the --lora-rank of this run)", path, c.rank,
+                     m->lora.rank);
+    else if (rc == 0 && (float)c.alpha != m->lora.alpha)
+        rc = yt_errf(e, "%s: key 'lora_alpha' is %g, not %g (the --lora-alpha of this run)", path,
+                     c.alpha, (double)m->lora.alpha);
+    else if (rc == 0 && c.rslora != (m->lora.rslora != 0))
         rc = yt_errf(e, "%s: key 'use_rslora' differs from --rslora of this run", path);
     json_decref(j);
     return rc;
@@ -156,8 +155,14 @@ int yt_model_load_peft(yt_model *m, const char *dir, yt_err *e)
         char key[160];
         snprintf(key, sizeof key, PEFT_PREFIX "%s.weight", t->name);
         int64_t shape[2] = {t->rows, t->cols};
+        size_t n = (size_t)t->rows * t->cols;
         rc = yt_st_expect_shape(s, key, 2, shape, e) ||
-             yt_st_read_f32(s, key, m->params + t->offset, (size_t)t->rows * t->cols, e);
+             yt_st_read_f32(s, key, m->params + t->offset, n, e);
+        /* a NaN here would surface steps later as "loss is nan" naming nothing */
+        for (size_t k = 0; !rc && k < n; k++)
+            if (!isfinite(m->params[t->offset + k]))
+                rc = yt_errf(e, "%s: tensor '%s' holds %g at element %zu", path, key,
+                             (double)m->params[t->offset + k], k);
     }
     /* Tensors this model has no place for would be silently dropped: refuse. */
     if (!rc && yt_st_count(s) != (size_t)m->n_lt)

@@ -379,7 +379,7 @@ static int open_file(yt_st_set *s, const char *path, yt_err *e)
             return yt_errf(e, "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] run past "
                            "the end of the %" PRIu64 "-byte data section (truncated file?)",
                            path, t[i].name, t[i].offset, t[i].offset + t[i].nbytes, data_len);
-    if (nt)
+    if (nt > 1) /* qsort must not see the NULL table of a header without tensors */
         qsort(t, nt, sizeof *t, cmp_offset);
     uint64_t prev = 0;
     for (size_t i = 0; i < nt; i++) {

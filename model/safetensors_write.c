@@ -1,16 +1,13 @@
 /* safetensors writer: collects borrowed tensors and metadata, then streams one
- * file through a temp file + fsync + rename + folder fsync. */
+ * file through an atomic file (common.h: temp file, fsync, rename, folder fsync). */
 #define _POSIX_C_SOURCE 200809L
 #include "model/safetensors.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct wentry {
     char *name;
@@ -151,33 +148,16 @@ int yt_st_writer_meta(yt_st_writer *w, const char *key, const char *value, yt_er
     return 0;
 }
 
-/* Buffered output to one descriptor. */
+/* Buffered output to one atomic file. */
 typedef struct wout {
-    int fd;
-    const char *tmp;
+    yt_afile *f;
     unsigned char *buf;
     size_t len, cap;
 } wout;
 
-static int put_direct(wout *o, const void *p, size_t n, yt_err *e)
-{
-    const unsigned char *c = p;
-    while (n > 0) {
-        ssize_t r = write(o->fd, c, n);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return yt_errno(e, errno, "%s: write failed", o->tmp);
-        }
-        c += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static int flush_out(wout *o, yt_err *e)
 {
-    int rc = put_direct(o, o->buf, o->len, e);
+    int rc = yt_af_write(o->f, o->buf, o->len, e);
     o->len = 0;
     return rc;
 }
@@ -190,7 +170,7 @@ static int put(wout *o, const void *p, size_t n, yt_err *e)
         if (flush_out(o, e) != 0)
             return -1;
         if (n > o->cap)
-            return put_direct(o, p, n, e);
+            return yt_af_write(o->f, p, n, e);
     }
     memcpy(o->buf + o->len, p, n);
     o->len += n;
@@ -298,23 +278,22 @@ int yt_st_writer_write(yt_st_writer *w, const char *path, yt_err *e)
         free(order);
         return yt_err_prefix(e, "%s", path);
     }
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        free(order);
-        free(header);
-        return yt_errf(e, "%s: path too long", path);
-    }
-    wout o = {.fd = -1, .tmp = tmp, .cap = 1u << 20};
+    yt_afile f;
+    wout o = {.f = &f, .cap = 1u << 20};
     o.buf = malloc(o.cap);
     int rc = -1;
     if (!o.buf) {
-        yt_errf(e, "%s: out of memory", path);
-        goto out;
+        free(order);
+        free(header);
+        return yt_errf(e, "%s: out of memory", path);
     }
-    o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (o.fd < 0) {
-        yt_errno(e, errno, "%s: cannot create", tmp);
-        goto out;
+    /* Replaces only a safetensors file: its JSON header starts after the length. */
+    const yt_af_opts ao = {.magic = "{", .magic_len = 1, .magic_off = 8, .kind = "a safetensors file"};
+    if (yt_af_begin(&f, path, &ao, e) != 0) {
+        free(order);
+        free(header);
+        free(o.buf);
+        return -1;
     }
     uint64_t h64 = hlen;
     if (put(&o, &h64, 8, e) != 0 || put(&o, header, hlen, e) != 0)
@@ -326,31 +305,11 @@ int yt_st_writer_write(yt_st_writer *w, const char *path, yt_err *e)
         }
     if (flush_out(&o, e) != 0)
         goto out;
-    if (fsync(o.fd) != 0) {
-        yt_errno(e, errno, "%s: fsync failed", tmp);
-        goto out;
-    }
-    int fd = o.fd;
-    o.fd = -1;
-    if (close(fd) != 0) {
-        yt_errno(e, errno, "%s: close failed", tmp);
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        yt_errno(e, errno, "%s: rename into place failed", path);
-        goto out;
-    }
-    rc = yt_fsync_dir_of(path, e);
+    rc = yt_af_commit(&f, e);
+out:
+    yt_af_abort(&f);
     free(order);
     free(header);
     free(o.buf);
     return rc;
-out:
-    if (o.fd >= 0)
-        close(o.fd);
-    unlink(tmp);
-    free(order);
-    free(header);
-    free(o.buf);
-    return -1;
 }

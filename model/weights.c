@@ -7,16 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct wspec {
-    char name[128];
-    const float **dst;
-    int ndim;
-    int64_t shape[2];
-} wspec;
-
 /* Fingerprint from shapes and a strided sample of each tensor's values: cheap
  * even for 8B models, and any real change of the weights changes it. */
-static uint64_t sample_hash(uint64_t h, const char *name, const float *w, size_t n)
+uint64_t yt_weights_sample_hash(uint64_t h, const char *name, const float *w, size_t n)
 {
     h = yt_hash64(name, strlen(name), h);
     h = yt_hash64(&n, sizeof n, h);
@@ -26,7 +19,7 @@ static uint64_t sample_hash(uint64_t h, const char *name, const float *w, size_t
     return h;
 }
 
-static int w_has(const yt_model *m, const char *name)
+int yt_weights_has(const yt_model *m, const char *name)
 {
     return m->gg ? yt_gg_llama_find(m->gg, name) != NULL : yt_st_find(m->st, name) != NULL;
 }
@@ -37,61 +30,79 @@ static int w_expect(const yt_model *m, const char *name, int ndim, const int64_t
                  : yt_st_expect_shape(m->st, name, ndim, shape, e);
 }
 
-static const float *w_view(const yt_model *m, const char *name)
+const float *yt_weights_view(const yt_model *m, const char *name)
 {
     return m->gg ? yt_gg_llama_f32_view(m->gg, &m->cfg, name) : yt_st_f32_view(m->st, name);
 }
 
-static int w_read(const yt_model *m, const char *name, float *dst, size_t n, yt_err *e)
+int yt_weights_read(const yt_model *m, const char *name, float *dst, size_t n, yt_err *e)
 {
     return m->gg ? yt_gg_llama_read_f32(m->gg, &m->cfg, name, dst, n, e)
                  : yt_st_read_f32(m->st, name, dst, n, e);
 }
 
-int yt_model_load_weights(yt_model *m, yt_err *e)
+size_t yt_wspec_count(const yt_wspec *w)
+{
+    return (size_t)w->shape[0] * (size_t)(w->ndim == 2 ? w->shape[1] : 1);
+}
+
+int yt_weights_table(yt_model *m, yt_wspec **out, int *count, yt_err *e)
 {
     const yt_config *c = &m->cfg;
-    int nw = 3 + 9 * c->n_layers;
-    wspec *ws = yt_alloc(sizeof(wspec) * (size_t)nw, "weight table", e);
-    m->lw = yt_alloc(sizeof(yt_layer_weights) * (size_t)c->n_layers, "layer weights", e);
-    if (!ws || !m->lw) {
-        yt_free(ws);
+    int nw = 3 + 9 * c->n_layers, L = c->n_layers;
+    yt_wspec *ws = yt_alloc(sizeof(yt_wspec) * (size_t)nw, "weight table", e);
+    *out = ws;
+    if (!ws)
         return -1;
-    }
     int n = 0;
-#define SPEC(ptr, nd, d0, d1, ...)                                                                  \
+#define SPEC(ptr, u, pt, nd, d0, d1, ...)                                                           \
     do {                                                                                           \
         snprintf(ws[n].name, sizeof ws[n].name, __VA_ARGS__);                                       \
         ws[n].dst = (ptr);                                                                         \
+        ws[n].unit = (u);                                                                          \
+        ws[n].part = (pt);                                                                         \
         ws[n].ndim = (nd);                                                                         \
         ws[n].shape[0] = (d0);                                                                     \
         ws[n].shape[1] = (d1);                                                                     \
         n++;                                                                                       \
     } while (0)
-    SPEC(&m->embed, 2, c->vocab_size, c->hidden_size, "model.embed_tokens.weight");
-    SPEC(&m->final_norm, 1, c->hidden_size, 0, "model.norm.weight");
-    int have_head = w_has(m, "lm_head.weight");
+    SPEC(&m->embed, L, 0, 2, c->vocab_size, c->hidden_size, "model.embed_tokens.weight");
+    SPEC(&m->final_norm, -1, 0, 1, c->hidden_size, 0, "model.norm.weight");
+    int have_head = yt_weights_has(m, "lm_head.weight");
     if (!c->tie_embeddings || have_head)
-        SPEC(&m->lm_head, 2, c->vocab_size, c->hidden_size, "lm_head.weight");
-    for (int l = 0; l < c->n_layers; l++) {
-        yt_layer_weights *L = &m->lw[l];
-        SPEC(&L->attn_norm, 1, c->hidden_size, 0, "model.layers.%d.input_layernorm.weight", l);
-        SPEC(&L->mlp_norm, 1, c->hidden_size, 0, "model.layers.%d.post_attention_layernorm.weight", l);
+        SPEC(&m->lm_head, L + 1, 0, 2, c->vocab_size, c->hidden_size, "lm_head.weight");
+    for (int l = 0; l < L; l++) {
+        yt_layer_weights *lw = &m->lw[l];
+        SPEC(&lw->attn_norm, l, 0, 1, c->hidden_size, 0, "model.layers.%d.input_layernorm.weight", l);
+        SPEC(&lw->mlp_norm, l, 1, 1, c->hidden_size, 0, "model.layers.%d.post_attention_layernorm.weight", l);
         for (int p = 0; p < YT_NPROJ; p++)
-            SPEC(&L->w[p], 2, m->proj_out[p], m->proj_in[p], "model.layers.%d.%s.%s.weight", l,
-                 p <= YT_O ? "self_attn" : "mlp", yt_proj_names[p]);
+            SPEC(&lw->w[p], l, 2 + p, 2, m->proj_out[p], m->proj_in[p], "model.layers.%d.%s.%s.weight",
+                 l, p <= YT_O ? "self_attn" : "mlp", yt_proj_names[p]);
     }
 #undef SPEC
-    /* Pass 1: check shapes, count what needs converting. */
-    size_t convert = 0;
-    for (int i = 0; i < n; i++) {
-        if (w_expect(m, ws[i].name, ws[i].ndim, ws[i].shape, e) != 0) {
-            yt_free(ws);
+    *count = n;
+    /* Every shape checked before anything is allocated or read. */
+    for (int i = 0; i < n; i++)
+        if (w_expect(m, ws[i].name, ws[i].ndim, ws[i].shape, e) != 0)
             return -1;
-        }
-        if (!w_view(m, ws[i].name))
-            convert += (size_t)ws[i].shape[0] * (size_t)(ws[i].ndim == 2 ? ws[i].shape[1] : 1);
+    return 0;
+}
+
+int yt_model_load_weights(yt_model *m, yt_err *e)
+{
+    const yt_config *c = &m->cfg;
+    yt_wspec *ws = NULL;
+    int n = 0;
+    m->lw = yt_alloc(sizeof(yt_layer_weights) * (size_t)c->n_layers, "layer weights", e);
+    if (!m->lw || yt_weights_table(m, &ws, &n, e)) {
+        yt_free(ws);
+        return -1;
     }
+    /* Count what needs converting. */
+    size_t convert = 0;
+    for (int i = 0; i < n; i++)
+        if (!yt_weights_view(m, ws[i].name))
+            convert += yt_wspec_count(&ws[i]);
     if (m->alloc) {
         void *mem = NULL;
         int fill = 0;
@@ -119,11 +130,11 @@ int yt_model_load_weights(yt_model *m, yt_err *e)
     size_t off = 0;
     int ok = 1;
     for (int i = 0; i < n; i++) {
-        size_t cnt = (size_t)ws[i].shape[0] * (size_t)(ws[i].ndim == 2 ? ws[i].shape[1] : 1);
-        const float *v = w_view(m, ws[i].name);
+        size_t cnt = yt_wspec_count(&ws[i]);
+        const float *v = yt_weights_view(m, ws[i].name);
         if (!v) {
             float *dst = m->converted + off;
-            if (m->converted_filled && w_read(m, ws[i].name, dst, cnt, e) != 0) {
+            if (m->converted_filled && yt_weights_read(m, ws[i].name, dst, cnt, e) != 0) {
                 ok = 0;
                 break;
             }
@@ -145,8 +156,7 @@ int yt_model_load_weights(yt_model *m, yt_err *e)
     }
     uint64_t h = yt_config_hash(c);
     for (int i = 0; i < n; i++) {
-        size_t cnt = (size_t)ws[i].shape[0] * (size_t)(ws[i].ndim == 2 ? ws[i].shape[1] : 1);
-        h = sample_hash(h, ws[i].name, *ws[i].dst, cnt);
+        h = yt_weights_sample_hash(h, ws[i].name, *ws[i].dst, yt_wspec_count(&ws[i]));
     }
     if (!m->lm_head)
         m->lm_head = m->embed;

@@ -1,7 +1,10 @@
 /* yieldtune init-model: a random Llama model folder from a preset, with every
- * config field overridable, for tests, benchmarks and the demo. */
+ * config field overridable, for tests, benchmarks and the demo; or its
+ * config.json alone (--shape-only, and always for llama3-70b, whose weights
+ * benchmarks make on the device: bench/gpu_step). */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/model.h"
@@ -13,7 +16,7 @@ typedef struct init_opts {
     int preset, dtype, rope_scaling; /* CHOICE indices */
     long seed;
     int vocab_size, hidden_size, intermediate_size, layers, heads, kv_heads, head_dim, max_pos;
-    int tie;
+    int tie, shape_only;
     float rope_theta, rms_eps, rope_factor, rope_low, rope_high;
     int rope_orig_max;
 } init_opts;
@@ -22,8 +25,8 @@ typedef struct init_opts {
 #define S(f) sizeof(((init_opts *)0)->f)
 static const yt_opt init_table[] = {
     {"preset", YT_OPT_CHOICE, O(preset), 0, "tiny", 0, 0,
-     "tiny|bench-small|llama3-1b|llama3-8b", 0, NULL,
-     "architecture preset"},
+     "tiny|bench-small|llama3-1b|llama3-8b|llama3-70b", 0, NULL,
+     "architecture preset (llama3-70b: shape only)"},
     {"out", YT_OPT_STR, O(out), S(out), NULL, 0, 0, NULL, YT_OPT_REQUIRED, "DIR",
      "model folder to write (config.json, model.safetensors)"},
     {"seed", YT_OPT_LONG, O(seed), 0, "1", 0, 0, NULL, 0, NULL, "random seed of the weights"},
@@ -51,12 +54,36 @@ static const yt_opt init_table[] = {
      "llama3 low_freq_factor"},
     {"rope-high-freq-factor", YT_OPT_FLOAT, O(rope_high), 0, "4", 0, 1e6, NULL, 0, NULL,
      "llama3 high_freq_factor"},
+    {"shape-only", YT_OPT_BOOL, O(shape_only), 0, "false", 0, 0, NULL, 0, NULL,
+     "write config.json alone, no weights (implied by --preset llama3-70b)"},
     {"rope-original-max", YT_OPT_INT, O(rope_orig_max), 0, "8192", 1, 16777216, NULL, 0, NULL,
      "llama3 original_max_position_embeddings"},
     YT_OPT_END,
 };
 #undef O
 #undef S
+
+/* DIR/config.json alone (atomically), DIR created. */
+static int write_config(const yt_config *c, const char *dir, const char *dtype, yt_err *e)
+{
+    static const char *const torch_names[][2] = {{"f32", "float32"}, {"bf16", "bfloat16"}, {"f16", "float16"}};
+    const char *td = "float32";
+    for (size_t i = 0; i < sizeof torch_names / sizeof torch_names[0]; i++)
+        if (strcmp(dtype, torch_names[i][0]) == 0)
+            td = torch_names[i][1];
+    if (yt_mkdirs(dir, e))
+        return -1;
+    json_t *j = yt_config_to_json(c, td);
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!text)
+        return yt_errf(e, "out of memory writing %s/config.json", dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    int rc = yt_write_file_atomic(path, text, strlen(text), e);
+    free(text);
+    return rc;
+}
 
 int yt_cmd_init_model(int argc, char **argv)
 {
@@ -100,10 +127,18 @@ int yt_cmd_init_model(int argc, char **argv)
     }
     if (c.eos_id >= c.vocab_size) c.eos_id = c.vocab_size - 1;
     if (c.bos_id >= c.vocab_size) c.bos_id = 0;
+    int shape_only = o.shape_only || strcmp(preset, "llama3-70b") == 0;
     if (yt_config_validate(&c, "init-model", &e) ||
-        yt_model_write_random(&c, o.out, (uint64_t)o.seed, dtype, &e)) {
+        (shape_only ? write_config(&c, o.out, dtype, &e)
+                    : yt_model_write_random(&c, o.out, (uint64_t)o.seed, dtype, &e))) {
         yt_report("init-model: %s", e.msg);
         return YT_EXIT_FAIL;
+    }
+    if (shape_only) {
+        printf("wrote %s/config.json (shape only, no weights): llama, %d layers, hidden %d, %d heads / %d kv, "
+               "ffn %d, vocab %d\n", o.out, c.n_layers, c.hidden_size, c.n_heads, c.n_kv_heads,
+               c.intermediate_size, c.vocab_size);
+        return YT_EXIT_OK;
     }
     printf("wrote %s: llama, %d layers, hidden %d, %d heads / %d kv, ffn %d, vocab %d, %s\n", o.out,
            c.n_layers, c.hidden_size, c.n_heads, c.n_kv_heads, c.intermediate_size, c.vocab_size,

@@ -1,6 +1,8 @@
 /* yieldtune inspect: what a snapshot holds (root attributes with their values,
- * tensors with shapes and sizes, totals) and whether it verifies; or, for a
- * run folder, its snapshots with step and valid/invalid. */
+ * tensors with shapes and sizes, totals) and whether it is valid: it verifies
+ * (checkpoint/) and passes the content rule train and export apply
+ * (runner/snapshot_check.h); or, for a run folder, its snapshots with step and
+ * valid/invalid. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include "checkpoint/checkpoint.h"
 #include "runner/options.h"
 #include "runner/runner.h"
+#include "runner/snapshot_check.h"
 
 typedef struct inspect_opts {
     int quiet;
@@ -163,14 +166,15 @@ static int inspect_snapshot(const char *path, int quiet)
                    l.g[i].bytes);
         printf("%s\n", l.ng ? ")" : "");
     }
-    int ok = yt_snap_verify(s, &e) == 0;
+    int ok = yt_train_snap_validate(s, yt_train_snap_name_step(path), NULL, &e) == 0;
     yt_snap_close(s);
     if (!ok) {
         printf("verify: FAILED\n");
         yt_report("inspect: does not verify: %s", e.msg);
         return YT_EXIT_FAIL;
     }
-    printf("verify: ok (complete, every tensor matches its checksum and hash)\n");
+    printf("verify: ok (whole-file checksum, complete, every tensor matches its checksum and "
+           "hash, resume values consistent)\n");
     return YT_EXIT_OK;
 }
 
@@ -202,12 +206,11 @@ static int inspect_run(const char *run)
         const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
         yt_snap *s = NULL;
         int64_t step = -1;
-        int ok = yt_snap_open(&s, path, &e) == 0 && yt_snap_verify(s, &e) == 0 &&
-                 yt_snap_get_attr_i64(s, "step", &step, &e) == 0;
-        if (ok && step != steps[i]) {
-            yt_errf(&e, "attribute 'step' is %lld but the file name says %ld", (long long)step, steps[i]);
-            ok = 0;
-        }
+        yt_train_snap_facts k;
+        int ok = yt_snap_open(&s, path, &e) == 0 &&
+                 yt_train_snap_validate(s, steps[i], &k, &e) == 0;
+        if (ok)
+            step = k.step;
         yt_snap_close(s);
         if (ok) {
             printf("  %s  step %-8lld valid    %lld bytes\n", base, (long long)step, fsize);
@@ -240,7 +243,8 @@ int yt_cmd_inspect(int argc, char **argv)
     static const yt_cmd_spec spec = {
         "inspect", "yieldtune inspect SNAPSHOT.h5 | RUN",
         "SNAPSHOT: prints its root attributes with values, its tensors with shapes\n"
-        "and sizes, totals, and whether it verifies (complete, checksums, hashes).\n"
+        "and sizes, totals, and whether it is valid: whole-file checksum, complete,\n"
+        "tensor checksums and hashes, and the values a resume uses consistent.\n"
         "RUN (or a snapshots folder): lists its snapshots with step and valid/invalid.\n"
         "Exit 0 when the snapshot (every snapshot of RUN) verifies, 1 when not.",
         inspect_table, 1, 1, "one snapshot file or RUN folder"};

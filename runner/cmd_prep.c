@@ -146,6 +146,34 @@ static void show_example(void *ctx, const char *file, uint64_t line, const uint3
     fflush(stdout);
 }
 
+/* --out and its validation file must not be files prep reads (compared by
+ * device and inode: another spelling or a hard link is the same file). */
+static int check_outputs(const prep_opts *o, const char *const *ins, size_t n_in, const char *val,
+                         yt_err *e)
+{
+    static const char *const model_files[] = {"tokenizer.json", "config.json",
+                                              "tokenizer_config.json"};
+    char extra[3][8300];
+    const char *inputs[MAX_INPUTS + 8];
+    size_t n = 0;
+    for (size_t i = 0; i < n_in; i++)
+        inputs[n++] = ins[i];
+    if (o->tokenizer[0])
+        inputs[n++] = o->tokenizer;
+    if (o->model[0]) {
+        inputs[n++] = o->model;
+        for (int i = 0; i < 3; i++) {
+            snprintf(extra[i], sizeof extra[i], "%s/%s", o->model, model_files[i]);
+            inputs[n++] = extra[i];
+        }
+    }
+    if (yt_af_check_not_input(o->out, inputs, n, e))
+        return yt_err_prefix(e, "--out");
+    if (val[0] && yt_af_check_not_input(val, inputs, n, e))
+        return yt_err_prefix(e, "the validation output");
+    return 0;
+}
+
 static void summary(const char *path, const yt_ds_prep_summary *p)
 {
     printf("wrote %s: %llu documents, %llu tokens, %.1f%% counted toward the loss\n", path,
@@ -272,6 +300,11 @@ int yt_cmd_prep(int argc, char **argv)
         yt_chat_free(chat);
         yt_tok_free(tok);
         return YT_EXIT_USAGE;
+    }
+    if (check_outputs(&o, ins, n_in, val, &e) != 0) {
+        yt_report("prep: %s", e.msg);
+        yt_tok_free(tok);
+        return YT_EXIT_FAIL;
     }
     yt_ds_prep_text_summary s;
     rc = yt_ds_prep_text(ins, n_in, o.out, val[0] ? val : NULL, &po, &s, &e);

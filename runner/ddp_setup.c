@@ -67,12 +67,12 @@ static int weights_barrier(int ok, void *ctx, yt_err *e)
     return 0;
 }
 
-const yt_model_alloc *yt_ddp_weights_alloc(yt_ddp *d, yt_comm *c)
+const yt_model_alloc *yt_ddp_weights_alloc(yt_ddp *d, yt_comm *c, int shared)
 {
     d->comm = c;
     d->rank = yt_comm_rank(c);
     d->world = yt_comm_size(c);
-    if (d->world == 1)
+    if (d->world == 1 || !shared)
         return NULL;
     d->weights_alloc = (yt_model_alloc){.alloc = weights_alloc, .barrier = weights_barrier, .ctx = d};
     return &d->weights_alloc;
@@ -199,6 +199,8 @@ static void fill_info(const yt_ddp *d, yt_ddp_rank_info *ri)
     ri->converted_bytes = (int64_t)yt_model_converted_bytes(d->model);
     ri->converted_filled = yt_model_converted_filled(d->model);
     ri->converted_shared = d->weights_shared;
+    ri->base_bytes = (int64_t)yt_model_base_bytes(d->model);
+    ri->base_work_bytes = (int64_t)yt_model_base_work_bytes(d->model);
     if (gethostname(ri->host, sizeof ri->host) != 0)
         snprintf(ri->host, sizeof ri->host, "?");
     ri->host[sizeof ri->host - 1] = '\0';
@@ -320,17 +322,33 @@ void yt_ddp_config_json(const yt_ddp *d, json_t *j)
     for (int r = 0; r < d->world; r++) {
         const yt_ddp_rank_info *ri = &d->ranks[r];
         json_array_append_new(
-            a, json_pack("{s:i, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "rank", ri->rank,
+            a, json_pack("{s:i, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:I}", "rank", ri->rank,
                          "host", ri->host, "local_rank", ri->local_rank, "threads", ri->threads,
                          "cpus_allowed", ri->cpus_allowed, "vm_rss_kb", (json_int_t)ri->vm_rss_kb,
                          "rss_anon_kb", (json_int_t)ri->rss_anon_kb, "rss_file_kb",
                          (json_int_t)ri->rss_file_kb, "rss_shmem_kb", (json_int_t)ri->rss_shmem_kb,
                          "converted_weights_bytes", (json_int_t)ri->converted_bytes,
                          "converted_weights_filled", ri->converted_filled, "converted_weights_shared",
-                         ri->converted_shared));
+                         ri->converted_shared, "base_weight_bytes", (json_int_t)ri->base_bytes,
+                         "base_work_bytes", (json_int_t)ri->base_work_bytes));
     }
     json_object_set_new(j, "zero_shards", json_integer(d->zero ? d->world : 0));
     json_object_set_new(j, "ranks", a);
+}
+
+double yt_ddp_node_memory_per_rank(const yt_comm *c)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemTotal: %lld", &kb) == 1)
+            break;
+    fclose(f);
+    int local = yt_comm_local_size(c) > 0 ? yt_comm_local_size(c) : 1;
+    return (double)kb * 1024.0 / local;
 }
 
 int yt_ddp_default_threads(const yt_comm *c)

@@ -26,6 +26,8 @@ typedef struct yt_ddp_rank_info {
     int64_t converted_bytes;    /* fp32 copy of BF16/F16 base weights this rank uses */
     int32_t converted_filled;   /* this rank converted them (owns the copy or filled the shared one) */
     int32_t converted_shared;   /* the copy is node-shared memory */
+    int64_t base_bytes;         /* base weights resident on this rank (its pieces with --shard-base) */
+    int64_t base_work_bytes;    /* gather buffers and decode scratch */
     char host[64];
 } yt_ddp_rank_info;
 
@@ -42,10 +44,11 @@ typedef struct yt_ddp {
 } yt_ddp;
 
 /* Provider of node-shared converted base weights for yt_model_open_ex; NULL
- * when world is 1 (the model keeps its own copy).  Collective through the
+ * when world is 1 or not `shared` (the model keeps its own memory, as it does
+ * with --base-dtype other than f32 or --shard-base).  Collective through the
  * model: a rank that fails before the model asked for memory must call
  * yt_ddp_weights_settle so that every rank makes the same calls. */
-const yt_model_alloc *yt_ddp_weights_alloc(yt_ddp *d, yt_comm *c);
+const yt_model_alloc *yt_ddp_weights_alloc(yt_ddp *d, yt_comm *c, int shared);
 void yt_ddp_weights_settle(yt_ddp *d);
 
 /* Collective, after every rank's setup succeeded: rank 0's resolved options
@@ -60,5 +63,7 @@ void yt_ddp_config_json(const yt_ddp *d, json_t *j);
 /* Threads per rank when --threads is 0: the node's cores over its ranks, and
  * no more than the CPUs this rank is bound to. */
 int yt_ddp_default_threads(const yt_comm *c);
+/* This node's memory (MemTotal) over its ranks, in bytes (0 if unknown). */
+double yt_ddp_node_memory_per_rank(const yt_comm *c);
 
 #endif

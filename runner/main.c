@@ -17,6 +17,8 @@ static const struct {
     {"train", yt_cmd_train, "LoRA fine-tune a model on a dataset (under mpirun or alone)"},
     {"export", yt_cmd_export, "write a snapshot's LoRA weights as a PEFT adapter"},
     {"inspect", yt_cmd_inspect, "show what a snapshot holds and whether it verifies"},
+    {"generate", yt_cmd_generate, "text from a model and a LoRA adapter (greedy or sampled, batched)"},
+    {"eval", yt_cmd_eval, "mean loss and perplexity over datasets (with an adapter or a run)"},
     {"merge", yt_cmd_merge, "merge a PEFT adapter into its base model (Hugging Face folder)"},
     {"report", yt_cmd_report, "goodput of a run: where its rented time went (text, JSON, plot)"},
 };

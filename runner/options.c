@@ -154,42 +154,19 @@ static char *trim(char *s)
 #define CONFIG_LINE_MAX 8192
 #define CONFIG_FILE_MAX (1 << 20)
 
-/* One line into buf (without its newline): 1, 0 at the end, -1 when longer
- * than cap - 1 bytes, -2 on a NUL byte. */
-static int read_line(FILE *f, char *buf, size_t cap, long *total)
-{
-    size_t n = 0;
-    int c;
-    while ((c = getc(f)) != EOF) {
-        ++*total;
-        if (c == '\n')
-            break;
-        if (c == '\0')
-            return -2;
-        if (n + 1 >= cap)
-            return -1;
-        buf[n++] = (char)c;
-    }
-    buf[n] = '\0';
-    return c == EOF && n == 0 ? 0 : 1;
-}
-
 static int parse_file(const yt_opt *table, void *dst, const char *path, yt_err *e)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return yt_errno(e, errno, "--config %s", path);
-    char line[CONFIG_LINE_MAX];
-    long total = 0;
-    int lineno = 0, rc = 0, got;
-    while ((got = read_line(f, line, sizeof line, &total)) != 0) {
+    char *line = NULL;
+    size_t cap = 0;
+    long long len, total = 0;
+    int lineno = 0, rc = 0;
+    while ((len = yt_getline_max(&line, &cap, CONFIG_LINE_MAX, f)) > 0) {
         lineno++;
-        if (got == -1) {
-            rc = yt_errf(e, "%s:%d: line longer than %d bytes: not a config file", path, lineno,
-                         CONFIG_LINE_MAX - 1);
-            break;
-        }
-        if (got == -2) {
+        total += len;
+        if (strlen(line) != (size_t)len) {
             rc = yt_errf(e, "%s:%d: a NUL byte: not a config file", path, lineno);
             break;
         }
@@ -225,8 +202,12 @@ static int parse_file(const yt_opt *table, void *dst, const char *path, yt_err *
         if ((rc = yt_opts_set(table, dst, key, val, where, e)) != 0)
             break;
     }
-    if (rc == 0 && ferror(f))
+    if (rc == 0 && len == -2)
+        rc = yt_errf(e, "%s:%d: line longer than %d bytes: not a config file", path, lineno + 1,
+                     CONFIG_LINE_MAX);
+    if (rc == 0 && (len == -1 || ferror(f)))
         rc = yt_errno(e, errno, "--config %s", path);
+    free(line);
     fclose(f);
     return rc;
 }
@@ -266,6 +247,7 @@ int yt_opts_parse(const yt_opt *table, void *dst, int argc, char **argv, int fir
     }
     /* Pass 2: the command line. */
     int only_pos = 0;
+    char listed[256] = {0}; /* LIST options already given on the command line */
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (only_pos || strncmp(a, "--", 2) != 0 || a[2] == '\0') {
@@ -303,6 +285,19 @@ int yt_opts_parse(const yt_opt *table, void *dst, int argc, char **argv, int fir
         }
         if (o->flags & YT_OPT_CONFIG)
             continue;
+        size_t k = (size_t)(o - table);
+        if ((o->flags & YT_OPT_LIST) && o->type == YT_OPT_STR && k < sizeof listed && listed[k]) {
+            char *cur = (char *)dst + o->offset;
+            size_t n = strlen(cur);
+            if (n + 1 + strlen(v) >= o->size)
+                return yt_errf(e, "%s: values too long together (at most %zu characters)", where,
+                               o->size - 1);
+            cur[n] = ',';
+            strcpy(cur + n + 1, v);
+            continue;
+        }
+        if (k < sizeof listed)
+            listed[k] = 1;
         if (yt_opts_set(table, dst, name, v, where, e))
             return -1;
     }

@@ -17,6 +17,8 @@ enum {
     YT_OPT_REQUIRED = 1,   /* must be given (argv or config file) */
     YT_OPT_CONFIG = 2,     /* this option names the config file */
     YT_OPT_NOSAVE = 4,     /* not written into the resolved config */
+    YT_OPT_LIST = 8,       /* STR: given again on the command line, the values are joined
+                            * with ',' (a config file's value is replaced, not joined) */
 };
 
 /* INT, BOOL and CHOICE fill an int (CHOICE: the index of the value in

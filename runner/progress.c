@@ -69,15 +69,20 @@ static void fmt_eta(char *buf, size_t n, double s)
 
 int yt_progress_step(yt_progress *p, const yt_step_metrics *m, yt_err *e)
 {
-    char val[64] = "";
+    char val[64] = "", gather[96] = "";
+    const char *more = isfinite(m->val_loss) && m->val_more_json ? m->val_more_json : "";
+    const char *more_text = isfinite(m->val_loss) && m->val_more_text ? m->val_more_text : "";
     if (isfinite(m->val_loss))
         snprintf(val, sizeof val, ",\"val_loss\":%.9g", m->val_loss);
+    if (m->gather_s > 0) /* --shard-base */
+        snprintf(gather, sizeof gather, ",\"gather_s\":%.6f,\"exposed_gather_s\":%.6f", m->gather_s,
+                 m->exposed_gather_s);
     if (fprintf(p->metrics,
-                "{\"step\":%ld,\"loss\":%.9g%s,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens\":%lld,"
+                "{\"step\":%ld,\"loss\":%.9g%s%s,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens\":%lld,"
                 "\"step_tokens\":%lld,\"counted_tokens\":%.0f,\"step_time_s\":%.6f,\"tokens_per_s\":%.2f,"
-                "\"comm_s\":%.6f,\"exposed_comm_s\":%.6f,\"time\":%.3f}\n",
-                m->step, m->loss, val, m->lr, m->grad_norm, m->tokens, m->step_tokens, m->counted,
-                m->step_time_s, m->tokens_per_s, m->comm_s, m->exposed_comm_s, yt_wall()) < 0 ||
+                "\"comm_s\":%.6f,\"exposed_comm_s\":%.6f%s,\"time\":%.3f}\n",
+                m->step, m->loss, val, more, m->lr, m->grad_norm, m->tokens, m->step_tokens, m->counted,
+                m->step_time_s, m->tokens_per_s, m->comm_s, m->exposed_comm_s, gather, yt_wall()) < 0 ||
         fflush(p->metrics) != 0)
         return yt_errno(e, errno, "metrics.jsonl: write failed");
     double elapsed = yt_now() - p->t_start;
@@ -92,11 +97,11 @@ int yt_progress_step(yt_progress *p, const yt_step_metrics *m, yt_err *e)
         if (last || isfinite(m->val_loss))
             putchar('\n');
         if (isfinite(m->val_loss)) /* kept on screen: the next step draws below it */
-            printf("step %ld/%ld | val_loss %.4f\n", m->step, m->total_steps, m->val_loss);
+            printf("step %ld/%ld | val_loss %.4f%s\n", m->step, m->total_steps, m->val_loss, more_text);
         fflush(stdout);
     } else if (isfinite(m->val_loss)) {
-        printf("step %ld/%ld loss %.4f val_loss %.4f lr %.2e grad_norm %.3f tok/s %.0f step_s %.3f eta %s\n",
-               m->step, m->total_steps, m->loss, m->val_loss, m->lr, m->grad_norm, m->tokens_per_s,
+        printf("step %ld/%ld loss %.4f val_loss %.4f%s lr %.2e grad_norm %.3f tok/s %.0f step_s %.3f eta %s\n",
+               m->step, m->total_steps, m->loss, m->val_loss, more_text, m->lr, m->grad_norm, m->tokens_per_s,
                m->step_time_s, etas);
         fflush(stdout);
     } else if (m->step % p->log_every == 0 || last || done == 1) {

@@ -1,8 +1,8 @@
 /* runner/progress: what the user sees while training (a progress line refreshed
  * in place on a terminal, one line per --log-every steps otherwise: --progress) and what
  * tools read afterwards (RUN/metrics.jsonl, one JSON object per step; a step
- * after which the validation set was evaluated (--eval-every) has "val_loss" on
- * its line, the others do not). */
+ * after which the validation sets were evaluated (--eval-every) has "val_loss" (the
+ * first set) and "val_loss.NAME" (the others) on its line, the others do not). */
 #ifndef YT_PROGRESS_H
 #define YT_PROGRESS_H
 
@@ -23,7 +23,11 @@ typedef struct yt_step_metrics {
     double counted;       /* counted (loss) tokens of this step */
     double comm_s;        /* time inside collectives this step */
     double exposed_comm_s; /* communication after the backward pass (not hidden by it) */
+    double gather_s;      /* --shard-base: base-weight all-gathers in flight (summed) */
+    double exposed_gather_s; /* the part of them compute waited for */
     double val_loss;      /* mean loss over the validation set after this step; NAN = not evaluated */
+    const char *val_more_json; /* the other validation sets' ",\"val_loss.NAME\":X" (NULL = none) */
+    const char *val_more_text; /* the same for the screen: " val_loss.NAME X" */
 } yt_step_metrics;
 
 typedef struct yt_progress {

@@ -1,7 +1,14 @@
 /* runner/: the yieldtune program.  main dispatches to one function per
- * subcommand; each parses its own option table (options.h), calls the library
- * layers, and is the only place that prints to the user or chooses an exit code:
- * errors read "yieldtune: <what>: <why>" and exit non-zero. */
+ * subcommand (cmd_*.c, train.c); each starts through yt_cmd_options with its
+ * option table (options.h), calls the library layers, and is the only place
+ * that prints to the user or chooses an exit code: errors read
+ * "yieldtune: <what>: <why>" and exit non-zero.
+ * Training: train.c is the loop; it drives the step interface (step.h), which
+ * step_cpu.c (host model, MPI) and step_cuda.c (GPU model, NCCL) implement;
+ * ddp_setup.c is the start-up across ranks; train_state.c, snapshot_check.c
+ * and snapshot_bg.c the snapshots and resume; yield.c the signals; events.c,
+ * progress.c and tensorboard.c what a run records; evaluation.c the loss over
+ * a dataset (train and eval). */
 #ifndef YT_RUNNER_H
 #define YT_RUNNER_H
 
@@ -23,6 +30,8 @@ int yt_cmd_export(int argc, char **argv);
 int yt_cmd_inspect(int argc, char **argv);
 int yt_cmd_merge(int argc, char **argv);
 int yt_cmd_report(int argc, char **argv);
+int yt_cmd_generate(int argc, char **argv);
+int yt_cmd_eval(int argc, char **argv);
 
 /* The EOS id of MODEL (a model folder, a GGUF, or a tokenizer file whose folder is
  * read) with tokenizer TOK (may be NULL): DIR/generation_config.json "eos_token_id",

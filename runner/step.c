@@ -150,6 +150,13 @@ void yt_step_end(yt_step *s, double *comm_s, double *exposed_comm_s)
     *exposed_comm_s = s->exposed_s;
 }
 
+void yt_step_gather_times(yt_step *s, double *gather_s, double *exposed_gather_s)
+{
+    *gather_s = *exposed_gather_s = 0;
+    if (s->ops->gather_times)
+        s->ops->gather_times(s, gather_s, exposed_gather_s);
+}
+
 int yt_step_eval(yt_step *s, const yt_ds_batch *b, double *loss, yt_err *e)
 {
     return s->ops->eval(s, b, loss, e);

@@ -1,6 +1,7 @@
 /* runner/step: one optimizer step as the training loop sees it, whatever
  * device computes it.  train.c calls only the yt_step_* verbs below; a backend
- * (step_cpu.c: the host model with OpenBLAS, sums over MPI, --zero 1;
+ * (step_cpu.c: the host model with OpenBLAS, sums over MPI, --zero 1, and
+ * the all-gathers of a sharded base (--shard-base) as the model's source;
  * step_cuda.c: a GPU model, sums over NCCL per layer or MPI through the host)
  * fills in the yt_step_ops.  What every backend shares lives once, here: the
  * layer buckets of the gradient buffer and the per-step state of their sums
@@ -65,6 +66,9 @@ typedef struct yt_step_ops {
     /* The step's communication time: all of it and the part after backward
      * (NULL: the communicator's clock since begin, and s->exposed_s). */
     void (*end)(yt_step *s, double *comm_s, double *exposed_comm_s);
+    /* Base-weight gathers (--shard-base) since begin: seconds in flight and
+     * the part compute waited for (NULL: none). */
+    void (*gather_times)(yt_step *s, double *gather_s, double *exposed_gather_s);
     int (*eval)(yt_step *s, const yt_ds_batch *b, double *loss, yt_err *e);
     /* Collective: parameters into the host model and full-size moments on
      * rank 0 (*m, *v), for a snapshot. */
@@ -119,6 +123,9 @@ int yt_step_update(yt_step *s, float lr, float grad_scale, yt_err *e);
 /* comm_s: time in collectives this step; exposed_comm_s: the part waited
  * for after backward. */
 void yt_step_end(yt_step *s, double *comm_s, double *exposed_comm_s);
+/* gather_s: base-weight gathers in flight this step (summed over gathers);
+ * exposed_gather_s: the part compute waited for.  0 without --shard-base. */
+void yt_step_gather_times(yt_step *s, double *gather_s, double *exposed_gather_s);
 int yt_step_eval(yt_step *s, const yt_ds_batch *b, double *loss, yt_err *e);
 int yt_step_state_out(yt_step *s, const float **m, const float **v, yt_err *e);
 void yt_step_state_buffers(yt_step *s, float **m, float **v);

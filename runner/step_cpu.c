@@ -2,7 +2,10 @@
  * over MPI -- each layer's asynchronous all-reduce started from the backward
  * pass of the step's last micro-batch, progressed between layers, waited for
  * before the optimizer -- or, with --zero 1, a reduce-scatter, AdamW on this
- * rank's shard and an all-gather of the parameters (optim/zero.c). */
+ * rank's shard and an all-gather of the parameters (optim/zero.c).
+ * With --shard-base over N > 1 ranks it is also the model's base-weight source
+ * (model.h): each unit's pieces all-gathered over the rank group of N, started
+ * by the model one unit ahead and progressed between its products. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +18,70 @@ typedef struct cpu_step {
     int zero;
     yt_zero z;
     float *m_full, *v_full;  /* --zero 1, rank 0: full moments for snapshots */
+    yt_comm_group *group;    /* --shard-base: the ranks sharing one copy of the base */
+    size_t *counts;          /* [group size] pieces of the unit being gathered */
+    double inflight0, waited0; /* the group's times at begin */
 } cpu_step;
+
+/* ---- the model's base-weight source (--shard-base) ---- */
+
+static int src_start(int unit, const void *mine, void *all, size_t bytes, void *ctx, yt_err *e)
+{
+    cpu_step *c = ctx;
+    int n = yt_comm_group_size(c->group);
+    for (int r = 0; r < n; r++) {
+        size_t b, end;
+        yt_model_shard_range(bytes, r, n, &b, &end);
+        c->counts[r] = end - b;
+    }
+    int h = yt_comm_group_iallgatherv(c->group, mine, all, c->counts, e);
+    return h < 0 ? yt_err_prefix(e, "gathering base-weight unit %d", unit) : h;
+}
+
+static int src_wait(int handle, void *ctx, yt_err *e)
+{
+    cpu_step *c = ctx;
+    return yt_comm_group_wait(c->group, handle, e);
+}
+
+/* Errors surface at the wait. */
+static void src_progress(void *ctx)
+{
+    cpu_step *c = ctx;
+    yt_err ignore;
+    yt_comm_group_test(c->group, &ignore);
+}
+
+/* Collective: the group of --shard-group ranks (all by default), when the
+ * model holds pieces of its base. */
+static int cpu_connect(yt_step *s, yt_err *e)
+{
+    cpu_step *c = s->impl;
+    const yt_train_opts *o = s->env.o;
+    int n = o->shard_group > 0 ? o->shard_group : s->world;
+    if (!o->shard_base || n == 1)
+        return 0;
+    if (yt_model_base_units(s->env.model) == 0)
+        return yt_errf(e, "--shard-base: the model holds its whole base (opened without pieces)");
+    c->counts = yt_alloc(sizeof(size_t) * (size_t)n, "gather counts", e);
+    if (!c->counts || yt_comm_group_create(s->env.comm, n, 4, &c->group, e))
+        return -1;
+    yt_model_base_source src = {.start = src_start, .wait = src_wait, .progress = src_progress, .ctx = c};
+    yt_model_set_base_source(s->env.model, &src);
+    return 0;
+}
+
+static void cpu_gather_times(yt_step *s, double *gather_s, double *exposed_gather_s)
+{
+    cpu_step *c = s->impl;
+    *gather_s = *exposed_gather_s = 0;
+    if (!c->group)
+        return;
+    double in, w;
+    yt_comm_group_times(c->group, &in, &w);
+    *gather_s = in - c->inflight0;
+    *exposed_gather_s = w - c->waited0;
+}
 
 static int cpu_open(yt_step *s, yt_err *e)
 {
@@ -50,6 +116,11 @@ static void cpu_close(yt_step *s)
     cpu_step *c = s->impl;
     if (!c)
         return;
+    if (c->group) {
+        yt_model_set_base_source(s->env.model, NULL); /* nothing in flight */
+        yt_comm_group_free(c->group);
+    }
+    yt_free(c->counts);
     if (c->reqs)
         yt_comm_reqs_free(c->reqs);
     if (c->zero)
@@ -63,18 +134,20 @@ static void cpu_close(yt_step *s)
 static int cpu_begin(yt_step *s, yt_err *e)
 {
     (void)e;
+    cpu_step *c = s->impl;
+    if (c->group)
+        yt_comm_group_times(c->group, &c->inflight0, &c->waited0);
     memset(yt_model_grads(s->env.model), 0, s->n_params * sizeof(float));
     return 0;
 }
 
 static int cpu_micro_batch(yt_step *s, const yt_ds_batch *b, uint64_t seed, double *loss, yt_err *e)
 {
-    (void)e;
     yt_model *m = s->env.model;
     if (b->doc_ids)
         yt_model_set_docs(m, b->doc_ids, b->positions);
     *loss = yt_model_forward_backward(m, b->inputs, b->targets, b->weights, seed, yt_step_layer_done, s);
-    return 0;
+    return yt_model_base_failed(m, e);
 }
 
 static int cpu_sum_start(yt_step *s, size_t begin, size_t n, yt_err *e)
@@ -136,12 +209,11 @@ static int cpu_update(yt_step *s, float lr, float grad_scale, yt_err *e)
 
 static int cpu_eval(yt_step *s, const yt_ds_batch *b, double *loss, yt_err *e)
 {
-    (void)e;
     yt_model *m = s->env.model;
     if (b->doc_ids)
         yt_model_set_docs(m, b->doc_ids, b->positions);
     *loss = yt_model_forward_loss(m, b->inputs, b->targets, b->weights);
-    return 0;
+    return yt_model_base_failed(m, e);
 }
 
 static int cpu_state_out(yt_step *s, const float **m, const float **v, yt_err *e)
@@ -186,6 +258,7 @@ const yt_step_ops yt_step_cpu_ops = {
     .device = "cpu",
     .host_activations = 1,
     .open = cpu_open,
+    .connect = cpu_connect,
     .close = cpu_close,
     .begin = cpu_begin,
     .micro_batch = cpu_micro_batch,
@@ -194,6 +267,7 @@ const yt_step_ops yt_step_cpu_ops = {
     .sum_join = cpu_sum_join,
     .reduce = cpu_reduce,
     .update = cpu_update,
+    .gather_times = cpu_gather_times,
     .eval = cpu_eval,
     .state_out = cpu_state_out,
     .state_buffers = cpu_state_buffers,

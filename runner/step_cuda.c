@@ -34,6 +34,11 @@ static int cuda_check(const yt_train_opts *o, yt_err *e)
     if (o->zero)
         return yt_errf(e, "--zero 1 is not supported with --device cuda (the LoRA optimizer "
                           "state is small: use --zero 0)");
+    if (o->shard_base)
+        return yt_errf(e, "--shard-base: the GPU engine does not shard its base yet (CPU only); for a "
+                          "model larger than one GPU use --base-dtype nf4");
+    if (o->base_dtype == YT_BASE_INT8)
+        return yt_errf(e, "--base-dtype int8 is not supported with --device cuda (use nf4 or bf16)");
     if (o->gpu_comm == YT_GPU_COMM_NCCL && !yt_comm_has_nccl())
         return yt_errf(e, "--gpu-comm nccl: this yieldtune was built without NCCL (configure "
                           "--with-cuda --with-nccl)");
@@ -59,8 +64,11 @@ static int cuda_open(yt_step *s, yt_err *e)
     c->nccl = yt_comm_has_nccl() &&
               (o->gpu_comm == YT_GPU_COMM_NCCL || (o->gpu_comm == YT_GPU_COMM_AUTO && s->world > 1));
     s->bucketed = s->bucketed && c->nccl; /* with one rank too: --gpu-comm nccl */
+    /* --base-dtype nf4: the host model holds the NF4 units, the GPU decodes a
+     * layer at a time (UNTESTED on a GPU so far); f32 and bf16: bf16. */
     yt_gmodel_opts go = {.device = c->device, .recompute = o->recompute,
-                         .attention = o->attention == YT_ATTENTION_FLASH ? YT_GATT_FLASH : YT_GATT_GEMM};
+                         .attention = o->attention == YT_ATTENTION_FLASH ? YT_GATT_FLASH : YT_GATT_GEMM,
+                         .base = o->base_dtype == YT_BASE_NF4 ? YT_GBASE_NF4 : YT_GBASE_BF16};
     if (yt_gmodel_create(&c->g, s->env.model, o->micro_batch, o->seq_len, &go, e))
         return yt_err_prefix(e, "GPU %d", c->device);
     c->kc = yt_gmodel_ctx(c->g);
@@ -70,10 +78,10 @@ static int cuda_open(yt_step *s, yt_err *e)
         yt_kc_malloc((void **)&c->sumsq_dev, sizeof(double), "gradient norm", e) ||
         cuda_state_in_local(s, e))
         return -1;
-    snprintf(s->summary, sizeof s->summary, "GPU %d of %d, %.2f GiB on the device, %s attention%s, %s",
+    snprintf(s->summary, sizeof s->summary, "GPU %d of %d, %.2f GiB on the device, %s base, %s attention%s, %s",
              c->device, c->n_devices,
              (double)(yt_gmodel_device_bytes(c->g) + 2 * np * sizeof(float)) / (1u << 30),
-             o->attention == YT_ATTENTION_FLASH ? "flash" : "gemm", o->recompute ? ", recompute" : "",
+             go.base == YT_GBASE_NF4 ? "NF4" : "bf16", o->attention == YT_ATTENTION_FLASH ? "flash" : "gemm", o->recompute ? ", recompute" : "",
              c->nccl ? (s->world == 1 ? "one-rank NCCL communicator" : "NCCL all-reduce per layer")
              : s->world == 1 ? "one rank"
                              : "MPI sums via host");

@@ -14,12 +14,14 @@
 #include "collectives/collectives.h"
 #include "config.h"
 #include "datasets/datasets.h"
-#include "datasets/tokenizer/tokenizer.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "optim/optim.h"
+#include "runner/evaluation.h"
 #include "runner/progress.h"
+#include "runner/run_lock.h"
 #include "runner/runner.h"
+#include "runner/snapshot_bg.h"
 #include "runner/train.h"
 #include "runner/train_options.h"
 
@@ -52,77 +54,73 @@ static int write_run_config(trainer *t, yt_err *e)
     return rc;
 }
 
-/* The fingerprint of DIR/tokenizer.json (of the file itself for a GGUF model)
- * into fp (16 hex digits), or "" when the model folder has none.  Only read
- * when a dataset names a tokenizer. */
-static int model_tokenizer_fp(const char *dir, char fp[17], yt_err *e)
-{
-    char path[4200];
-    snprintf(path, sizeof path, yt_model_is_gguf(dir) ? "%s" : "%s/tokenizer.json", dir);
-    fp[0] = '\0';
-    if (access(path, F_OK) != 0)
-        return 0;
-    yt_tok *tok = NULL;
-    if (yt_tok_load(&tok, path, e))
-        return yt_err_prefix(e, "the model's tokenizer");
-    yt_tok_fingerprint_hex(tok, fp);
-    yt_tok_free(tok);
-    return 0;
-}
-
-/* A dataset fits the model: ids below its vocab size, the same vocab size when
- * the dataset knows one, and the same tokenizer when both know theirs (a dataset
- * of pre-tokenised ids has fingerprint "none": vocab checks only). */
-static int check_dataset(const yt_ds *ds, const char *path, const char *model, const yt_config *c,
-                         char tokfp[17], int *tok_read, yt_err *e)
-{
-    if (ds->max_token_id_plus_one > (uint64_t)c->vocab_size)
-        return yt_errf(e, "%s: holds token id %llu but the model %s has vocab_size %d", path,
-                       (unsigned long long)(ds->max_token_id_plus_one - 1), model, c->vocab_size);
-    if (ds->vocab_size && ds->vocab_size != (uint64_t)c->vocab_size)
-        return yt_errf(e, "%s: made for vocab size %llu but the model %s has vocab_size %d", path,
-                       (unsigned long long)ds->vocab_size, model, c->vocab_size);
-    const char *dfp = ds->tokenizer_fingerprint ? ds->tokenizer_fingerprint : "none";
-    if (strcmp(dfp, "none") == 0)
-        return 0;
-    if (!*tok_read) {
-        if (model_tokenizer_fp(model, tokfp, e))
-            return -1;
-        *tok_read = 1;
-    }
-    if (tokfp[0] && strcmp(dfp, tokfp) != 0)
-        return yt_errf(e, "%s: made with tokenizer fingerprint %s but the model %s has tokenizer "
-                          "fingerprint %s (%s%s); tokenize the data with the model's tokenizer",
-                       path, dfp, model, tokfp, model, yt_model_is_gguf(model) ? "" : "/tokenizer.json");
-    return 0;
-}
-
-/* --val-data, else DATA with .h5 replaced by .val.h5 when that file exists;
- * "" when there is none.  --eval-every needs one. */
-static int resolve_val_path(trainer *t, yt_err *e)
+/* The validation sets: --val-data (a comma-separated list; the option may be
+ * repeated), else DATA with .h5 replaced by .val.h5 when that file exists.
+ * --eval-every needs one; without --eval-every none is opened. */
+static int resolve_val_paths(trainer *t, char (*paths)[4200], yt_err *e)
 {
     const yt_train_opts *o = &t->o;
-    t->val_path[0] = '\0';
+    t->n_val = 0;
     if (o->val_data[0]) {
-        snprintf(t->val_path, sizeof t->val_path, "%s", o->val_data);
+        if (yt_eval_split(o->val_data, paths, &t->n_val, e))
+            return yt_err_prefix(e, "--val-data");
     } else {
         size_t n = strlen(o->data);
         if (n >= 3 && strcmp(o->data + n - 3, ".h5") == 0) {
-            snprintf(t->val_path, sizeof t->val_path, "%.*s.val.h5", (int)(n - 3), o->data);
-            if (access(t->val_path, F_OK) != 0)
-                t->val_path[0] = '\0';
+            snprintf(paths[0], sizeof paths[0], "%.*s.val.h5", (int)(n - 3), o->data);
+            t->n_val = access(paths[0], F_OK) == 0;
         }
     }
-    if (o->eval_every > 0 && !t->val_path[0])
+    if (o->eval_every > 0 && !t->n_val)
         return yt_errf(e, "--eval-every %ld needs a validation set: give --val-data FILE.h5 or "
                           "make %s with .h5 replaced by .val.h5",
                        o->eval_every, o->data);
     if (o->eval_every == 0)
-        t->val_path[0] = '\0'; /* not used */
+        t->n_val = 0; /* not used */
     return 0;
 }
 
 static int poll_abandon(void *ctx);
+
+/* "1.23 GiB" or "45.6 MiB" into b[32]. */
+static const char *size_str(char b[32], double bytes)
+{
+    if (bytes >= 1024.0 * 1024.0 * 1024.0)
+        snprintf(b, 32, "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+    else
+        snprintf(b, 32, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    return b;
+}
+
+/* The start-up memory line (model/memory.c's estimate for these options):
+ * what one rank holds, and the largest model that fits one rank's share of
+ * this node's memory (CPU) at the same options. */
+static void memory_line(const trainer *t, char *buf, size_t cap)
+{
+    const yt_train_opts *o = &t->o;
+    int gpu = o->device == YT_DEVICE_CUDA, N = o->shard_group > 0 ? o->shard_group : t->world;
+    yt_mem_opts mo = {.device = gpu ? YT_MEM_GPU : YT_MEM_CPU, .micro_batch = o->micro_batch,
+                      .seq_len = o->seq_len, .base_dtype = o->base_dtype, .sharded = o->shard_base,
+                      .shard_count = o->shard_base ? N : 1, .threads = yt_k_get_threads(),
+                      .recompute = o->recompute, .flash = o->attention == YT_ATTENTION_FLASH};
+    yt_mem_estimate m;
+    yt_model_memory(yt_model_config(t->model), yt_model_lora_config(t->model), &mo, &m);
+    char how[64], s[4][32];
+    int shown = gpu && o->base_dtype == YT_BASE_F32 ? YT_BASE_BF16 : o->base_dtype;
+    if (o->shard_base && N > 1)
+        snprintf(how, sizeof how, "%s, sharded 1/%d", yt_base_dtype_name(shown), N);
+    else
+        snprintf(how, sizeof how, "%s", yt_base_dtype_name(shown));
+    int n = snprintf(buf, cap, "memory per rank%s: base %s (%s), LoRA and AdamW %s, activations %s, "
+                               "workspace %s",
+                     gpu ? " (GPU)" : "", size_str(s[0], m.base), how, size_str(s[1], m.lora),
+                     size_str(s[2], m.activations), size_str(s[3], m.workspace));
+    double avail = gpu ? 0 : yt_ddp_node_memory_per_rank(t->comm);
+    if (avail > 0 && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, "; at these options one rank's share of this node's memory "
+                                           "(%s) fits a base of up to ~%.1fB parameters",
+                 size_str(s[0], avail), yt_model_memory_fits(&m, avail) / 1e9);
+}
 
 /* Everything a step needs, built once.  Runs on every rank. */
 static int setup_body(trainer *t, yt_err *e)
@@ -134,15 +132,30 @@ static int setup_body(trainer *t, yt_err *e)
         return -1;
     if (yt_ds_open(&t->ds, o->data, e))
         return -1;
+    /* --shard-base: N consecutive ranks share one copy of the base, rank r
+     * keeping piece r mod N of every unit. */
+    int group = o->shard_group > 0 ? o->shard_group : t->world;
+    if (o->shard_base && t->world % group != 0)
+        return yt_errf(e, "--shard-group %d does not divide the %d ranks", group, t->world);
+    yt_model_base_opts bo = {.dtype = o->base_dtype, .shard = o->shard_base,
+                             .shard_index = t->rank % group, .shard_count = group};
+    /* The GPU rounds an fp32 host base to bf16 itself; it takes NF4 units as they are. */
+    if (o->device == YT_DEVICE_CUDA && o->base_dtype != YT_BASE_NF4)
+        bo.dtype = YT_BASE_F32;
+    int default_base = !o->shard_base && bo.dtype == YT_BASE_F32;
     /* The step's device first: it refuses what it cannot run before the weights load. */
     if (yt_step_prepare(&t->stepper, o, e) ||
-        yt_model_open_ex(&t->model, o->model, &lc, yt_step_host_micro_batch(&t->stepper, o), o->seq_len,
-                         yt_ddp_weights_alloc(&t->ddp, t->comm), e))
+        yt_model_open_base(&t->model, o->model, &lc, yt_step_host_micro_batch(&t->stepper, o),
+                           o->seq_len, yt_ddp_weights_alloc(&t->ddp, t->comm, default_base), &bo, e))
         return -1;
     const yt_config *c = yt_model_config(t->model);
+    if (o->base_model[0])
+        snprintf(t->base_name, sizeof t->base_name, "%s", o->base_model);
+    else if (yt_model_base_name(o->model, t->base_name, sizeof t->base_name, e))
+        return -1;
     char tokfp[17] = "";
     int tok_read = 0;
-    if (check_dataset(t->ds, o->data, o->model, c, tokfp, &tok_read, e))
+    if (yt_eval_check_dataset(t->ds, o->data, o->model, c, tokfp, &tok_read, e))
         return -1;
     if (o->pack_eos && (c->eos_id < 0 || c->eos_id >= c->vocab_size))
         return yt_errf(e, "the model %s has no usable eos_token_id (%d) for --pack-eos; set "
@@ -157,20 +170,12 @@ static int setup_body(trainer *t, yt_err *e)
                              .pad_per_doc = o->pad_per_doc, .doc_mask = o->doc_mask};
     if (yt_ds_sampler_create(&t->sampler, t->ds, &so, e))
         return yt_err_prefix(e, "%s", o->data);
-    if (resolve_val_path(t, e))
+    char val_paths[YT_EVAL_MAX_SETS][4200];
+    if (resolve_val_paths(t, val_paths, e))
         return -1;
-    if (t->val_path[0]) {
-        if (yt_ds_open(&t->val_ds, t->val_path, e) ||
-            check_dataset(t->val_ds, t->val_path, o->model, c, tokfp, &tok_read, e))
-            return -1;
-        /* Every window of the validation set, in order: one window per "step". */
-        yt_ds_sampler_opts vo = so;
-        vo.micro_batch = vo.global_batch = 1;
-        vo.rank = 0;
-        vo.world = 1;
-        if (yt_ds_sampler_create(&t->val_sampler, t->val_ds, &vo, e))
-            return yt_err_prefix(e, "validation set %s", t->val_path);
-    }
+    for (int i = 0; i < t->n_val; i++)
+        if (yt_eval_set_open(&t->val[i], val_paths[i], &so, o->model, c, tokfp, &tok_read, e))
+            return yt_err_prefix(e, "validation set");
     if (o->init_adapter[0]) {
         if (yt_model_load_peft(t->model, o->init_adapter, e))
             return -1;
@@ -333,39 +338,42 @@ static int train_step(trainer *t, long step, yt_step_metrics *sm, yt_err *e)
     sm->tokens_per_s = dt > 0 ? (double)step_tokens / dt : 0;
     sm->counted = counted;
     yt_step_end(&t->stepper, &sm->comm_s, &sm->exposed_comm_s);
+    yt_step_gather_times(&t->stepper, &sm->gather_s, &sm->exposed_gather_s);
     return 0;
 }
 
-/* The mean loss over every window of the validation set (forward only, no
- * dropout).  Collective: rank r takes micro-batches r, r + W, ...; rows past
- * the last window are repeats of window 0 with weight 0.  Uses the first
- * micro-batch of the batch buffers (the step is done with them). */
-static int evaluate(trainer *t, double *val_loss, yt_err *e)
+static int eval_micro_batch(void *ctx, const yt_ds_batch *b, double *loss, yt_err *e)
 {
-    const uint64_t nw = yt_ds_sampler_n_windows(t->val_sampler);
-    const uint64_t B = (uint64_t)t->o.micro_batch, S = (uint64_t)t->o.seq_len;
-    const uint64_t n_mb = (nw + B - 1) / B;
+    return yt_step_eval(&((trainer *)ctx)->stepper, b, loss, e);
+}
+
+/* The mean loss over every window of each validation set (forward only, no
+ * dropout), collective (runner/evaluation.h): the first set's is val_loss, the
+ * others' go to metrics.jsonl as val_loss.NAME.  Uses the first micro-batch of
+ * the batch buffers (the step is done with them). */
+static int evaluate(trainer *t, yt_step_metrics *sm, yt_err *e)
+{
     double t0 = yt_now();
     yt_ds_batch bt = batch_at(t, 0);
-    double v[2] = {0, 0}; /* loss sum, counted tokens */
-    for (uint64_t i = (uint64_t)t->rank; i < n_mb; i += (uint64_t)t->world) {
-        for (uint64_t b = 0; b < B; b++) {
-            uint64_t w = i * B + b;
-            yt_ds_sampler_window(t->val_sampler, w < nw ? w : 0, (uint32_t)b, &bt);
-            if (w >= nw)
-                memset(t->weights + b * S, 0, S * sizeof(float));
+    t->val_json[0] = t->val_text[0] = '\0';
+    for (int i = 0; i < t->n_val; i++) {
+        double loss, counted;
+        uint64_t windows;
+        if (yt_eval_run(&t->val[i], t->comm, t->o.micro_batch, t->o.seq_len, &bt, eval_micro_batch, t,
+                        &loss, &counted, &windows, e))
+            return yt_err_prefix(e, "%s", t->val[i].path);
+        if (i == 0) {
+            sm->val_loss = loss;
+            continue;
         }
-        for (size_t j = 0; j < (size_t)t->BS; j++)
-            v[1] += t->weights[j];
-        double l = 0;
-        if (yt_step_eval(&t->stepper, &bt, &l, e))
-            return -1;
-        v[0] += l;
+        size_t a = strlen(t->val_json), b = strlen(t->val_text);
+        snprintf(t->val_json + a, sizeof t->val_json - a, ",\"val_loss.%s\":%.9g", t->val[i].name,
+                 isfinite(loss) ? loss : -1.0);
+        snprintf(t->val_text + b, sizeof t->val_text - b, " val_loss.%s %.4f", t->val[i].name, loss);
     }
-    if (yt_comm_allreduce_f64(t->comm, v, 2, e))
-        return -1;
-    *val_loss = v[1] > 0 ? v[0] / v[1] : NAN;
-    yt_events_eval(t, yt_now() - t0, *val_loss);
+    sm->val_more_json = t->val_json;
+    sm->val_more_text = t->val_text;
+    yt_events_eval(t, yt_now() - t0, sm->val_loss);
     return 0;
 }
 
@@ -377,14 +385,24 @@ static void teardown(trainer *t)
     yt_free(t->weights);
     yt_free(t->doc);
     yt_free(t->pos);
-    yt_ds_sampler_free(t->val_sampler);
-    yt_ds_close(t->val_ds);
+    for (int i = 0; i < t->n_val; i++)
+        yt_eval_set_close(&t->val[i]);
+    yt_snap_bg_stop(&t->snap_bg);
     yt_step_close(&t->stepper);
     yt_adamw_free(&t->adam);
     yt_ddp_free(&t->ddp);
     yt_ds_sampler_free(t->sampler);
     yt_model_close(t->model);
     yt_ds_close(t->ds);
+}
+
+/* Stops every rank after an error that the others may not see.  The snapshot
+ * in flight is finished first (it commits or removes its temp file): aborting
+ * under it would leave a half-written temp file. */
+static _Noreturn void abort_run(trainer *t)
+{
+    yt_snap_bg_stop(&t->snap_bg);
+    yt_comm_abort(t->comm, YT_EXIT_FAIL);
 }
 
 /* Reports an error once per failing rank and agrees with the others; returns
@@ -406,12 +424,46 @@ static json_t *snapshot_fields(long step, double seconds, size_t bytes)
                      (json_int_t)bytes);
 }
 
+/* A background snapshot that finished (rank 0): its event, or its failure
+ * kept for the next agreement (which stops the run).  wait: for the one in
+ * flight. */
+static void background_done(trainer *t, int wait)
+{
+    yt_snap_bg *bg = &t->snap_bg;
+    if (!yt_snap_bg_poll(bg, wait))
+        return;
+    if (bg->rc != 0) {
+        if (!t->bg_failed)
+            t->bg_err = bg->err;
+        t->bg_failed = 1;
+        return;
+    }
+    json_t *f = snapshot_fields(bg->step, t->bg_stall_s, bg->bytes);
+    json_object_set_new(f, "write_s", json_real(bg->write_s));
+    json_object_set_new(f, "background", json_true());
+    yt_events_write(t, "snapshot", f);
+}
+
+/* A periodic snapshot of the last completed step: captured now (collective),
+ * written by the background thread while the next steps run. */
+static int save_background(trainer *t, yt_err *e)
+{
+    background_done(t, 1); /* the last one first: its event, at most one in flight */
+    if (t->bg_failed) /* the next agreement stops the run; no write after a failed one */
+        return 0;
+    int rc = yt_snap_bg_submit(&t->snap_bg, t, &t->bg_stall_s, e);
+    if (rc == 0)
+        t->last_snapshot = yt_now();
+    return agree_ok(t, rc == 0, e, "capturing a snapshot") ? -1 : 0;
+}
+
 /* Writes the snapshot of the last completed step on rank 0 and agrees that it
  * worked.  Returns 0 when every rank may go on. */
 static int save_agreed(trainer *t, yt_err *e)
 {
     double secs = 0;
     size_t bytes = 0;
+    background_done(t, 1); /* snapshots land in step order */
     int rc = yt_train_save(t, &secs, &bytes, e);
     if (rc == 0) {
         t->last_snapshot = yt_now();
@@ -424,17 +476,21 @@ static int save_agreed(trainer *t, yt_err *e)
  * timed snapshot is due. */
 static int agree_after_step(trainer *t, int *yield, int *snap, yt_err *e)
 {
+    background_done(t, 0);
     double v[3] = {yt_yield_pending() ? 1 : 0,
                    t->o.snapshot_seconds > 0 && yt_now() - t->last_snapshot >= t->o.snapshot_seconds,
-                   t->att.write_failed};
+                   t->att.write_failed || t->bg_failed};
     if (yt_comm_allreduce_f64(t->comm, v, 3, e))
         return -1;
-    /* The report needs every event: a run whose log cannot be written stops. */
+    /* The report needs every event, and a run whose snapshots fail would
+     * lose its progress at the next preemption: either stops the run. */
     if (v[2] > 0) {
         if (t->att.write_failed)
             *e = t->att.err;
+        else if (t->bg_failed)
+            *e = t->bg_err, yt_err_prefix(e, "writing a snapshot (in the background)");
         else
-            yt_errf(e, "rank 0 could not write %s/events.jsonl", t->o.out);
+            yt_errf(e, "rank 0 could not write %s/events.jsonl or a snapshot", t->o.out);
         return -1;
     }
     *yield = v[0] > 0;
@@ -477,6 +533,8 @@ static int open_run(trainer *t, yt_err *e)
     t->events = fopen(path, "a");
     if (!t->events)
         return yt_errno(e, errno, "%s", path);
+    if (t->o.background_snapshots && t->o.snapshot_every + (t->o.snapshot_seconds > 0) > 0)
+        return yt_snap_bg_start(&t->snap_bg, yt_model_n_params(t->model), e);
     return 0;
 }
 
@@ -515,6 +573,11 @@ int yt_cmd_train(int argc, char **argv)
     t.world = yt_comm_size(t.comm);
     yt_k_set_threads(t.o.threads > 0 ? t.o.threads : default_threads(t.comm));
     int status = YT_EXIT_FAIL;
+    /* RUN is locked before anything in it is written, for the whole run. */
+    yt_dirlock run_lock = {.fd = -1};
+    if (agree_ok(&t, yt_train_lock_run(&run_lock, t.rank, t.o.out, t.o.model, &e) == 0, &e,
+                 "the run folder"))
+        goto out;
     if (agree_ok(&t, setup(&t, &e) == 0 && open_run(&t, &e) == 0, &e, "setup"))
         goto out;
     yt_model_set_poll(t.model, poll_abandon, &t);
@@ -529,7 +592,7 @@ int yt_cmd_train(int argc, char **argv)
     t.last_snapshot = yt_now();
     if (t.rank == 0 && yt_progress_open(&t.progress, t.o.out, t.o.progress, t.o.log_every, t.step, &e)) {
         yt_report("train: %s", e.msg);
-        yt_comm_abort(t.comm, YT_EXIT_FAIL);
+        abort_run(&t);
     }
     if (t.rank == 0) {
         printf("training %s on %s: %zu LoRA parameters, %d rank%s x %d thread%s, global batch %d x %d tokens%s; %s\n",
@@ -539,6 +602,9 @@ int yt_cmd_train(int argc, char **argv)
                t.o.zero ? ", optimizer state sharded (--zero 1)" : "", t.ddp.summary);
         if (t.stepper.summary[0])
             printf("on %s\n", t.stepper.summary);
+        char mem[512];
+        memory_line(&t, mem, sizeof mem);
+        printf("%s\n", mem);
         if (rc == 1)
             printf("resumed from %s at step %ld\n", from, t.step);
     }
@@ -549,7 +615,7 @@ int yt_cmd_train(int argc, char **argv)
         rc = train_step(&t, t.step, &sm, &e);
         if (rc < 0) {
             yt_report("train: step %ld: %s", t.step + 1, e.msg);
-            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+            abort_run(&t);
         }
         if (rc == 1) { /* abandoned: the snapshot holds the last completed step */
             t.att.abandoned_s = yt_now() - t.step_started;
@@ -559,10 +625,11 @@ int yt_cmd_train(int argc, char **argv)
         t.step++;
         t.tokens_seen = sm.tokens;
         sm.val_loss = NAN;
-        if (t.val_sampler && (t.step % t.o.eval_every == 0 || t.step == t.o.max_steps) &&
-            evaluate(&t, &sm.val_loss, &e)) {
+        sm.val_more_json = sm.val_more_text = NULL;
+        if (t.n_val && (t.step % t.o.eval_every == 0 || t.step == t.o.max_steps) &&
+            evaluate(&t, &sm, &e)) {
             yt_report("train: step %ld: validation: %s", t.step, e.msg);
-            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+            abort_run(&t);
         }
         if (!isfinite(sm.loss)) {
             if (t.rank == 0)
@@ -571,19 +638,21 @@ int yt_cmd_train(int argc, char **argv)
         }
         if (t.rank == 0 && yt_progress_step(&t.progress, &sm, &e)) {
             yt_report("train: %s", e.msg);
-            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+            abort_run(&t);
         }
         yt_events_step(&t, &sm);
+        yt_train_first_loss_check(&t, sm.loss);
         int yield = 0, snap = 0;
         if (agree_after_step(&t, &yield, &snap, &e)) {
             yt_report("train: step %ld: %s", t.step, e.msg);
-            yt_comm_abort(t.comm, YT_EXIT_FAIL);
+            abort_run(&t);
         }
         if (yield && t.step < t.o.max_steps) {
             status = do_yield(&t, &e);
             goto out;
         }
-        if (snap && t.step < t.o.max_steps && save_agreed(&t, &e))
+        if (snap && t.step < t.o.max_steps &&
+            (t.o.background_snapshots ? save_background(&t, &e) : save_agreed(&t, &e)))
             goto out;
     }
     /* Finished: a last snapshot (a requeued finished job then only re-exports)
@@ -594,7 +663,7 @@ int yt_cmd_train(int argc, char **argv)
     if (t.rank == 0) {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/adapter", t.o.out);
-        rc = yt_model_save_peft(t.model, dir, t.o.model, &e);
+        rc = yt_model_save_peft(t.model, dir, t.base_name, &e);
         if (rc == 0)
             printf("adapter written to %s\n", dir);
     }
@@ -608,6 +677,7 @@ out:
     if (t.events)
         fclose(t.events);
     teardown(&t);
+    yt_dirlock_release(&run_lock);
     yt_comm_finalize(t.comm);
     return status;
 }

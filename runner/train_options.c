@@ -26,11 +26,13 @@ const yt_opt yt_train_table[] = {
      "attention does not cross documents in a packed window; positions restart at each document"},
     {"pad-per-doc", YT_OPT_BOOL, O(pad_per_doc), 0, "false", 0, 0, NULL, 0, NULL,
      "one document per window, padded (padding not counted) instead of packing"},
-    {"val-data", YT_OPT_STR, O(val_data), S(val_data), NULL, 0, 0, NULL, 0, "FILE.h5",
-     "validation dataset (default: DATA with .h5 replaced by .val.h5 when that file exists)"},
+    {"val-data", YT_OPT_STR, O(val_data), S(val_data), NULL, 0, 0, NULL, YT_OPT_LIST, "FILE.h5[,...]",
+     "validation datasets, comma-separated or the option repeated (default: DATA with .h5 "
+     "replaced by .val.h5 when that file exists)"},
     {"eval-every", YT_OPT_LONG, O(eval_every), 0, "0", 0, 1e12, NULL, 0, NULL,
-     "every N steps (and after the last) the mean loss over the whole validation set, as "
-     "val_loss on that step's line of metrics.jsonl (0 = off)"},
+     "every N steps (and after the last) the mean loss over each whole validation set, as "
+     "val_loss (the first set) and val_loss.NAME (the others, NAME = file name without .h5) on "
+     "that step's line of metrics.jsonl (0 = off)"},
     {"lr", YT_OPT_FLOAT, O(lr), 0, "2e-4", 0, 10, NULL, 0, NULL, "peak learning rate"},
     {"warmup", YT_OPT_LONG, O(warmup), 0, "0", 0, 1e12, NULL, 0, NULL, "linear warmup steps"},
     {"schedule", YT_OPT_CHOICE, O(schedule), 0, "cosine", 0, 0, "cosine|constant", 0, NULL,
@@ -52,6 +54,9 @@ const yt_opt yt_train_table[] = {
      NULL, 0, "LIST", "projections with adapters: q,k,v,o,gate,up,down or all"},
     {"rslora", YT_OPT_BOOL, O(rslora), 0, "false", 0, 0, NULL, 0, NULL,
      "rank-stabilised scale alpha/sqrt(r) instead of alpha/r"},
+    {"base-model", YT_OPT_STR, O(base_model), S(base_model), NULL, 0, 0, NULL, 0, "NAME",
+     "base_model_name_or_path for the adapter (default: a hub name OWNER/NAME from the model's "
+     "config.json _name_or_path or GGUF metadata, else the model's absolute path)"},
     {"init-adapter", YT_OPT_STR, O(init_adapter), S(init_adapter), NULL, 0, 0, NULL, 0, "DIR",
      "start from this PEFT adapter instead of a fresh one"},
     {"seed", YT_OPT_LONG, O(seed), 0, "1", 0, 0, NULL, 0, NULL,
@@ -63,6 +68,11 @@ const yt_opt yt_train_table[] = {
      "write a snapshot every N steps (0 = only on yield and at the end)"},
     {"snapshot-seconds", YT_OPT_FLOAT, O(snapshot_seconds), 0, "0", 0, 1e9, NULL, YT_OPT_NOSAVE, NULL,
      "also write one when this many seconds passed since the last (0 = off)"},
+    {"background-snapshots", YT_OPT_BOOL, O(background_snapshots), 0, "true", 0, 0, NULL,
+     YT_OPT_NOSAVE, NULL,
+     "periodic snapshots are written by a background thread from a copy of the state taken "
+     "between steps (the steps go on meanwhile; a yield or the last snapshot waits for it and "
+     "is written at once); false: every snapshot stops the steps while it is written"},
     {"keep", YT_OPT_INT, O(keep), 0, "3", 1, 1000000, NULL, YT_OPT_NOSAVE, NULL,
      "snapshots kept in RUN/snapshots (older ones are deleted)"},
     {"yield-signals", YT_OPT_STR, O(yield_signals), S(yield_signals), "USR1,USR2,TERM", 0, 0, NULL,
@@ -86,6 +96,18 @@ const yt_opt yt_train_table[] = {
     {"recompute", YT_OPT_BOOL, O(recompute), 0, "false", 0, 0, NULL, 0, NULL,
      "GPU activation recomputation: keep only each layer's input and redo the layer's forward "
      "in backward (activation memory / layers, about a third more compute)"},
+    {"base-dtype", YT_OPT_CHOICE, O(base_dtype), 0, "f32", 0, 0, "f32|bf16|nf4|int8", 0, NULL,
+     "how the frozen base projections are kept: f32 (as loaded), bf16, nf4 (QLoRA's 4-bit "
+     "NormalFloat, blocks of 64, double-quantised scales) or int8 (blocks of 64); each layer "
+     "is decoded to fp32 right before its products; embedding and lm_head bf16 unless f32 "
+     "(cuda: f32 and bf16 both mean bf16 on the GPU, nf4 is decoded per layer to bf16, no int8)"},
+    {"shard-base", YT_OPT_BOOL, O(shard_base), 0, "false", 0, 0, NULL, 0, NULL,
+     "each rank keeps 1/N of every layer's frozen weights (and of the embedding and lm_head); "
+     "a layer is all-gathered right before it is used, the next one's gather overlapping the "
+     "current one's compute (CPU only; results bitwise equal to the unsharded run)"},
+    {"shard-group", YT_OPT_INT, O(shard_group), 0, "0", 0, 1 << 20, NULL, 0, NULL,
+     "with --shard-base: N = this many consecutive ranks share one copy of the base (e.g. the "
+     "ranks of a node); must divide the number of ranks (0 = all ranks)"},
     {"threads", YT_OPT_INT, O(threads), 0, "0", 0, 4096, NULL, YT_OPT_NOSAVE, NULL,
      "threads per rank (0 = the node's cores / ranks on the node)"},
     {"tensorboard", YT_OPT_STR, O(tensorboard), S(tensorboard), NULL, 0, 0, NULL, YT_OPT_NOSAVE, "DIR",

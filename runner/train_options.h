@@ -10,9 +10,11 @@ enum { YT_DEVICE_CPU, YT_DEVICE_CUDA };                       /* cpu|cuda */
 enum { YT_ATTENTION_GEMM, YT_ATTENTION_FLASH };               /* gemm|flash */
 enum { YT_GPU_COMM_AUTO, YT_GPU_COMM_NCCL, YT_GPU_COMM_MPI };  /* auto|nccl|mpi */
 enum { YT_PROGRESS_AUTO, YT_PROGRESS_TTY, YT_PROGRESS_LINES }; /* auto|tty|lines */
+/* --base-dtype f32|bf16|nf4|int8: the indices are model/quant.h's YT_BASE_*. */
 
 typedef struct yt_train_opts {
     char config[4096], model[4096], data[4096], out[4096], init_adapter[4096];
+    char base_model[4096];               /* adapter_config.json's base_model_name_or_path ("" = derived) */
     long max_steps, warmup, seed;
     int seq_len, micro_batch, grad_accum;
     float lr, min_lr_ratio, weight_decay, clip, beta1, beta2, eps;
@@ -23,6 +25,7 @@ typedef struct yt_train_opts {
     int rslora;
     int threads, log_every;
     int progress;                        /* YT_PROGRESS_* */
+    int background_snapshots;            /* periodic snapshots written by a thread */
     int zero;                  /* optimizer-state sharding (0 or 1) */
     char resume[4096], yield_signals[128], yield_deadline[256];
     long snapshot_every;
@@ -35,6 +38,9 @@ typedef struct yt_train_opts {
     int attention;                       /* GPU attention kernel: YT_ATTENTION_* */
     int gpu_comm;                        /* GPU gradient sums: YT_GPU_COMM_* */
     int recompute;                       /* GPU: redo each layer's forward in backward */
+    int base_dtype;                      /* how the frozen base is stored: YT_BASE_* (quant.h) */
+    int shard_base;                      /* each rank keeps 1/N of the base, gathered per layer */
+    int shard_group;                     /* N: ranks per shard group (0 = all ranks) */
     char tensorboard[4096];              /* TensorBoard event files folder ("" = off) */
 } yt_train_opts;
 

@@ -126,7 +126,8 @@ int tok_bpe_merges_from_scores(tok_bpe *m, const tok_vocab *v, const float *scor
         }
     }
     tok_sm_free(&ids);
-    qsort(c, nc, sizeof *c, cand_cmp);
+    if (nc > 1)
+        qsort(c, nc, sizeof *c, cand_cmp);
     if (tok_bpe_merges_init(m, nc, e)) {
         free(c);
         return -1;

@@ -31,6 +31,17 @@ void yt_k_matmul_xwT(float *y, const float *x, const float *W, int T, int in, in
                 out);
 }
 
+void yt_k_matvec(float *y, const float *x, const float *W, int in, int out, float beta)
+{
+    if (out <= 0)
+        return;
+    if (in <= 0) {
+        scale_only(y, (size_t)out, beta);
+        return;
+    }
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, W, in, x, 1, beta, y, 1);
+}
+
 void yt_k_matmul_dyW(float *dx, const float *dy, const float *W, int T, int in, int out, float beta)
 {
     if (T <= 0 || in <= 0)

@@ -181,6 +181,19 @@ int yt_kc_attention_gemm_backward(yt_kc_ctx *c, float *dq, float *dk, float *dv,
                                   const float *lse, const int32_t *doc, int B, int S, int nh,
                                   int nkv, int hd, void *ws, yt_err *e);
 
+/* ---- a 4-bit (NF4) frozen weight decoded to bf16 (kernels/cuda/dequant.cu) ----
+ * UNTESTED on a GPU (compiles; no device was available when it was written).
+ * dst[i] = bf16(levels[code_i] * scale_b), b = i / 64, code_i the high nibble
+ * of codes[i / 2] for even i and the low one for odd i, scale_b =
+ * map[qabsmax[b]] * absmax2[b / 256] + *offset, each product and the sum
+ * rounded to fp32 separately (no fused multiply-add), then to bf16 (nearest
+ * even): the CPU's decoded fp32 values (model/quant.h's layout, whose parts
+ * these pointers are) rounded to bf16.  levels: 16 floats, map: 256 floats,
+ * offset: 1 float, all device memory. */
+int yt_kc_dequant_nf4_bf16(yt_kc_ctx *c, uint16_t *dst, const uint8_t *codes, const uint8_t *qabsmax,
+                           const float *absmax2, const float *offset, const float *map,
+                           const float *levels, size_t n, yt_err *e);
+
 /* ---- AdamW over one flat fp32 tensor (as yt_k_adamw) ---- */
 int yt_kc_adamw(yt_kc_ctx *c, float *p, const float *g, float *m, float *v, size_t n, float lr,
                 float b1, float b2, float eps, float wd, float bc1, float bc2, float grad_scale,

@@ -3,6 +3,7 @@
  * kernels or in plain C, with the same masks and bf16 roundings as the GPU. */
 #include "tests/emu/emu.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -202,6 +203,39 @@ int yt_kc_fill_f32(yt_kc_ctx *c, float *x, size_t n, float value, yt_err *e)
         return -1;
     for (size_t i = 0; i < n; i++)
         x[i] = value;
+    emu_leave(&k);
+    return 0;
+}
+
+int yt_kc_dequant_nf4_bf16(yt_kc_ctx *c, uint16_t *dst, const uint8_t *codes, const uint8_t *qabsmax,
+                           const float *absmax2, const float *offset, const float *map,
+                           const float *levels, size_t n, yt_err *e)
+{
+    (void)c;
+    if (n == 0)
+        return 0;
+    size_t blocks = (n + 63) / 64, groups = (blocks + 255) / 256;
+    emu_call k;
+    emu_begin(&k, "yt_kc_dequant_nf4_bf16");
+    emu_arg_add(&k, "dst", dst, n, sizeof(uint16_t), EMU_W);
+    emu_arg_add(&k, "codes", codes, (n + 1) / 2, 1, EMU_R);
+    emu_arg_add(&k, "qabsmax", qabsmax, blocks, 1, EMU_R);
+    emu_arg_add(&k, "absmax2", absmax2, groups, sizeof(float), EMU_R);
+    emu_arg_add(&k, "offset", offset, 1, sizeof(float), EMU_R);
+    emu_arg_add(&k, "map", map, 256, sizeof(float), EMU_R);
+    emu_arg_add(&k, "levels", levels, 16, sizeof(float), EMU_R);
+    if (emu_enter(&k, e))
+        return -1;
+    /* the CPU decode, then the GPU's rounding to bf16 */
+    float *tmp = malloc(n * sizeof *tmp);
+    if (!tmp) {
+        emu_leave(&k);
+        return yt_errf(e, "yt_kc_dequant_nf4_bf16 (emulated): no host memory for %zu floats", n);
+    }
+    yt_k_dequant_nf4(tmp, codes, qabsmax, absmax2, *offset, map, levels, n);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = yt_kc_bf16_from_f32(tmp[i]);
+    free(tmp);
     emu_leave(&k);
     return 0;
 }

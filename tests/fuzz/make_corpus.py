@@ -413,15 +413,20 @@ def fnv1a64(b, h=0xcbf29ce484222325):
 
 
 def snapshot_seeds(out, yt, tmp):
-    """Snapshots in the format of checkpoint/checkpoint.h, written with h5py (each
-    checked with `yieldtune inspect`, which verifies them)."""
+    """Snapshots in format 2 of checkpoint/checkpoint.h, written with h5py and sealed
+    by tests/tools/snapshot_edit.py, each checked by tests/tools/check_snapshot.py
+    (the format; they are no training run's, so `yieldtune inspect` refuses what
+    they hold).  A seed is fuzz_snapshot.c's mode byte and the file: 'S' (sealed
+    by the target, the reader behind the header check is fuzzed) or 'R' (as is)."""
     import h5py
+    sys.path.insert(0, TOOLS)
+    from snapshot_edit import MAGIC, HEADER, seal
 
     def write(name, tensors, attrs, complete=1, libver="earliest"):
         p = os.path.join(tmp, name)
-        with h5py.File(p, "w", libver=libver) as f:
+        with h5py.File(p, "w", libver=libver, userblock_size=HEADER) as f:
             f.attrs.create("format", np.bytes_(b"yieldtune-snapshot"))
-            f.attrs.create("format_version", 1, dtype=np.int64)
+            f.attrs.create("format_version", 2, dtype=np.int64)
             f.attrs.create("program_version", np.bytes_(b"fuzz-seed"))
             for k, v in attrs.items():
                 if isinstance(v, str):
@@ -436,22 +441,33 @@ def snapshot_seeds(out, yt, tmp):
                 ds.attrs.create("hash_fnv1a64", fnv1a64(arr.astype(arr.dtype.newbyteorder("<"))
                                                         .tobytes()), dtype=np.uint64)
             f.attrs.create("complete", complete, dtype=np.int64)
-        r = subprocess.run([yt, "inspect", "--quiet", p], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+        with open(p, "r+b") as f:
+            f.write(MAGIC)
+        seal(p)
+        r = subprocess.run([sys.executable, os.path.join(TOOLS, "check_snapshot.py"), p],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if complete and r.returncode != 0:
-            sys.exit(f"make_corpus: yieldtune inspect does not verify {name}")
-        put(out, "snapshot", name, read(p))
+            sys.exit(f"make_corpus: check_snapshot.py refuses {name}")
+        put(out, "snapshot", name, b"S" + read(p))
+        return read(p)
 
     rng = np.random.default_rng(3)
-    write("lora.h5", {"lora/layers.0.q_proj.lora_A": rng.standard_normal((2, 4)).astype(np.float32),
-                      "lora/layers.0.q_proj.lora_B": np.zeros((4, 2), np.float32),
-                      "optim/step": np.array([7, 0], np.uint64),
-                      "rng/state": np.frombuffer(b"\x01\x02\x03\x04\x05", np.uint8)},
-          {"step": 7, "tokens_seen": 1234, "lr": 0.001, "config": '{"lr": 0.001}'},
-          libver=("v108", "v110"))
-    write("scalarish.h5", {"a": np.array([1.5], np.float32), "b/c/d": np.array([1], np.uint64)},
-          {"world_size": 2})
+    lora = write("lora.h5", {"lora/layers.0.q_proj.lora_A":
+                             rng.standard_normal((2, 4)).astype(np.float32),
+                             "lora/layers.0.q_proj.lora_B": np.zeros((4, 2), np.float32),
+                             "optim/step": np.array([7, 0], np.uint64),
+                             "rng/state": np.frombuffer(b"\x01\x02\x03\x04\x05", np.uint8)},
+                 {"step": 7, "tokens_seen": 1234, "lr": 0.001, "config": '{"lr": 0.001}'},
+                 libver=("v108", "v110"))
+    scalarish = write("scalarish.h5", {"a": np.array([1.5], np.float32),
+                                       "b/c/d": np.array([1], np.uint64)}, {"world_size": 2})
     write("incomplete.h5", {"a": np.arange(3, dtype=np.float32)}, {}, complete=0)
+    # as is: a good header, one whose checksum is off by one bit, a format-1 file
+    put(out, "snapshot", "raw_lora.h5", b"R" + lora)
+    bad = bytearray(scalarish)
+    bad[32] ^= 1
+    put(out, "snapshot", "raw_bad_checksum.h5", b"R" + bytes(bad))
+    put(out, "snapshot", "raw_format1.h5", b"R" + scalarish[HEADER:])
 
 
 # ---- options, PEFT ----

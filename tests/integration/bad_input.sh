@@ -34,12 +34,39 @@ expect_fail "unknown command" "$YT_BIN" frobnicate
 expect_fail "--preset" "$YT_BIN" init-model --preset huge --out m2
 expect_fail "max_position_embeddings" "$YT_BIN" "${T[@]}" --model model --seq-len 100000
 expect_fail "--yield-deadline: 'TERM=' gives no seconds" "$YT_BIN" "${T[@]}" --model model --yield-deadline TERM=
-expect_fail "/dev/zero:1: a NUL byte" timeout 20 "$YT_BIN" "${T[@]}" --model model --config /dev/zero
+expect_fail "not a config file" timeout 20 "$YT_BIN" "${T[@]}" --model model --config /dev/zero
 yes '# a comment line that a config file may hold, repeated far too often' | head -c 2000000 > big.conf
 expect_fail "big.conf: larger than" timeout 20 "$YT_BIN" "${T[@]}" --model model --config big.conf
+expect_fail "/dev/zero:1: a line longer than 64 MiB" timeout 20 "$YT_BIN" prep --in /dev/zero --out zero.h5 --model model
 # a run folder whose event log cannot be written (disk full) stops, naming it
 mkdir -p run_full && ln -sf /dev/full run_full/events.jsonl
 expect_fail "run_full/events.jsonl: writing the start event" "$YT_BIN" "${T[@]/run/run_full}" --model model
+
+# --init-adapter: PEFT settings yieldtune does not implement are refused, as
+# merge refuses them, and a non-finite value names its tensor
+"$YT_BIN" "${T[@]}" --model model --out run_ad > /dev/null 2>&1 || { echo "FAIL: the adapter run"; failures=$((failures+1)); }
+for kv in '"use_dora": true' '"fan_in_fan_out": true' '"rank_pattern": {"q_proj": 4}' \
+          '"modules_to_save": ["lm_head"]' '"layers_to_transform": [0]' '"init_lora_weights": "pissa"'; do
+    key=$(echo "$kv" | sed 's/"\([^"]*\)".*/\1/')
+    rm -rf "ad_$key" && cp -r run_ad/adapter "ad_$key"
+    "$PYTHON" - "ad_$key/adapter_config.json" "{$kv}" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c.update(json.loads(sys.argv[2])); json.dump(c, open(sys.argv[1], "w"))
+PY
+    expect_fail "ad_$key/adapter_config.json: key '$key'" "$YT_BIN" "${T[@]}" --model model --out run_ad2 --init-adapter "ad_$key"
+done
+rm -rf ad_nan && cp -r run_ad/adapter ad_nan
+"$PYTHON" - ad_nan/adapter_model.safetensors <<'PY'
+import sys, numpy as np
+from safetensors.numpy import load_file, save_file
+t = load_file(sys.argv[1]); k = sorted(t)[0]; t[k][0, 0] = np.nan; save_file(t, sys.argv[1])
+PY
+expect_fail "holds nan at element 0" "$YT_BIN" "${T[@]}" --model model --out run_ad3 --init-adapter ad_nan
+
+# a dataset in which no token counts toward the loss
+"$PYTHON" -c "import json; [print(json.dumps({'input_ids': list(range(3, 40)), 'labels': [-100] * 37})) for _ in range(20)]" > nolabels.jsonl
+"$YT_BIN" prep --in nolabels.jsonl --out nolabels.h5 > /dev/null
+expect_fail "nolabels.h5: no token counts toward the loss" "$YT_BIN" train --data nolabels.h5 --out run_nl --model model --max-steps 2 --seq-len 16 --micro-batch 1 --pack-eos false
 
 # config.json problems
 mkdir -p m_nokey && cp model/model.safetensors m_nokey/
@@ -50,6 +77,16 @@ sed 's/"num_hidden_layers": 2/"num_hidden_layers": "two"/' model/config.json > m
 expect_fail "num_hidden_layers" "$YT_BIN" "${T[@]}" --model m_badtype
 mkdir -p m_badjson && cp model/model.safetensors m_badjson/ && echo '{"vocab_size": ' > m_badjson/config.json
 expect_fail "m_badjson/config.json" "$YT_BIN" "${T[@]}" --model m_badjson
+# values that used to be taken silently or to overflow later
+badcfg() { # NAME SED-EXPR: a copy of the model whose config.json is edited
+    mkdir -p "$1" && cp model/model.safetensors "$1/" && sed "$2" model/config.json > "$1/config.json"
+}
+badcfg m_layers_huge 's/"num_hidden_layers": 2/"num_hidden_layers": 477218589/'
+expect_fail "key 'num_hidden_layers' is 477218589, more than yieldtune accepts" "$YT_BIN" "${T[@]}" --model m_layers_huge
+badcfg m_eos_huge 's/"eos_token_id": 2/"eos_token_id": 1099511627776/'
+expect_fail "key 'eos_token_id' is 1099511627776: not a token id" "$YT_BIN" "${T[@]}" --model m_eos_huge
+badcfg m_mlp_bias 's/"mlp_bias": false/"mlp_bias": true/'
+expect_fail "key 'mlp_bias' is true" "$YT_BIN" "${T[@]}" --model m_mlp_bias
 # weights: wrong shape (a model with another hidden size's config), missing tensor
 mkdir -p m_shape && cp model/model.safetensors m_shape/
 sed 's/"intermediate_size": 160/"intermediate_size": 128/' model/config.json > m_shape/config.json

@@ -5,7 +5,9 @@
 # (btl self,tcp on the veth subnet).  Checks: np=2
 # (one rank per host) gives the same losses and LoRA weights as np=1 with
 # grad-accum 2, with and without --zero 1; the bytes went over the veth; each
-# host has its own local rank 0 (BF16 weights: one converted copy per host).
+# host has its own local rank 0 (BF16 weights: one converted copy per host);
+# --shard-base across the hosts (each keeps half of the base, every layer is
+# all-gathered over the veth) gives the replicated np=2 run bit for bit.
 # Needs root (ip netns); if namespaces cannot be made the test FAILS.
 set -euo pipefail
 work=$(mktemp -d /tmp/yt-netns-XXXXXX)
@@ -46,6 +48,7 @@ for zero in 0 1; do
         > np2-z$zero.log 2>&1 || { cat np2-z$zero.log; fail "np=2 across two hosts failed (--zero $zero)"; }
     sent=$(( $(bytes) - before ))
     echo "--zero $zero: $sent bytes left host A over $NETNS_VA"
+    [ $zero = 0 ] && sent_rep=$sent
     [ "$sent" -gt $((10 * 4 * 17920 / 2)) ] || fail "too few bytes over the veth ($sent) for 10 all-reduces"
     "$PYTHON" "$YT_SRCDIR/tests/tools/compare_runs.py" np1-z$zero np2-z$zero --loss-rtol 1e-5 --weight-atol 1e-4 \
         --label "two hosts np=2 vs np=1 accum 2, --zero $zero" || status=1
@@ -56,6 +59,35 @@ import json, sys
 ranks = json.load(open(sys.argv[1] + "/config.json"))["ranks"]
 assert sorted(r["host"] for r in ranks) == ["hostA", "hostB"], ranks
 assert all(r["local_rank"] == 0 for r in ranks), ranks
+PY
+
+# --shard-base over the two hosts: half of the base on each, gathered over TCP
+# a layer ahead; the same losses and adapter as the replicated np=2 run.
+before=$(bytes)
+mpirun_2hosts "$YT_BIN" train "${args[@]}" --zero 0 --grad-accum 1 --shard-base true --out "$work/np2-shard" \
+    > np2-shard.log 2>&1 || { cat np2-shard.log; fail "np=2 --shard-base across two hosts failed"; }
+sent_shard=$(( $(bytes) - before ))
+cmp -s np2-z0/adapter/adapter_model.safetensors np2-shard/adapter/adapter_model.safetensors ||
+    fail "--shard-base across two hosts: adapter differs from the replicated run"
+"$PYTHON" - np2-z0 np2-shard "$sent_shard" "$sent_rep" <<'PY' || fail "--shard-base across two hosts"
+import json, sys
+rep, sh, sent, sent_rep = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+lr, ls = ([(m["step"], m["loss"], m["grad_norm"]) for m in map(json.loads, open(r + "/metrics.jsonl"))]
+          for r in (rep, sh))
+assert lr == ls, "losses differ"
+m = [json.loads(l) for l in open(sh + "/metrics.jsonl")]
+assert all(x["gather_s"] > 0 and 0 <= x["exposed_gather_s"] <= x["gather_s"] + 1e-6 for x in m)
+ranks = json.load(open(sh + "/config.json"))["ranks"]
+assert sorted(r["host"] for r in ranks) == ["hostA", "hostB"], ranks
+piece = ranks[0]["base_weight_bytes"]
+# Host A sent its piece of every unit at least once more than the replicated
+# run sent (a two-layer model then keeps both layers in its two slots; the
+# embedding and lm_head take turns in one buffer, gathered every step).
+assert sent - sent_rep > piece, (sent, sent_rep, piece)
+print(f"--shard-base across two hosts: losses and adapter equal to the replicated run; {sent} bytes left "
+      f"host A ({sent_rep} replicated; a piece of {piece} bytes per rank); exposed gather median "
+      f"{sorted(x['exposed_gather_s'] for x in m)[len(m) // 2]:.4f} s of "
+      f"{sorted(x['gather_s'] for x in m)[len(m) // 2]:.4f} s in flight")
 PY
 
 # BF16: each host converts its own copy (local rank 0 of each node fills one).

@@ -1,6 +1,7 @@
 #!/bin/bash
-# The two model engines call the same ops.  model/llama.c + model/lora.c (the
-# CPU engine, kernels/kernels.h: yt_k_*) and model/llama_gpu.c (the GPU engine,
+# The two model engines call the same ops.  model/llama.c + model/lora.c +
+# model/base_pass.c + model/quant.c (the CPU engine with its base-weight
+# decoding, kernels/kernels.h: yt_k_*) and model/llama_gpu.c (the GPU engine,
 # kernels/cuda/kernels_cuda.h: yt_kc_*) must compute the same layer; an op
 # added to one and not the other fails here, naming it, before any GPU runs.
 # Names are compared after removing the device's storage variants (_bf16,
@@ -23,7 +24,7 @@ ops() { # PREFIX FILE...: the op names called, variants folded, plumbing dropped
         sed -E 's/_workspace$//; s/_chunk$//; s/_bf16$//; s/^attention_gemm(_|$)/attention\1/' |
         grep -Ev "$plumbing" | sort -u
 }
-cpu=$(ops yt_k "$src/model/llama.c" "$src/model/lora.c")
+cpu=$(ops yt_k "$src/model/llama.c" "$src/model/lora.c" "$src/model/base_pass.c" "$src/model/quant.c")
 gpu=$(ops yt_kc "$src/model/llama_gpu.c")
 for f in "${!FUSED[@]}"; do
     gpu=$(printf '%s\n' $gpu | grep -vx "$f"; printf '%s\n' ${FUSED[$f]})

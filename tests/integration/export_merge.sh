@@ -88,7 +88,9 @@ set +e
 rc=$?
 set -e
 [ $rc = 1 ] || fail "inspect of a corrupted snapshot exited $rc, want 1"
-grep -qF "tensor '$victim'" bad.err || fail "inspect does not name tensor $victim: $(cat bad.err)"
+# (format 2: the whole-file checksum catches it before any tensor is read)
+grep -qF "bad.h5: whole-file checksum mismatch" bad.err ||
+    fail "inspect does not report the damage in $victim: $(cat bad.err)"
 echo "corrupted snapshot: exit $rc: $(cat bad.err)"
 
 # inspect of a RUN lists its snapshots; a bad one makes it exit 1.
@@ -101,7 +103,8 @@ set +e
 rc=$?
 set -e
 [ $rc = 1 ] || fail "inspect of a RUN with a bad snapshot exited $rc"
-grep -q "step-00000007.h5 .*INVALID.*$victim" run.txt || fail "inspect of a RUN: $(cat run.txt)"
+grep -q "step-00000007.h5 .*INVALID.*whole-file checksum mismatch" run.txt ||
+    fail "inspect of a RUN: $(cat run.txt)"
 cat run.txt
 # ... and export skips it for the newest valid one.
 "$YT_BIN" export run32 --out exp32-skip 2> skip.err > /dev/null
@@ -124,13 +127,17 @@ grep -q "lora_A.weight' is not \[r=4" <<<"$out" || fail "merge with a wrong r: $
 [ ! -e merged-r4/model.safetensors ] || fail "a failed merge left model.safetensors"
 echo "merge with a wrong r: $out"
 
+# base_model_name_or_path: the model folder's absolute path (model/model.h,
+# yt_model_base_name: these folders' config.json names no hub model), which is
+# also what peft records for a model loaded by its absolute path.
+here=$(pwd -P)
 cat > spec.json <<JSON
 {"yt": "$YT_BIN", "yt_grads": "$YT_BUILDDIR/tests/tools/yt_grads", "work": "$work",
  "variants": [
-  {"name": "f32", "model": "model", "adapter": "exp32", "merged": "merged32", "r": 8, "alpha": 24.0,
-   "dropout": 0.05, "rslora": false, "targets": "q,k,v,o,gate,up,down", "base_model": "model", "dtype": "f32"},
-  {"name": "bf16", "model": "model16", "adapter": "exp16", "merged": "merged16", "r": 4, "alpha": 12.0,
-   "dropout": 0.0, "rslora": true, "targets": "q,k,v,o,gate,up,down", "base_model": "model16", "dtype": "bf16"}
+  {"name": "f32", "model": "$here/model", "adapter": "exp32", "merged": "merged32", "r": 8, "alpha": 24.0,
+   "dropout": 0.05, "rslora": false, "targets": "q,k,v,o,gate,up,down", "base_model": "$here/model", "dtype": "f32"},
+  {"name": "bf16", "model": "$here/model16", "adapter": "exp16", "merged": "merged16", "r": 4, "alpha": 12.0,
+   "dropout": 0.0, "rslora": true, "targets": "q,k,v,o,gate,up,down", "base_model": "$here/model16", "dtype": "bf16"}
  ]}
 JSON
 "$PYTHON" "$YT_SRCDIR/tests/tools/peft_check.py" spec.json

@@ -3,14 +3,40 @@
 
 usage: check_snapshot.py FILE [--expect-sample]
 
-Checks the format attributes, that every dataset is chunked with Fletcher32 and that
-its stored hash_fnv1a64 equals FNV-1a-64 of its little-endian bytes, then prints the
+Checks the 512-byte header (magic, format 2, header size, file size, checksum64 of the
+whole file with the checksum bytes as zero, computed here from checkpoint.h's and
+common.h's description), the format attributes, that every attribute
+string is fixed-length, that every dataset is chunked with Fletcher32 and that its
+stored hash_fnv1a64 equals FNV-1a-64 of its little-endian bytes, then prints the
 tensor names.  --expect-sample also checks the values written by
 `YT_SNAP_SAMPLE=FILE tests/unit/test_checkpoint`.  Exit 0 when all is as expected."""
+import struct
 import sys
 
 import h5py
 import numpy as np
+
+M64 = (1 << 64) - 1
+
+
+def mix64(x):
+    x = (x + 0x9E3779B97F4A7C15) & M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
+
+
+def checksum64(data) -> int:
+    """yt_checksum64: little-endian words, zero-padded, round-robin into 4 lanes."""
+    n = len(data)
+    padded = bytes(data) + bytes(-n % 8)
+    lanes = [1, 2, 3, 4]
+    for i, w in enumerate(struct.unpack(f"<{len(padded) // 8}Q", padded)):
+        lanes[i % 4] = mix64(lanes[i % 4] ^ w)
+    h = n
+    for lane in lanes:
+        h = mix64(h ^ lane)
+    return h
 
 
 def fnv1a64(data: bytes) -> int:
@@ -36,10 +62,24 @@ def main():
         if not cond:
             errors.append(what)
 
+    raw = bytearray(open(path, "rb").read())
+    expect(raw[:16] == b"\x89yieldtune-snap\n", "header magic")
+    expect(int.from_bytes(raw[16:20], "little") == 2, "header format version")
+    expect(int.from_bytes(raw[20:24], "little") == 512, "header size")
+    expect(int.from_bytes(raw[24:32], "little") == len(raw), "header file size")
+    stored = int.from_bytes(raw[32:40], "little")
+    raw[32:40] = bytes(8)
+    expect(stored == checksum64(raw), "header whole-file checksum")
+    expect(not any(raw[40:512]), "header padding not zero")
     with h5py.File(path, "r") as f:
         a = f.attrs
+        expect(f.userblock_size == 512, "user block of 512 bytes")
         expect(text(a.get("format", b"")) == "yieldtune-snapshot", "format attribute")
-        expect(int(a.get("format_version", -1)) == 1, "format_version attribute")
+        expect(int(a.get("format_version", -1)) == 2, "format_version attribute")
+        for k in a.keys():
+            t = a.get_id(k).get_type()
+            if isinstance(t, h5py.h5t.TypeStringID):
+                expect(not t.is_variable_str(), f"attribute {k}: variable-length string")
         expect(int(a.get("complete", 0)) == 1, "complete attribute")
         expect("program_version" in a, "program_version attribute")
         names = []

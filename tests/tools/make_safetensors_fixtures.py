@@ -295,6 +295,11 @@ def make(d):
              "w": torch.tensor([1.5, -2.0], dtype=torch.float32)}
     save_file(other, os.path.join(d, "other.safetensors"))
     expected["other.safetensors"] = {"tensors": describe(other), "metadata": {}}
+    # A header "{}": no tensors at all.  Valid (the reference reads it); it used
+    # to hand qsort a NULL table (undefined behaviour that UBSan reports).
+    with open(os.path.join(d, "no_tensors.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", 2) + b"{}")
+    expected["no_tensors.safetensors"] = {"tensors": {}, "metadata": {}}
 
     # F32 tensor at an offset that is not a multiple of 4: valid, but no view.
     h16 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float16)

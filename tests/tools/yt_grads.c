@@ -3,7 +3,8 @@
  * inputs, target_ids, weights, threads), with a LoRA adapter loaded from PEFT files; writes the loss,
  * the logits and every LoRA gradient (PEFT key names) to a safetensors file so
  * that tests/tools/hf_reference.py can compare them with transformers + peft.
- * usage: yt_grads MODEL_DIR ADAPTER_DIR CASE.json OUT.safetensors */
+ * usage: yt_grads MODEL_DIR ADAPTER_DIR CASE.json OUT.safetensors
+ * YT_GRADS_BASE_DTYPE=bf16|nf4|int8 opens the base in that dtype (model.h). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,12 @@ int main(int argc, char **argv)
     int threads = (int)json_integer_value(json_object_get(c, "threads"));
     yt_k_set_threads(threads > 0 ? threads : 1);
     yt_model *m;
-    if (yt_model_open(&m, argv[1], &lc, B, S, &e) || yt_model_load_peft(m, argv[2], &e))
+    yt_model_base_opts bo = {.dtype = YT_BASE_F32};
+    const char *dt = getenv("YT_GRADS_BASE_DTYPE");
+    for (int d = 0; dt && d < YT_BASE_NDTYPES; d++)
+        if (strcmp(dt, yt_base_dtype_name(d)) == 0)
+            bo.dtype = d;
+    if (yt_model_open_base(&m, argv[1], &lc, B, S, NULL, &bo, &e) || yt_model_load_peft(m, argv[2], &e))
         return fail(e.msg);
     size_t np = yt_model_n_params(m);
     memset(yt_model_grads(m), 0, np * sizeof(float));

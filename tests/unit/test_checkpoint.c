@@ -135,6 +135,32 @@ static void flip_pattern_byte(const char *path)
 
 static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+/* Writes the format-2 header again (size, whole-file hash) after a test changed
+ * the file, so that the layers below the whole-file checksum (Fletcher32, the
+ * tensor hashes, 'complete') are what catches the change.  Follows checkpoint.h's
+ * description of the header. */
+static void reseal(const char *path)
+{
+    yt_err e = {{0}};
+    char *buf;
+    size_t len;
+    ck_assert_msg(yt_read_file(path, &buf, &len, &e) == 0, "%s", e.msg);
+    unsigned char *b = (unsigned char *)buf;
+    ck_assert(len > YT_SNAP_HEADER_BYTES && memcmp(b, YT_SNAP_MAGIC, 16) == 0);
+    for (int i = 0; i < 8; i++) {
+        b[24 + i] = (unsigned char)((uint64_t)len >> (8 * i));
+        b[32 + i] = 0;
+    }
+    uint64_t h = yt_checksum64(b, len);
+    for (int i = 0; i < 8; i++)
+        b[32 + i] = (unsigned char)(h >> (8 * i));
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+    fclose(f);
+    free(buf);
+}
+
 /* Removes the root attribute `complete` (as if the writer died before finishing). */
 static void drop_complete(const char *path)
 {
@@ -143,6 +169,7 @@ static void drop_complete(const char *path)
     ck_assert(f >= 0);
     ck_assert(H5Adelete(f, "complete") >= 0);
     ck_assert(H5Fclose(f) >= 0);
+    reseal(path);
 }
 
 static void truncate_half(const char *path)
@@ -277,7 +304,7 @@ START_TEST(roundtrip)
     ck_assert_int_eq(yt_snap_get_attr_i64(s, "tokens_seen", &iv, &e), 0);
     ck_assert(iv == -7000000000LL);
     ck_assert_int_eq(yt_snap_get_attr_i64(s, "format_version", &iv, &e), 0);
-    ck_assert_int_eq(iv, 1);
+    ck_assert_int_eq(iv, YT_SNAP_FORMAT_VERSION);
     ck_assert_int_eq(yt_snap_get_attr_i64(s, "complete", &iv, &e), 0);
     ck_assert_int_eq(iv, 1);
     ck_assert_int_eq(yt_snap_get_attr_f64(s, "loss", &dv, &e), 0);
@@ -373,6 +400,48 @@ START_TEST(writer_misuse)
 }
 END_TEST
 
+/* One tensor-name rule for writer and reader: what the writer refuses, the
+ * reader refuses too (it used to resolve "lora/./x" to "lora/x"). */
+START_TEST(tensor_name_rule)
+{
+    static const char *const bad[] = {"", "/", "//", ".", "..", "lora/.", "lora/..", "lora/./x",
+                                      "lora/../lora/x", "./lora/x", "lora//x", "lora/x/",
+                                      "lora/a b", "lora/\tx", "lora/\x7f"};
+    char dir[256], path[512];
+    make_tmpdir(dir, sizeof dir);
+    yt_err e = {{0}};
+    snprintf(path, sizeof path, "%s/step-00000001.h5", dir);
+    float v[2] = {1, 2}, r[2];
+    int64_t sh[1] = {2};
+    yt_snap_writer *w = yt_snap_begin(path, &e);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(yt_snap_attr_str(w, "program_version", "t", &e), 0);
+    ck_assert_int_eq(yt_snap_put_f32(w, "lora/x", v, 1, sh, &e), 0);
+    ck_assert_msg(yt_snap_commit(w, &e) == 0, "%s", e.msg);
+    yt_snap *s;
+    ck_assert_msg(yt_snap_open(&s, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(yt_snap_get_f32(s, "/lora/x", r, 2, &e), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *name = bad[i];
+        char other[512];
+        snprintf(other, sizeof other, "%s/step-00000002.h5", dir);
+        w = yt_snap_begin(other, &e);
+        ck_assert_ptr_nonnull(w);
+        ck_assert_msg(yt_snap_put_f32(w, name, v, 1, sh, &e) == -1, "writer took '%s'", bad[i]);
+        ck_assert_msg(strstr(e.msg, "bad tensor name") != NULL, "%s", e.msg);
+        yt_snap_abort(w);
+        ck_assert_msg(yt_snap_get_f32(s, name, r, 2, &e) == -1, "reader took '%s'", bad[i]);
+        ck_assert_msg(strstr(e.msg, "bad tensor name") != NULL, "'%s': %s", bad[i], e.msg);
+        ck_assert_msg(!yt_snap_has(s, name), "reader has '%s'", bad[i]);
+        yt_snap_info info;
+        ck_assert_int_eq(yt_snap_get_info(s, name, &info, &e), -1);
+    }
+    yt_snap_close(s);
+    ck_assert_int_eq(count_temps(dir), 0);
+    rm_rf(dir);
+}
+END_TEST
+
 /* HDF5 must not print its error stack: run failing calls with stderr captured. */
 START_TEST(silent_failures)
 {
@@ -427,8 +496,13 @@ START_TEST(flipped_byte_detected)
     write_patterned(path);
     ck_assert_msg(open_verify(path, &e) == 0, "%s", e.msg);
     flip_pattern_byte(path);
-
+    /* The whole-file checksum sees it first ... */
     yt_snap *s;
+    ck_assert_int_eq(yt_snap_open(&s, path, &e), -1);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "whole-file checksum mismatch"), "%s",
+                  e.msg);
+    /* ... and below it Fletcher32, naming the tensor. */
+    reseal(path);
     ck_assert_msg(yt_snap_open(&s, path, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(yt_snap_verify(s, &e), -1);
     ck_assert_msg(strstr(e.msg, "'lora/layers.1.v_proj.lora_B'") != NULL, "%s", e.msg);
@@ -465,6 +539,7 @@ START_TEST(hash_mismatch_detected)
     ck_assert(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, o) >= 0);
     H5Dclose(d);
     H5Fclose(f);
+    reseal(path);
 
     yt_snap *s;
     ck_assert_msg(yt_snap_open(&s, path, &e) == 0, "%s", e.msg);
@@ -522,13 +597,127 @@ START_TEST(foreign_file_rejected)
     ck_assert(f >= 0);
     H5Fclose(f);
     yt_snap *s;
-    ck_assert_int_eq(yt_snap_open(&s, path, &e), -1);
+    /* A bare HDF5 file is what format 1 snapshots were: said so. */
+    ck_assert_int_eq(yt_snap_open(&s, path, &e), -2);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "format 1"), "%s", e.msg);
+    /* Our header on another program's HDF5 file: the format attribute is missing. */
+    char other[600];
+    snprintf(other, sizeof other, "%s/with-header.h5", dir);
+    char *buf;
+    size_t len;
+    ck_assert_int_eq(yt_read_file(path, &buf, &len, &e), 0);
+    char *img = calloc(1, YT_SNAP_HEADER_BYTES + len);
+    memcpy(img, YT_SNAP_MAGIC, 16);
+    img[16] = YT_SNAP_FORMAT_VERSION;
+    img[21] = YT_SNAP_HEADER_BYTES >> 8;
+    memcpy(img + YT_SNAP_HEADER_BYTES, buf, len);
+    FILE *fo = fopen(other, "wb");
+    fwrite(img, 1, YT_SNAP_HEADER_BYTES + len, fo);
+    fclose(fo);
+    free(img);
+    free(buf);
+    reseal(other);
+    ck_assert_int_eq(yt_snap_open(&s, other, &e), -1);
     ck_assert_msg(strstr(e.msg, "'format'") != NULL, "%s", e.msg);
     rm_rf(dir);
 }
 END_TEST
 
+/* The header: size and version as written, the hash over every byte. */
+START_TEST(header_checked)
+{
+    char dir[256], path[512];
+    make_tmpdir(dir, sizeof dir);
+    yt_err e = {{0}};
+    snprintf(path, sizeof path, "%s/step-00000001.h5", dir);
+    write_small(path, 1, 1.0f);
+    char *buf;
+    size_t len;
+    ck_assert_int_eq(yt_read_file(path, &buf, &len, &e), 0);
+    unsigned char *b = (unsigned char *)buf;
+    ck_assert_int_eq(memcmp(b, YT_SNAP_MAGIC, 16), 0);
+    uint64_t size = 0, stored = 0;
+    for (int i = 7; i >= 0; i--) {
+        size = size << 8 | b[24 + i];
+        stored = stored << 8 | b[32 + i];
+    }
+    ck_assert_uint_eq(size, len);
+    ck_assert_int_eq(b[16], YT_SNAP_FORMAT_VERSION);
+    ck_assert_int_eq(b[20] | b[21] << 8, YT_SNAP_HEADER_BYTES);
+    memset(b + 32, 0, 8);
+    ck_assert_uint_eq(stored, yt_checksum64(b, len));
+    for (size_t i = 40; i < YT_SNAP_HEADER_BYTES; i++)
+        ck_assert_int_eq(b[i], 0);
+    free(buf);
+
+    /* One byte more: the size field disagrees. */
+    FILE *f = fopen(path, "ab");
+    fputc(0, f);
+    fclose(f);
+    yt_snap *s;
+    ck_assert_int_eq(yt_snap_open(&s, path, &e), -1);
+    ck_assert_msg(strstr(e.msg, "header says"), "%s", e.msg);
+    /* Another version: refused by number, even when the hash fits. */
+    reseal(path);
+    ck_assert_msg(open_verify(path, &e) == 0, "%s", e.msg);
+    f = fopen(path, "r+b");
+    fseek(f, 16, SEEK_SET);
+    fputc(YT_SNAP_FORMAT_VERSION + 1, f);
+    fclose(f);
+    reseal(path);
+    ck_assert_int_eq(yt_snap_open(&s, path, &e), -1);
+    ck_assert_msg(strstr(e.msg, "format 3"), "%s", e.msg);
+    rm_rf(dir);
+}
+END_TEST
+
+/* A variable-length string attribute (its size unknown before reading it) is
+ * refused by name. */
+START_TEST(vlen_string_refused)
+{
+    char dir[256], path[512];
+    make_tmpdir(dir, sizeof dir);
+    yt_err e = {{0}};
+    snprintf(path, sizeof path, "%s/step-00000001.h5", dir);
+    write_small(path, 1, 1.0f);
+    h5_quiet();
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, "note", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    const char *v = "hello";
+    ck_assert(a >= 0 && H5Awrite(a, t, &v) >= 0);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Fclose(f);
+    reseal(path);
+    yt_snap *s;
+    ck_assert_msg(yt_snap_open(&s, path, &e) == 0, "%s", e.msg);
+    char *out = NULL;
+    ck_assert_int_eq(yt_snap_get_attr_str_dup(s, "note", &out, &e), -1);
+    ck_assert_msg(strstr(e.msg, "'note' is a variable-length string"), "%s", e.msg);
+    ck_assert_int_eq(yt_snap_get_attr_str_dup(s, "program_version", &out, &e), 0);
+    ck_assert_str_eq(out, "test");
+    free(out);
+    yt_snap_close(s);
+    rm_rf(dir);
+}
+END_TEST
+
 /* ---- the snapshots folder ---- */
+
+static int reject_odd_step(yt_snap *s, long step, void *ctx, yt_err *e)
+{
+    (void)ctx;
+    int64_t v = -1;
+    if (yt_snap_get_attr_i64(s, "step", &v, e) != 0)
+        return -1;
+    ck_assert_int_eq(v, step);
+    return v % 2 ? yt_errf(e, "step %lld is odd", (long long)v) : 0;
+}
 
 START_TEST(latest_valid_skips_bad)
 {
@@ -538,7 +727,7 @@ START_TEST(latest_valid_skips_bad)
     long step;
     char missing[300];
     snprintf(missing, sizeof missing, "%s/none", dir);
-    ck_assert_int_eq(yt_snap_latest_valid(missing, got, sizeof got, &step, skipped,
+    ck_assert_int_eq(yt_snap_latest_valid(missing, NULL, got, sizeof got, &step, skipped,
                                           sizeof skipped, &e), 0);
     ck_assert_int_eq(step, -1);
     ck_assert_str_eq(got, "");
@@ -568,8 +757,8 @@ START_TEST(latest_valid_skips_bad)
         ck_assert_int_eq(steps[i], (long)i + 1);
     free(steps);
 
-    ck_assert_msg(yt_snap_latest_valid(dir, got, sizeof got, &step, skipped, sizeof skipped,
-                                       &e) == 0,
+    ck_assert_msg(yt_snap_latest_valid(dir, NULL, got, sizeof got, &step, skipped,
+                                       sizeof skipped, &e) == 0,
                   "%s", e.msg);
     ck_assert_int_eq(step, 3);
     yt_snap_path(path, sizeof path, dir, 3, &e);
@@ -577,8 +766,8 @@ START_TEST(latest_valid_skips_bad)
     ck_assert_msg(strstr(skipped, "step-00000006.h5: ") != NULL, "%s", skipped);
     ck_assert_msg(strstr(skipped, "step-00000005.h5: ") != NULL, "%s", skipped);
     ck_assert_msg(strstr(skipped, "'complete'") != NULL, "%s", skipped);
-    ck_assert_msg(strstr(skipped, "step-00000004.h5: ") != NULL, "%s", skipped);
-    ck_assert_msg(strstr(skipped, "lora/layers.1.v_proj.lora_B") != NULL, "%s", skipped);
+    ck_assert_msg(strstr(skipped, "step-00000004.h5: whole-file checksum mismatch") != NULL,
+                  "%s", skipped);
     ck_assert_ptr_null(strstr(skipped, "step-00000003"));
     ck_assert_ptr_null(strstr(skipped, "tmp"));
 
@@ -589,6 +778,25 @@ START_TEST(latest_valid_skips_bad)
     ck_assert_int_eq(yt_snap_get_attr_i64(s, "step", &st, &e), 0);
     ck_assert_int_eq(st, 3);
     yt_snap_close(s);
+
+    /* The caller's check: a snapshot it rejects is skipped with its reason. */
+    yt_snap_check odd = {.fn = reject_odd_step};
+    ck_assert_int_eq(yt_snap_latest_valid(dir, &odd, got, sizeof got, &step, skipped,
+                                          sizeof skipped, &e), 0);
+    ck_assert_int_eq(step, 2);
+    ck_assert_msg(strstr(skipped, "step-00000003.h5: step 3 is odd"), "%s", skipped);
+
+    /* A format 1 snapshot newer than every valid one stops the search. */
+    yt_snap_path(path, sizeof path, dir, 8, &e);
+    h5_quiet();
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    H5Fclose(f);
+    ck_assert_int_eq(yt_snap_latest_valid(dir, NULL, got, sizeof got, &step, skipped,
+                                          sizeof skipped, &e), -1);
+    ck_assert_msg(strstr(e.msg, "step-00000008.h5") && strstr(e.msg, "format 1") &&
+                      strstr(e.msg, "finish this run"),
+                  "%s", e.msg);
     rm_rf(dir);
 }
 END_TEST
@@ -609,7 +817,7 @@ START_TEST(prune_keeps_newest_valid)
     fclose(fopen(path, "wb"));
 
     int removed;
-    ck_assert_msg(yt_snap_prune(dir, 2, &removed, &e) == 0, "%s", e.msg);
+    ck_assert_msg(yt_snap_prune(dir, 2, NULL, &removed, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(removed, 4);
     long *steps;
     size_t n;
@@ -621,17 +829,30 @@ START_TEST(prune_keeps_newest_valid)
     ck_assert(file_exists(path));
 
     /* keep 0 still keeps the newest valid one. */
-    ck_assert_int_eq(yt_snap_prune(dir, 0, &removed, &e), 0);
+    ck_assert_int_eq(yt_snap_prune(dir, 0, NULL, &removed, &e), 0);
     ck_assert_int_eq(removed, 1);
     ck_assert_int_eq(yt_snap_list(dir, &steps, &n, &e), 0);
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(steps[0], 5);
     free(steps);
 
+    /* The caller's check decides validity too: step 5 rejected, 4 kept. */
+    for (long st = 3; st <= 4; st++) {
+        yt_snap_path(path, sizeof path, dir, st, &e);
+        write_small(path, st, (float)st);
+    }
+    yt_snap_check odd = {.fn = reject_odd_step};
+    ck_assert_int_eq(yt_snap_prune(dir, 1, &odd, &removed, &e), 0);
+    ck_assert_int_eq(removed, 2);
+    ck_assert_int_eq(yt_snap_list(dir, &steps, &n, &e), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(steps[0], 4);
+    free(steps);
+
     /* Nothing valid: nothing deleted. */
-    yt_snap_path(path, sizeof path, dir, 5, &e);
+    yt_snap_path(path, sizeof path, dir, 4, &e);
     truncate_half(path);
-    ck_assert_int_eq(yt_snap_prune(dir, 1, &removed, &e), 0);
+    ck_assert_int_eq(yt_snap_prune(dir, 1, NULL, &removed, &e), 0);
     ck_assert_int_eq(removed, 0);
     ck_assert(file_exists(path));
     rm_rf(dir);
@@ -894,12 +1115,15 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, roundtrip);
     tcase_add_test(tc, writer_misuse);
+    tcase_add_test(tc, tensor_name_rule);
     tcase_add_test(tc, silent_failures);
     tcase_add_test(tc, flipped_byte_detected);
     tcase_add_test(tc, hash_mismatch_detected);
     tcase_add_test(tc, truncated_rejected);
     tcase_add_test(tc, incomplete_rejected);
     tcase_add_test(tc, foreign_file_rejected);
+    tcase_add_test(tc, header_checked);
+    tcase_add_test(tc, vlen_string_refused);
     tcase_add_test(tc, latest_valid_skips_bad);
     tcase_add_test(tc, prune_keeps_newest_valid);
     tcase_add_test(tc, stale_temps_cleaned);

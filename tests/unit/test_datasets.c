@@ -236,7 +236,8 @@ START_TEST(test_writer_atomic)
     char dir[256], path[512];
     make_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/data.h5", dir);
-    write_text(path, "previous content");
+    /* an earlier dataset (the writer replaces only HDF5 files) */
+    write_text(path, "\211HDF\r\n\032\nprevious content");
     uint32_t ids[4] = {1, 2, 3, 4};
     yt_err e = {{0}};
     yt_ds_writer *w;
@@ -256,7 +257,7 @@ START_TEST(test_writer_atomic)
     ck_assert_int_eq(count_tmp(dir), 0);
     char *text;
     ck_assert(yt_read_file(path, &text, NULL, &e) == 0);
-    ck_assert_str_eq(text, "previous content");
+    ck_assert_str_eq(text, "\211HDF\r\n\032\nprevious content");
     free(text);
 
     /* success replaces it */
@@ -494,7 +495,7 @@ START_TEST(test_prep_errors)
              bc->line);
     write_text(in, text);
     if (_i % 2)
-        write_text(out, "keep me");
+        write_text(out, "\211HDF\r\n\032\nkeep me"); /* an earlier dataset */
     yt_err e = {{0}};
     yt_ds_prep_opts o = {.vocab_size = bc->vocab};
     ck_assert_int_eq(yt_ds_prep_jsonl(in, out, &o, NULL, &e), -1);
@@ -506,7 +507,7 @@ START_TEST(test_prep_errors)
     if (_i % 2) {
         char *got;
         ck_assert(yt_read_file(out, &got, NULL, &e) == 0);
-        ck_assert_str_eq(got, "keep me");
+        ck_assert_str_eq(got, "\211HDF\r\n\032\nkeep me");
         free(got);
     } else {
         ck_assert(!file_exists(out));

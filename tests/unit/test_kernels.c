@@ -709,6 +709,65 @@ START_TEST(test_attention_long)
 }
 END_TEST
 
+/* Attention against a cache: B sequences laid out as cache rows [b*cap + pos],
+ * queried as if a generator fed each sequence in chunks (the prompt, then one
+ * token at a time): every token sees its own sequence's rows 0..pos.  Must
+ * equal causal attention over the whole sequences (double reference), with 1
+ * and 2 threads alike. */
+START_TEST(test_attention_cached)
+{
+    enum { B = 2, S = 37, NH = 6, NKV = 2, HD = 16, CAP = 40 };
+    rng r = {27};
+    size_t nq = (size_t)B * S * NH * HD, nk = (size_t)B * S * NKV * HD;
+    float *q = fbuf(nq), *k = fbuf(nk), *v = fbuf(nk);
+    frand(q, nq, &r, -1.5, 1.5);
+    frand(k, nk, &r, -1.5, 1.5);
+    frand(v, nk, &r, -1, 1);
+    double *dq = dbuf(nq), *dk = dbuf(nk), *dv = dbuf(nk), *ref = dbuf(nq);
+    f2d(dq, q, nq);
+    f2d(dk, k, nk);
+    f2d(dv, v, nk);
+    ref_attention(ref, NULL, dq, dk, dv, NULL, B, S, NH, NKV, HD);
+    /* the cache: each sequence's rows at b*CAP, unused rows poisoned */
+    size_t row = NKV * HD;
+    float *kc = fbuf((size_t)B * CAP * row), *vc = fbuf((size_t)B * CAP * row);
+    for (size_t i = 0; i < (size_t)B * CAP * row; i++)
+        kc[i] = vc[i] = NAN;
+    for (int b = 0; b < B; b++) {
+        memcpy(kc + (size_t)b * CAP * row, k + (size_t)b * S * row, sizeof(float) * S * row);
+        memcpy(vc + (size_t)b * CAP * row, v + (size_t)b * S * row, sizeof(float) * S * row);
+    }
+    for (int threads = 1; threads <= 2; threads++) {
+        yt_k_set_threads(threads);
+        float *out = fbuf(nq), *ws = fbuf(yt_k_attention_cached_workspace(CAP, threads));
+        /* steps: sequence 0's 11-token prompt with sequence 1's 5-token one, then
+         * mixed single tokens; tokens of one call are in any sequence order */
+        int done[B] = {0, 0};
+        int64_t start[B * S];
+        int32_t nkeys[B * S];
+        float *qs = fbuf(nq), *os = fbuf(nq);
+        while (done[0] < S || done[1] < S) {
+            int T = 0, at[B * S], chunk[B] = {done[0] == 0 ? 11 : 1, done[1] == 0 ? 5 : 1};
+            for (int b = B - 1; b >= 0; b--)
+                for (int i = 0; i < chunk[b] && done[b] < S; i++, T++) {
+                    int p = done[b]++;
+                    at[T] = b * S + p;
+                    start[T] = (int64_t)b * CAP;
+                    nkeys[T] = p + 1;
+                    memcpy(qs + (size_t)T * NH * HD, q + (size_t)at[T] * NH * HD, sizeof(float) * NH * HD);
+                }
+            yt_k_attention_cached(os, qs, kc, vc, start, nkeys, T, NH, NKV, HD, CAP, ws);
+            for (int t = 0; t < T; t++)
+                memcpy(out + (size_t)at[t] * NH * HD, os + (size_t)t * NH * HD, sizeof(float) * NH * HD);
+        }
+        check_err("attention_cached vs causal attention", relerr_fd(out, ref, nq), FWD_TOL);
+        free(out), free(ws), free(qs), free(os);
+    }
+    yt_k_set_threads(1);
+    free(q), free(k), free(v), free(kc), free(vc), free(dq), free(dk), free(dv), free(ref);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ lm_head + xent */
 
 typedef struct xe_ctx {
@@ -1032,6 +1091,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_attention_doc);
     tcase_add_test(tc, test_attention_mha);
     tcase_add_test(tc, test_attention_long);
+    tcase_add_test(tc, test_attention_cached);
     tcase_add_test(tc, test_lmhead_xent);
     tcase_add_test(tc, test_dropout);
     tcase_add_test(tc, test_adamw);

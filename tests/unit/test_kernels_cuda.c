@@ -23,7 +23,8 @@
  *    mask, scale, layout or group sum shows up as 1e-2 to 1;
  *  - memset, copy, add, scale, embed, fills, dropout: exact (the same float
  *    operations on the same values; dropout keeps exactly the CPU's elements);
- *    sumsq (double, another summation order): 1e-12, and bit-equal run to run. */
+ *    sumsq (double, another summation order): 1e-12, and bit-equal run to run;
+ *  - NF4 to bf16 (dequant.cu): exact, the CPU decode (model/quant.c) rounded to bf16. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include "common/common.h"
 #include "kernels/cuda/kernels_cuda.h"
 #include "kernels/kernels.h"
+#include "model/quant.h"
 
 #define TOL_F32 1e-4
 #define TOL_BF16_SAME 1e-4
@@ -572,6 +574,39 @@ static void test_adamw(void)
     yt_kc_free(gp), yt_kc_free(gg), yt_kc_free(gm), yt_kc_free(gv);
 }
 
+/* An NF4 tensor encoded on the CPU (a partial last block, two second-level
+ * blocks) decoded on the GPU: each bf16 equals the CPU's fp32 value rounded. */
+static void test_dequant_nf4(void)
+{
+    size_t n = 64 * 300 + 37;
+    float *x = frand(n, -0.05, 0.05), *y = hbuf(n * sizeof *y);
+    yt_q_layout l;
+    yt_q_layout_of(YT_BASE_NF4, n, &l);
+    unsigned char *q = hbuf(l.bytes);
+    DEV(yt_q_encode(YT_BASE_NF4, q, x, n, &err));
+    yt_q_decode(YT_BASE_NF4, y, q, n);
+    float tables[16 + 256];
+    memcpy(tables, yt_nf4_levels, sizeof yt_nf4_levels);
+    yt_q_dynamic_map(tables + 16);
+    unsigned char *dq = dup_dev(q, l.bytes);
+    float *dt = dup_dev(tables, sizeof tables);
+    uint16_t *out;
+    DEV(yt_kc_malloc((void **)&out, n * 2, "bf16 out", &err));
+    DEV(yt_kc_memset(ctx, out, 0xff, n * 2, &err));
+    DEV(yt_kc_dequant_nf4_bf16(ctx, out, dq + l.codes, dq + l.qabsmax, (const float *)(dq + l.absmax2),
+                               (const float *)(dq + l.offset), dt + 16, dt, n, &err));
+    uint16_t *h = hbuf(n * 2);
+    DEV(yt_kc_download(ctx, h, out, n * 2, &err));
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += h[i] != yt_kc_bf16_from_f32(y[i]);
+    fprintf(stderr, "  dequant nf4 -> bf16: %zu of %zu differ from the CPU's decode rounded\n", bad, n);
+    if (bad)
+        failures++;
+    free(x), free(y), free(q), free(h);
+    yt_kc_free(dq), yt_kc_free(dt), yt_kc_free(out);
+}
+
 int main(void)
 {
     int ndev = 0;
@@ -602,6 +637,7 @@ int main(void)
     test_attention_gemm(2, 128, 8, 2, 128, 1); /* GQA, documents */
     test_attention_gemm(1, 128, 4, 4, 64, 0);  /* MHA */
     test_attention_gemm_errors();
+    test_dequant_nf4();
     DEV(yt_kc_sync(ctx, &err));
     yt_kc_ctx_destroy(ctx);
     if (failures) {

@@ -10,6 +10,9 @@
  * printed).  Dropout masks are the same on both (stateless hash), so dropout
  * cases use the same tolerances.  Also: gradients accumulate over two passes
  * (exactly 2x within 1e-5), eval loss, and a poll that abandons the pass.
+ * NF4 cases (--base-dtype nf4): both engines hold the same NF4 base, the CPU
+ * decoding each layer to fp32, the GPU (kernels/cuda/dequant.cu) to bf16 --
+ * the same values rounded -- with the same tolerances.
  *
  * Without a CUDA device it says why and exits 77.  Plain C, not Check (a CUDA
  * context does not survive Check's fork). */
@@ -69,18 +72,20 @@ static int stop_now(void *ctx)
 typedef struct tcase {
     int attention, doc, recompute;
     float dropout;
+    int nf4;
 } tcase;
 
 static void run_case(const char *dir, const tcase *tc)
 {
     const int B = 2, S = 37, T = B * S;
-    printf("case: attention %s, doc mask %d, dropout %.2f, recompute %d\n",
+    printf("case: attention %s, doc mask %d, dropout %.2f, recompute %d, base %s\n",
            tc->attention == YT_GATT_GEMM ? "gemm" : "flash", tc->doc, (double)tc->dropout,
-           tc->recompute);
+           tc->recompute, tc->nf4 ? "nf4" : "bf16");
     yt_lora_config lc = {.rank = 4, .alpha = 8, .dropout = tc->dropout};
     OK(yt_lora_parse_targets("all", &lc.targets, &err));
     yt_model *m;
-    OK(yt_model_open(&m, dir, &lc, B, S, &err));
+    yt_model_base_opts bo = {.dtype = tc->nf4 ? YT_BASE_NF4 : YT_BASE_F32};
+    OK(yt_model_open_base(&m, dir, &lc, B, S, NULL, &bo, &err));
     const yt_config *c = yt_model_config(m);
     size_t np = yt_model_n_params(m);
     float *p = yt_model_params(m);
@@ -110,7 +115,8 @@ static void run_case(const char *dir, const tcase *tc)
     float *lg_gpu = malloc(sizeof(float) * T * c->vocab_size);
     yt_model_logits(m, in, lg_cpu);
 
-    yt_gmodel_opts o = {.device = 0, .recompute = tc->recompute, .attention = tc->attention};
+    yt_gmodel_opts o = {.device = 0, .recompute = tc->recompute, .attention = tc->attention,
+                        .base = tc->nf4 ? YT_GBASE_NF4 : YT_GBASE_BF16};
     yt_gmodel *g;
     OK(yt_gmodel_create(&g, m, B, S, &o, &err));
     OK(yt_gmodel_set_batch(g, in, tg, w, tc->doc ? doc : NULL, tc->doc ? pos : NULL, &err));
@@ -186,9 +192,9 @@ int main(void)
     OK(yt_model_write_random(&c, dir, 5, "bf16", &err));
     yt_k_set_threads(2);
     tcase cases[] = {
-        {YT_GATT_GEMM, 0, 0, 0.0f}, {YT_GATT_FLASH, 0, 0, 0.0f}, {YT_GATT_GEMM, 1, 0, 0.0f},
-        {YT_GATT_FLASH, 1, 0, 0.0f}, {YT_GATT_GEMM, 0, 0, 0.1f}, {YT_GATT_GEMM, 1, 1, 0.1f},
-        {YT_GATT_FLASH, 0, 1, 0.0f},
+        {YT_GATT_GEMM, 0, 0, 0.0f, 0}, {YT_GATT_FLASH, 0, 0, 0.0f, 0}, {YT_GATT_GEMM, 1, 0, 0.0f, 0},
+        {YT_GATT_FLASH, 1, 0, 0.0f, 0}, {YT_GATT_GEMM, 0, 0, 0.1f, 0}, {YT_GATT_GEMM, 1, 1, 0.1f, 0},
+        {YT_GATT_FLASH, 0, 1, 0.0f, 0}, {YT_GATT_GEMM, 0, 0, 0.0f, 1}, {YT_GATT_FLASH, 1, 1, 0.1f, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(dir, &cases[i]);

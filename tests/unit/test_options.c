@@ -64,6 +64,35 @@ START_TEST(test_config_file_and_precedence)
 }
 END_TEST
 
+/* A LIST option (--val-data): repeated on the command line, its values are
+ * joined with ','; a config file's value is replaced by the command line's, and
+ * a plain option given twice keeps the last. */
+START_TEST(test_list_option)
+{
+    char path[] = "/tmp/yt-opts-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *text = "val_data = C.h5\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    yt_train_opts o;
+    yt_err e;
+    char *a1[] = {"--model", "M", "--data", "D", "--out", "R", "--val-data", "A.h5", "--val-data=B.h5",
+                  "--lr", "1", "--lr", "2"};
+    ck_assert_int_eq(parse(&o, &e, 13, a1), 0);
+    ck_assert_str_eq(o.val_data, "A.h5,B.h5");
+    ck_assert_float_eq(o.lr, 2.0f);
+    char *a2[] = {"--config", path, "--model", "M", "--data", "D", "--out", "R"};
+    ck_assert_int_eq(parse(&o, &e, 8, a2), 0);
+    ck_assert_str_eq(o.val_data, "C.h5");
+    char *a3[] = {"--config", path, "--model", "M", "--data", "D", "--out", "R", "--val-data", "A.h5,B.h5",
+                  "--val-data", "E.h5"};
+    ck_assert_int_eq(parse(&o, &e, 12, a3), 0);
+    ck_assert_str_eq(o.val_data, "A.h5,B.h5,E.h5");
+    unlink(path);
+}
+END_TEST
+
 START_TEST(test_errors_name_the_culprit)
 {
     yt_train_opts o;
@@ -120,6 +149,7 @@ int main(void)
     tcase_add_test(tc, test_defaults_and_argv);
     tcase_add_test(tc, test_config_file_and_precedence);
     tcase_add_test(tc, test_errors_name_the_culprit);
+    tcase_add_test(tc, test_list_option);
     tcase_add_test(tc, test_help);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
