@@ -67,7 +67,7 @@ for name in "$@"; do
     prog=$build/tests/fuzz/fuzz_$name
     if [ ! -x "$prog" ]; then
         echo "run.sh: no fuzz target $prog" >&2
-        rows+=("$name|-|-|-|-|-|missing")
+        rows+=("$name|-|-|-|-|-|-|missing")
         failed=1
         continue
     fi
@@ -118,14 +118,17 @@ for name in "$@"; do
         break
     done
     took=$(( $(date +%s) - start ))
-    rows+=("$name|$took|$execs|${cov:--}/${ft:--}|$ours|$hdf5|$status")
+    corpus=$(find "$work" -type f | wc -l)
+    rows+=("$name|$took|$execs|$corpus|${cov:--}/${ft:--}|$ours|$hdf5|$status")
     rm -rf "$YT_FUZZ_TMP"
 done
 
-printf '\n%-15s %7s %11s %13s %5s %5s  %s\n' target seconds executions "cov/features" ours hdf5 status
+printf '\n%-15s %7s %11s %6s %13s %5s %5s  %s\n' target seconds executions corpus "cov/features" \
+    ours hdf5 status
 for r in "${rows[@]}"; do
-    IFS='|' read -r n s x c o h st <<<"$r"
-    printf '%-15s %7s %11s %13s %5s %5s  %s\n' "$n" "$s" "$x" "$c" "$o" "$h" "$st"
+    IFS='|' read -r n s x k c o h st <<<"$r"
+    printf '%-15s %7s %11s %6s %13s %5s %5s  %s\n' "$n" "$s" "$x" "$k" "$c" "$o" "$h" "$st"
 done
-echo "crashes: ours / HDF5's own (first frame in libhdf5); artifacts and logs in $build/tests/fuzz/artifacts/NAME/"
+echo "corpus: inputs in the working corpus (work/NAME) at the end; crashes: ours / HDF5's own"
+echo "(first frame in libhdf5); artifacts and logs in $build/tests/fuzz/artifacts/NAME/"
 exit $failed
