@@ -5,15 +5,21 @@
  *   replay_NAME [FILE|FOLDER]...   each file, and each file of each folder
  *   replay_NAME                    $YT_SRCDIR/tests/fuzz/corpus/NAME and
  *                                  .../regress/NAME (NAME from the program's name)
- * Fails when there is nothing to replay: a test that replays nothing proves nothing. */
+ * Fails when there is nothing to replay: a test that replays nothing proves nothing,
+ * and when an input takes the process's peak resident memory past MAX_RSS_MB:
+ * an input of a few KB that makes a parser allocate (and fill) gigabytes is a
+ * bug even when the allocation happens to succeed. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "tests/fuzz/fuzz_util.h"
+
+#define MAX_RSS_MB 1024
 
 /* The targets that need one define it; a weak reference stays NULL otherwise. */
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
@@ -61,6 +67,12 @@ static int replay_file(const char *path, size_t *count)
     LLVMFuzzerTestOneInput(exact, n);
     free(exact);
     ++*count;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_maxrss / 1024 > MAX_RSS_MB) {
+        fprintf(stderr, "%s: peak resident memory %ld MB, more than %d MB\n", path,
+                ru.ru_maxrss / 1024, MAX_RSS_MB);
+        return -1;
+    }
     return 0;
 }
 
