@@ -77,11 +77,11 @@ int yt_snap_list(const char *dir, long **steps, size_t *n, yt_err *e)
             continue;
         if (cnt == cap) {
             size_t nc = cap ? cap * 2 : 16;
-            long *nv = realloc(v, nc * sizeof *nv);
+            long *nv = yt_realloc_array(v, nc, sizeof *nv, "the snapshot list", e);
             if (!nv) {
                 free(v);
                 closedir(d);
-                return yt_errf(e, "%s: out of memory listing snapshots", dir);
+                return yt_err_prefix(e, "%s", dir);
             }
             v = nv;
             cap = nc;
@@ -195,10 +195,10 @@ int yt_snap_prune(const char *dir, int keep, const yt_snap_check *check, int *re
     /* Decide first (newest down), delete afterwards, and only if something valid is
      * kept: a failure that is not the file's fault (e.g. out of memory) must not
      * cost every snapshot. */
-    char *del = calloc(n ? n : 1, 1);
+    char *del = yt_calloc(n, 1, "the deletion marks", e);
     if (!del) {
         free(steps);
-        return yt_errf(e, "%s: out of memory", dir);
+        return yt_err_prefix(e, "%s", dir);
     }
     int kept = 0;
     char path[4096];

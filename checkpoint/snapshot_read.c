@@ -289,9 +289,9 @@ static int attr_str_dup(yt_snap *s, const char *key, char **out, yt_err *e)
                     s->size);
             goto done;
         }
-        char *buf = calloc(1, n + 1);
+        char *buf = yt_calloc(1, n + 1, "a string attribute", e);
         if (!buf) {
-            yt_errf(e, "%s: attribute '%s': out of memory", s->path, key);
+            yt_err_prefix(e, "%s: attribute '%s'", s->path, key);
             goto done;
         }
         if (H5Aread(a, mt, buf) < 0) {
@@ -299,10 +299,6 @@ static int attr_str_dup(yt_snap *s, const char *key, char **out, yt_err *e)
             goto h5fail;
         }
         *out = buf;
-    }
-    if (!*out) {
-        yt_errf(e, "%s: attribute '%s': out of memory", s->path, key);
-        goto done;
     }
     rc = 0;
     goto done;
@@ -396,8 +392,8 @@ static int read_image(yt_snap *s, yt_err *e)
         yt_errf(e, "%s: not a regular file", s->path);
     } else if (st.st_size == 0) {
         yt_errf(e, "%s: empty file (0 bytes; killed while saving?)", s->path);
-    } else if (!(s->img = malloc((size_t)st.st_size))) {
-        yt_errf(e, "%s: out of memory reading %lld bytes", s->path, (long long)st.st_size);
+    } else if (!(s->img = yt_malloc((size_t)st.st_size, "the snapshot's bytes", e))) {
+        yt_err_prefix(e, "%s", s->path);
     } else {
         s->size = (size_t)st.st_size;
         size_t got = 0;
@@ -427,9 +423,9 @@ int yt_snap_open(yt_snap **out, const char *path, yt_err *e)
         return yt_errf(e, "snapshot path is empty");
     if (strlen(path) >= PATH_CAP)
         return yt_errf(e, "%s: path too long", path);
-    yt_snap *s = calloc(1, sizeof *s);
+    yt_snap *s = yt_calloc(1, sizeof *s, "a snapshot reader", e);
     if (!s)
-        return yt_errf(e, "%s: out of memory", path);
+        return yt_err_prefix(e, "%s", path);
     s->file = -1;
     snprintf(s->path, sizeof s->path, "%s", path);
     int hrc = read_image(s, e);
@@ -657,10 +653,9 @@ static int op_verify(visit_t *v, hid_t d, yt_snap_info *info)
 {
     size_t bytes = info->count * elem_size(info->dtype);
     if (bytes > v->buf_cap) {
-        void *nb = realloc(v->buf, bytes);
+        void *nb = yt_realloc(v->buf, bytes, "the tensor's data", v->e);
         if (!nb) {
-            yt_errf(v->e, "%s: tensor '%s': out of memory for %zu bytes", v->s->path, info->name,
-                    bytes);
+            yt_err_prefix(v->e, "%s: tensor '%s'", v->s->path, info->name);
             v->failed = 1;
             return 1;
         }

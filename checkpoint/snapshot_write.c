@@ -257,9 +257,9 @@ yt_snap_writer *yt_snap_begin(const char *final_path, yt_err *e)
         yt_errf(e, "%s: snapshot path too long", final_path);
         return NULL;
     }
-    yt_snap_writer *w = calloc(1, sizeof *w);
+    yt_snap_writer *w = yt_calloc(1, sizeof *w, "a snapshot writer", e);
     if (!w) {
-        yt_errf(e, "%s: out of memory", final_path);
+        yt_err_prefix(e, "%s", final_path);
         return NULL;
     }
     w->file = -1;
@@ -417,8 +417,8 @@ int yt_snap_commit(yt_snap_writer *w, yt_err *e)
     /* HDF5's image leaves out the user block: the file is our header, then it. */
     if (size < 0) {
         yt_errf(e, "%s: cannot finish the HDF5 image: %s", w->tmp_path, yt_snap_h5_why(&why));
-    } else if (!(img = calloc(1, YT_SNAP_HEADER_BYTES + (size_t)size))) {
-        yt_errf(e, "%s: out of memory for a %zd-byte snapshot image", w->tmp_path, size);
+    } else if (!(img = yt_calloc(1, YT_SNAP_HEADER_BYTES + (size_t)size, "the snapshot image", e))) {
+        yt_err_prefix(e, "%s", w->tmp_path);
     } else if (H5Fget_file_image(w->file, img + YT_SNAP_HEADER_BYTES, (size_t)size) != size) {
         yt_errf(e, "%s: cannot copy the HDF5 image: %s", w->tmp_path, yt_snap_h5_why(&why));
         free(img);

@@ -1,4 +1,4 @@
-/* common/: the floor of the house.  Errors, time, hashing, aligned memory and
+/* common/: the floor of the house.  Errors, time, hashing, checked allocation and
  * small file helpers shared by every folder; JSON files from the wild in
  * common/json.h (jansson).
  *
@@ -52,9 +52,34 @@ static inline uint64_t yt_mix64(uint64_t x)
 /* Uniform float in [0,1) from a 64-bit value (24 high bits). */
 static inline float yt_u01(uint64_t x) { return (float)(x >> 40) * (1.0f / 16777216.0f); }
 
-/* 64-byte aligned, zeroed allocation; NULL with a message naming `what` on failure. */
+/* ---- checked allocation (common/memory.c) ----
+ * The one place that words an allocation failure: each helper returns NULL
+ * after writing "out of memory for <what> (N bytes)" into e, and callers add
+ * the file, tensor or key with yt_err_prefix.  An n * size that overflows
+ * size_t is refused the same way, never wrapped.  A request for 0 bytes gets a
+ * valid (1-byte) block.  All of them are the C library's allocator
+ * underneath (yt_alloc through posix_memalign), so free() and yt_free are the
+ * same and any of these blocks may be freed with either. */
+/* 64-byte aligned, zeroed. */
 void *yt_alloc(size_t bytes, const char *what, yt_err *e);
+/* malloc: uninitialised. */
+void *yt_malloc(size_t bytes, const char *what, yt_err *e);
+/* calloc: n * size zeroed bytes. */
+void *yt_calloc(size_t n, size_t size, const char *what, yt_err *e);
+/* malloc of n * size uninitialised bytes. */
+void *yt_alloc_array(size_t n, size_t size, const char *what, yt_err *e);
+/* realloc: on failure NULL, and p stays valid and unchanged (still the
+ * caller's to free).  Not for yt_alloc blocks that must stay aligned. */
+void *yt_realloc(void *p, size_t bytes, const char *what, yt_err *e);
+void *yt_realloc_array(void *p, size_t n, size_t size, const char *what, yt_err *e);
+/* A NUL-terminated copy of s, and of at most n bytes of s. */
+char *yt_strdup(const char *s, const char *what, yt_err *e);
+char *yt_strndup(const char *s, size_t n, const char *what, yt_err *e);
 void yt_free(void *p);
+/* The same message for memory a library ran out of inside (jansson, HDF5,
+ * PCRE2), whose size is not ours to know: "out of memory for <what>".
+ * Returns -1. */
+int yt_err_oom(yt_err *e, const char *what);
 
 /* Reads a whole file into a NUL-terminated buffer (free with free()). */
 int yt_read_file(const char *path, char **out, size_t *len, yt_err *e);

@@ -27,10 +27,10 @@ int yt_read_file(const char *path, char **out, size_t *len, yt_err *e)
         return yt_errno(e, errno, "%s", path);
     }
     rewind(f);
-    char *buf = malloc((size_t)n + 1);
+    char *buf = yt_malloc((size_t)n + 1, "the file's bytes", e);
     if (!buf) {
         fclose(f);
-        return yt_errf(e, "%s: out of memory reading %ld bytes", path, n);
+        return yt_err_prefix(e, "%s", path);
     }
     if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
         int err = ferror(f) ? errno : EIO;
@@ -48,9 +48,9 @@ int yt_read_file(const char *path, char **out, size_t *len, yt_err *e)
 
 int yt_fsync_dir_of(const char *path, yt_err *e)
 {
-    char *copy = strdup(path);
+    char *copy = yt_strdup(path, "a path", e);
     if (!copy)
-        return yt_errf(e, "out of memory");
+        return yt_err_prefix(e, "%s", path);
     const char *dir = dirname(copy);
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0) {

@@ -21,6 +21,7 @@ typedef struct rewrite {
     size_t n, cap;
     edit *ed;
     size_t ned, edcap;
+    yt_err *e;
 } rewrite;
 
 static int put(rewrite *r, const char *p, size_t n)
@@ -29,7 +30,7 @@ static int put(rewrite *r, const char *p, size_t n)
         size_t c = r->cap ? r->cap : 4096;
         while (c < r->n + n + 1)
             c *= 2;
-        char *v = realloc(r->s, c);
+        char *v = yt_realloc(r->s, c, "the rewritten JSON text", r->e);
         if (!v)
             return -1;
         r->s = v;
@@ -45,7 +46,7 @@ static int replace(rewrite *r, size_t old_at, size_t old_len, const char *with)
 {
     if (r->ned == r->edcap) {
         size_t c = r->edcap ? r->edcap * 2 : 16;
-        edit *v = realloc(r->ed, c * sizeof *v);
+        edit *v = yt_realloc_array(r->ed, c, sizeof *v, "the JSON rewrite's edits", r->e);
         if (!v)
             return -1;
         r->ed = v;
@@ -179,12 +180,12 @@ static int rewrite_text(const char *t, size_t len, size_t skip, rewrite *r, size
 json_t *yt_json_loadb(const char *text, size_t len, const char *name, yt_err *e)
 {
     size_t skip = len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
-    rewrite r = {0};
+    rewrite r = {.e = e};
     size_t bad = (size_t)-1;
     if (rewrite_text(text, len, skip, &r, &bad)) {
         free(r.s);
         free(r.ed);
-        yt_errf(e, "%s: out of memory reading JSON", name);
+        yt_err_prefix(e, "%s", name);
         return NULL;
     }
     json_t *root = NULL;

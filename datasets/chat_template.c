@@ -174,9 +174,9 @@ typedef struct source {
 
 static int set_source(source *src, const char *text, size_t len, yt_err *e)
 {
-    src->text = malloc(len + 1);
+    src->text = yt_malloc(len + 1, "the chat template's text", e);
     if (!src->text)
-        return yt_errf(e, "out of memory for a %zu-byte chat template", len);
+        return -1;
     memcpy(src->text, text, len);
     src->text[len] = 0;
     src->len = len;
@@ -284,8 +284,8 @@ int yt_chat_open(yt_chat **out, const char *which, const char *model, yt_tok *to
                                   "Jinja file", which);
     }
     yt_chat *c = NULL;
-    if (rc == 0 && !(c = calloc(1, sizeof *c)))
-        rc = yt_errf(e, "out of memory");
+    if (rc == 0 && !(c = yt_calloc(1, sizeof *c, "a chat template", e)))
+        rc = -1;
     if (rc == 0) {
         c->tok = tok;
         c->eos = eos_id;
@@ -387,16 +387,16 @@ int yt_chat_render(yt_chat *c, struct json_t *messages, int add_generation_promp
     return rc;
 }
 
-static int grow(void **p, size_t *cap, size_t n, size_t elem, yt_err *e)
+static int grow(void **p, size_t *cap, size_t n, size_t elem, const char *what, yt_err *e)
 {
     if (n <= *cap)
         return 0;
     size_t nc = *cap ? *cap : 256;
     while (nc < n)
         nc *= 2;
-    void *v = realloc(*p, nc * elem);
+    void *v = yt_realloc_array(*p, nc, elem, what, e);
     if (!v)
-        return yt_errf(e, "out of memory for %zu tokens", n);
+        return -1;
     *p = v;
     *cap = nc;
     return 0;
@@ -430,7 +430,7 @@ static int byte_classes(yt_chat *c, json_t *messages, yt_err *e)
 {
     const yt_tpl_out *o = &c->out;
     size_t nmsg = json_array_size(messages);
-    if (grow((void **)&c->bcls, &c->bcls_cap, o->n + 1, 1, e))
+    if (grow((void **)&c->bcls, &c->bcls_cap, o->n + 1, 1, "the classes of the rendered bytes", e))
         return -1;
     size_t start = 0;
     for (size_t r = 0; r < o->nruns; r++) {
@@ -496,7 +496,7 @@ static int token_flags(yt_chat *c, yt_err *e)
 {
     const char *text = c->out.text;
     size_t n = c->out.n, nt = c->whole.n;
-    if (grow((void **)&c->flags, &c->flags_cap, nt + 1, 1, e))
+    if (grow((void **)&c->flags, &c->flags_cap, nt + 1, 1, "the classes of the tokens", e))
         return -1;
     memset(c->flags, 0, nt + 1);
     int any = 0;

@@ -26,7 +26,6 @@
 #include <stdint.h>
 
 #include "common/common.h"
-#include "datasets/tokenizer/gguf_meta.h"
 #include "datasets/tokenizer/tokenizer.h"
 
 #define YT_DS_FORMAT "yieldtune-tokens"

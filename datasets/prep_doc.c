@@ -19,9 +19,9 @@ int yt_ds_doc_mark(yt_ds_doc *d, size_t from, int counted, yt_err *e)
         size_t cap = d->mask_cap ? d->mask_cap : 1024;
         while (cap < d->ids.n)
             cap *= 2;
-        uint8_t *m = realloc(d->mask, cap);
+        uint8_t *m = yt_realloc(d->mask, cap, "a document's loss mask", e);
         if (!m)
-            return yt_errf(e, "out of memory for a %zu-token document", d->ids.n);
+            return -1;
         d->mask = m;
         d->mask_cap = cap;
     }

@@ -22,14 +22,14 @@ static int grow(docbuf *b, size_t n, const char *in, unsigned long long line, yt
     size_t cap = b->cap ? b->cap : 1024;
     while (cap < n)
         cap *= 2;
-    uint32_t *ids = realloc(b->ids, cap * sizeof *ids);
+    uint32_t *ids = yt_realloc_array(b->ids, cap, sizeof *ids, "a record's token ids", e);
     if (ids)
         b->ids = ids;
-    uint8_t *mask = ids ? realloc(b->mask, cap) : NULL;
+    uint8_t *mask = ids ? yt_realloc(b->mask, cap, "a record's loss mask", e) : NULL;
     if (mask)
         b->mask = mask;
     if (!ids || !mask)
-        return yt_errf(e, "%s:%llu: out of memory for %zu tokens", in, line, n);
+        return yt_err_prefix(e, "%s:%llu", in, line);
     b->cap = cap;
     return 0;
 }
@@ -109,10 +109,10 @@ int yt_ds_prep_jsonl(const char *in, const char *out, const yt_ds_prep_opts *o,
     char *src = NULL;
     if (!o->source) {
         size_t n = strlen(in) + 8;
-        src = malloc(n);
+        src = yt_malloc(n, "the source name", e);
         if (!src) {
             fclose(f);
-            return yt_errf(e, "%s: out of memory", in);
+            return yt_err_prefix(e, "%s", in);
         }
         snprintf(src, n, "jsonl:%s", in);
     }

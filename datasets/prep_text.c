@@ -452,9 +452,9 @@ int yt_ds_prep_text(const char *const *in, size_t n_in, const char *out, const c
     char *src = NULL;
     if (!o->source) {
         size_t n = strlen(in[0]) + 16;
-        src = malloc(n);
+        src = yt_malloc(n, "the source name", e);
         if (!src)
-            return yt_errf(e, "out of memory");
+            return yt_err_prefix(e, "%s", in[0]);
         snprintf(src, n, "%s:%s",
                  ends_with(in[0], ".jsonl") || ends_with(in[0], ".json") ? "jsonl" : "text",
                  in[0]);

@@ -68,9 +68,9 @@ int yt_ds_sampler_create(yt_ds_sampler **out, const yt_ds *ds, const yt_ds_sampl
                        (unsigned long long)ds->n_docs);
     if (o->pack_eos && o->eos_id > (uint32_t)INT32_MAX)
         return yt_errf(e, "sampler: EOS id %u does not fit in int32", o->eos_id);
-    yt_ds_sampler *s = calloc(1, sizeof *s);
+    yt_ds_sampler *s = yt_calloc(1, sizeof *s, "a sampler", e);
     if (!s)
-        return yt_errf(e, "sampler: out of memory");
+        return yt_err_prefix(e, "sampler");
     s->ds = ds;
     s->S = o->seq_len;
     s->eos = o->pack_eos != 0;

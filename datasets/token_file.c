@@ -102,10 +102,7 @@ struct yt_ds_writer {
 
 static char *dup_str(const char *s, yt_err *e)
 {
-    char *p = strdup(s ? s : "");
-    if (!p)
-        yt_errf(e, "out of memory");
-    return p;
+    return yt_strdup(s ? s : "", "a string", e);
 }
 
 static void writer_free(yt_ds_writer *w)
@@ -134,9 +131,9 @@ int yt_ds_writer_open(yt_ds_writer **out, const char *path, const yt_ds_writer_o
     yt_ds_writer_opts def = {0};
     if (!o)
         o = &def;
-    yt_ds_writer *w = calloc(1, sizeof *w);
+    yt_ds_writer *w = yt_calloc(1, sizeof *w, "a dataset writer", e);
     if (!w)
-        return yt_errf(e, "%s: out of memory", path);
+        return yt_err_prefix(e, "%s", path);
     w->file = w->d_tok = w->d_mask = w->d_off = -1;
     w->chunk = o->chunk_elems ? o->chunk_elems : YT_DS_DEFAULT_CHUNK;
     w->off_chunk = w->chunk < OFF_CHUNK_MAX ? w->chunk : OFF_CHUNK_MAX;
@@ -148,7 +145,7 @@ int yt_ds_writer_open(yt_ds_writer **out, const char *path, const yt_ds_writer_o
     w->source = dup_str(o->source, e);
     if (!w->path || !w->tok_fp || !w->source) {
         writer_free(w);
-        return yt_errf(e, "%s: out of memory", path);
+        return yt_err_prefix(e, "%s", path);
     }
     w->tbuf = yt_alloc(w->chunk * sizeof *w->tbuf, "dataset token buffer", e);
     w->mbuf = w->tbuf ? yt_alloc(w->chunk, "dataset mask buffer", e) : NULL;
@@ -502,19 +499,19 @@ static int attr_read_str(hid_t file, const char *path, const char *name, char **
         char *s = NULL;
         mt = H5Tcopy(H5T_C_S1);
         if (mt >= 0 && H5Tset_size(mt, H5T_VARIABLE) >= 0 && H5Aread(a, mt, &s) >= 0) {
-            *out = strdup(s ? s : "");
+            *out = yt_strdup(s ? s : "", "a string attribute", e);
             H5free_memory(s);
-            rc = *out ? 0 : yt_errf(e, "out of memory");
+            rc = *out ? 0 : yt_err_prefix(e, "%s: attribute '%s'", path, name);
         } else {
             h5why why = h5_why();
             yt_errf(e, "%s: attribute '%s': %s", path, name, why.text);
         }
     } else {
         size_t n = H5Tget_size(t);
-        char *s = calloc(n + 1, 1);
+        char *s = yt_calloc(n + 1, 1, "a string attribute", e);
         mt = H5Tcopy(H5T_C_S1);
         if (!s) {
-            yt_errf(e, "out of memory");
+            yt_err_prefix(e, "%s: attribute '%s'", path, name);
         } else if (mt >= 0 && H5Tset_size(mt, n) >= 0 && H5Aread(a, mt, s) >= 0) {
             *out = s;
             s = NULL;
@@ -727,10 +724,10 @@ int yt_ds_open(yt_ds **out, const char *path, yt_err *e)
     struct stat st;
     if (stat(path, &st) != 0)
         return yt_errno(e, errno, "%s", path);
-    yt_ds *ds = calloc(1, sizeof *ds);
-    if (!ds || !(ds->path = strdup(path))) {
+    yt_ds *ds = yt_calloc(1, sizeof *ds, "a dataset reader", e);
+    if (!ds || !(ds->path = yt_strdup(path, "a path", e))) {
         free(ds);
-        return yt_errf(e, "%s: out of memory", path);
+        return yt_err_prefix(e, "%s", path);
     }
     h5quiet q;
     quiet_on(&q);

@@ -183,6 +183,10 @@ static int load_units(yt_model *m, yt_wspec *ws, int n, yt_err *e)
             }
             v = tmp;
         }
+        if (yt_weights_check_finite(m, w->name, v, cnt, e)) {
+            rc = -1;
+            break;
+        }
         h = yt_weights_sample_hash(h, w->name, v, cnt);
         if (w->unit < 0) {
             memcpy(b->final_norm, v, cnt * sizeof(float));

@@ -95,16 +95,27 @@ struct yt_gg {
     int *kslots;     /* the same over kv by key */
     size_t n_kslots;
     blk *mem;
+    /* Metadata read from a stream (yt_gg_read_meta): base is the malloc'd buffer
+     * `owned` of size bytes read so far; end bounds what the input may give (its
+     * length when known, else the limit).  While `partial`, a read past size but
+     * not past end sets need_more instead of failing: the caller reads more and
+     * parses again.  For a mapped file end = size. */
+    int stream, end_known, partial, need_more, meta_only;
+    uint64_t end;
+    unsigned char *owned;
 };
 
-static void *arena(yt_gg *g, size_t n)
+/* NULL when out of memory, with the message naming the file and what was read. */
+static void *arena(yt_gg *g, size_t n, const char *what, yt_err *e)
 {
     n = (n + 15) & ~(size_t)15;
     if (!g->mem || g->mem->cap - g->mem->used < n) {
         size_t cap = n > 65536 ? n : 65536;
-        blk *b = malloc(sizeof *b + cap);
-        if (!b)
+        blk *b = yt_malloc(sizeof *b + cap, "the GGUF reader's names and arrays", e);
+        if (!b) {
+            yt_err_prefix(e, "%s: %s", g->path, what);
             return NULL;
+        }
         b->next = g->mem;
         b->used = 0;
         b->cap = cap;
@@ -123,16 +134,48 @@ typedef struct rd {
     yt_err *e;
 } rd;
 
+/* What bounds a stream's metadata, for messages: its file's length or the limit. */
+static const char *stream_end(const yt_gg *g, char *buf, size_t n)
+{
+    if (g->end_known)
+        snprintf(buf, n, "the %" PRIu64 "-byte file", g->end);
+    else
+        snprintf(buf, n, "the %" PRIu64 "-byte metadata limit of a stream", g->end);
+    return buf;
+}
+
 static int trunc_err(rd *r, uint64_t need)
 {
+    char b[96];
+    if (r->g->stream && need > r->g->end - r->pos)
+        return yt_errf(r->e, "%s: %s: truncated: needs %" PRIu64 " bytes at offset %" PRIu64
+                       ", past the end of %s", r->g->path, r->what, need, r->pos,
+                       stream_end(r->g, b, sizeof b));
+    if (r->g->stream)
+        return yt_errf(r->e, "%s: %s: truncated: needs %" PRIu64 " bytes at offset %" PRIu64
+                       " but the input ends after %zu bytes", r->g->path, r->what, need, r->pos,
+                       r->g->size);
     return yt_errf(r->e, "%s: %s: truncated: needs %" PRIu64 " bytes at offset %" PRIu64
                    " but the file has %zu bytes", r->g->path, r->what, need, r->pos, r->g->size);
 }
 
+/* 0 when the N bytes at the cursor have been read; else -1, with need_more set
+ * when a stream may still give them, or the message. */
+static int short_of(rd *r, uint64_t n)
+{
+    if (n <= r->g->size - r->pos)
+        return 0;
+    if (r->g->partial && n <= r->g->end - r->pos) {
+        r->g->need_more = 1;
+        return yt_errf(r->e, "%s: %s: needs more bytes", r->g->path, r->what);
+    }
+    return trunc_err(r, n);
+}
+
 static int rd_raw(rd *r, uint64_t n, const unsigned char **p)
 {
-    if (n > r->g->size - r->pos)
-        return trunc_err(r, n);
+    if (short_of(r, n))
+        return -1;
     *p = r->g->base + r->pos;
     r->pos += n;
     return 0;
@@ -162,7 +205,12 @@ static int rd_str(rd *r, yt_gg_str *s)
     const unsigned char *p = NULL;
     if (rd_u64(r, &n))
         return -1;
-    if (n > r->g->size - r->pos)
+    char b[96];
+    if (n > r->g->end - r->pos && r->g->stream)
+        return yt_errf(r->e, "%s: %s: string length %" PRIu64 " at offset %" PRIu64
+                       " runs past the end of %s (truncated, or a corrupt length)", r->g->path,
+                       r->what, n, r->pos - 8, stream_end(r->g, b, sizeof b));
+    if (n > r->g->end - r->pos)
         return yt_errf(r->e, "%s: %s: string length %" PRIu64 " at offset %" PRIu64
                        " runs past the end of the %zu-byte file (truncated, or a corrupt length)",
                        r->g->path, r->what, n, r->pos - 8, r->g->size);
@@ -181,11 +229,9 @@ static char *dup_name(rd *r, yt_gg_str s, const char *kind)
                 (uint64_t)((const unsigned char *)s.p - r->g->base));
         return NULL;
     }
-    char *c = arena(r->g, (size_t)s.len + 1);
-    if (!c) {
-        yt_errf(r->e, "%s: out of memory", r->g->path);
+    char *c = arena(r->g, (size_t)s.len + 1, r->what, r->e);
+    if (!c)
         return NULL;
-    }
     memcpy(c, s.p, (size_t)s.len);
     c[s.len] = '\0';
     return c;
@@ -206,28 +252,31 @@ static int rd_array(rd *r, yt_gg_value *v, int depth)
         return yt_errf(r->e, "%s: %s: unknown array element type %" PRIu32, r->g->path, r->what, et);
     v->elem = (yt_gg_vtype)et;
     v->n = n;
-    uint64_t left = r->g->size - r->pos;
+    uint64_t left = r->g->end - r->pos;
     /* The smallest encoding of one element: a count larger than what is left
      * can hold is past the end, whatever the elements say. */
     uint64_t min = et == YT_GG_STRING ? 8 : et == YT_GG_ARRAY ? 12 : (uint64_t)vsize[et];
+    char b[96];
+    if (n > left / min && r->g->stream)
+        return yt_errf(r->e, "%s: %s: array count %" PRIu64 " of %s runs past the end of %s "
+                       "(truncated, or a corrupt count)", r->g->path, r->what, n,
+                       yt_gg_vtype_name(v->elem), stream_end(r->g, b, sizeof b));
     if (n > left / min)
         return yt_errf(r->e, "%s: %s: array count %" PRIu64 " of %s runs past the end of the "
                        "file (%" PRIu64 " bytes left at offset %" PRIu64 "; truncated, or a corrupt "
                        "count)", r->g->path, r->what, n, yt_gg_vtype_name(v->elem), left, r->pos);
     if (et == YT_GG_STRING) {
-        yt_gg_str *s = arena(r->g, (size_t)n * sizeof *s);
-        if (!s && n)
-            return yt_errf(r->e, "%s: %s: out of memory for %" PRIu64 " strings", r->g->path,
-                           r->what, n);
+        yt_gg_str *s = arena(r->g, (size_t)n * sizeof *s, r->what, r->e);
+        if (!s)
+            return -1;
         for (uint64_t i = 0; i < n; i++)
             if (rd_str(r, &s[i]))
                 return -1;
         v->strs = s;
     } else if (et == YT_GG_ARRAY) {
-        yt_gg_value *items = arena(r->g, (size_t)n * sizeof *items);
-        if (!items && n)
-            return yt_errf(r->e, "%s: %s: out of memory for %" PRIu64 " arrays", r->g->path,
-                           r->what, n);
+        yt_gg_value *items = arena(r->g, (size_t)n * sizeof *items, r->what, r->e);
+        if (!items)
+            return -1;
         for (uint64_t i = 0; i < n; i++) {
             memset(&items[i], 0, sizeof items[i]);
             if (rd_value(r, YT_GG_ARRAY, &items[i], depth + 1))
@@ -322,9 +371,11 @@ static int parse(yt_gg *g, yt_err *e)
 {
     rd r = {.g = g, .pos = 0, .e = e};
     snprintf(r.what, sizeof r.what, "header");
-    if (g->size < 4 || memcmp(g->base, GGUF_MAGIC, 4) != 0)
+    const unsigned char *magic = NULL;
+    if (rd_raw(&r, 4, &magic))
+        return -1;
+    if (memcmp(magic, GGUF_MAGIC, 4) != 0)
         return yt_errf(e, "%s: not a GGUF file (no 'GGUF' magic)", g->path);
-    r.pos = 4;
     uint64_t n_t, n_kv;
     if (rd_u32(&r, &g->version))
         return -1;
@@ -343,18 +394,24 @@ static int parse(yt_gg *g, yt_err *e)
         return -1;
     /* A key/value takes at least 13 bytes (empty key, type, one byte), a tensor
      * info at least 32 (empty name, n_dims, one dim, type, offset). */
-    uint64_t left = g->size - r.pos;
+    uint64_t left = g->end - r.pos;
+    char b[96];
+    if (n_kv > left / 13 && g->stream)
+        return yt_errf(e, "%s: key/value count %" PRIu64 " runs past the end of %s (truncated, "
+                       "or a corrupt count)", g->path, n_kv, stream_end(g, b, sizeof b));
     if (n_kv > left / 13)
         return yt_errf(e, "%s: key/value count %" PRIu64 " runs past the end of the %zu-byte file "
                        "(truncated, or a corrupt count)", g->path, n_kv, g->size);
-    if (n_t > left / 32 || n_kv * 13 + n_t * 32 > left)
+    if (!g->meta_only && (n_t > left / 32 || n_kv * 13 + n_t * 32 > left))
         return yt_errf(e, "%s: tensor count %" PRIu64 " (after %" PRIu64 " key/values) runs past "
                        "the end of the %zu-byte file (truncated, or a corrupt count)", g->path, n_t,
                        n_kv, g->size);
-    g->kv = calloc(n_kv ? (size_t)n_kv : 1, sizeof *g->kv);
-    g->t = calloc(n_t ? (size_t)n_t : 1, sizeof *g->t);
+    g->kv = yt_calloc(n_kv ? (size_t)n_kv : 1, sizeof *g->kv, "the key/values", e);
+    if (g->kv)
+        g->t = yt_calloc(n_t && !g->meta_only ? (size_t)n_t : 1, sizeof *g->t, "the tensor infos",
+                         e);
     if (!g->kv || !g->t)
-        return yt_errf(e, "%s: out of memory", g->path);
+        return yt_err_prefix(e, "%s", g->path);
     for (uint64_t i = 0; i < n_kv; i++) {
         yt_gg_str ks;
         uint32_t type;
@@ -377,8 +434,8 @@ static int parse(yt_gg *g, yt_err *e)
     g->n_kslots = 16;
     while (g->n_kslots < 2 * g->n_kv)
         g->n_kslots *= 2;
-    if (!(g->kslots = malloc(g->n_kslots * sizeof *g->kslots)))
-        return yt_errf(e, "%s: out of memory", g->path);
+    if (!(g->kslots = yt_alloc_array(g->n_kslots, sizeof *g->kslots, "the key index", e)))
+        return yt_err_prefix(e, "%s", g->path);
     for (size_t i = 0; i < g->n_kslots; i++)
         g->kslots[i] = -1;
     for (size_t i = 0; i < g->n_kv; i++) {
@@ -401,6 +458,8 @@ static int parse(yt_gg *g, yt_err *e)
                            g->path, al->u);
         g->alignment = al->u;
     }
+    if (g->meta_only)
+        return 0;
     for (uint64_t i = 0; i < n_t; i++) {
         yt_gg_tensor *t = &g->t[i];
         yt_gg_str ns;
@@ -454,9 +513,9 @@ static int parse(yt_gg *g, yt_err *e)
     }
     /* No two tensors share bytes. */
     if (g->n_t > 1) {
-        const yt_gg_tensor **by = malloc(g->n_t * sizeof *by);
+        const yt_gg_tensor **by = yt_alloc_array(g->n_t, sizeof *by, "the tensors by offset", e);
         if (!by)
-            return yt_errf(e, "%s: out of memory", g->path);
+            return yt_err_prefix(e, "%s", g->path);
         for (size_t i = 0; i < g->n_t; i++)
             by[i] = &g->t[i];
         qsort(by, g->n_t, sizeof *by, cmp_off);
@@ -472,9 +531,9 @@ static int parse(yt_gg *g, yt_err *e)
     size_t n_slots = 16;
     while (n_slots < 2 * g->n_t)
         n_slots *= 2;
-    g->slots = malloc(n_slots * sizeof *g->slots);
+    g->slots = yt_alloc_array(n_slots, sizeof *g->slots, "the tensor index", e);
     if (!g->slots)
-        return yt_errf(e, "%s: out of memory", g->path);
+        return yt_err_prefix(e, "%s", g->path);
     g->n_slots = n_slots;
     for (size_t i = 0; i < n_slots; i++)
         g->slots[i] = -1;
@@ -493,10 +552,10 @@ static int parse(yt_gg *g, yt_err *e)
 int yt_gg_open(yt_gg **out, const char *path, yt_err *e)
 {
     *out = NULL;
-    yt_gg *g = calloc(1, sizeof *g);
-    if (!g || !(g->path = strdup(path))) {
+    yt_gg *g = yt_calloc(1, sizeof *g, "a GGUF reader", e);
+    if (!g || !(g->path = yt_strdup(path, "a GGUF reader's path", e))) {
         free(g);
-        return yt_errf(e, "%s: out of memory", path);
+        return yt_err_prefix(e, "%s", path);
     }
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
@@ -534,6 +593,7 @@ int yt_gg_open(yt_gg **out, const char *path, yt_err *e)
     }
     g->base = m;
     g->size = (size_t)st.st_size;
+    g->end = g->size;
     if (parse(g, e)) {
         yt_gg_close(g);
         return -1;
@@ -546,8 +606,9 @@ void yt_gg_close(yt_gg *g)
 {
     if (!g)
         return;
-    if (g->base)
+    if (g->base && !g->stream)
         munmap((void *)g->base, g->size);
+    free(g->owned);
     while (g->mem) {
         blk *n = g->mem->next;
         free(g->mem);
@@ -559,6 +620,78 @@ void yt_gg_close(yt_gg *g)
     free(g->kslots);
     free(g->path);
     free(g);
+}
+
+/* One parse of the BUF bytes read so far; *more set when the stream must give
+ * more before the metadata can be parsed. */
+static int parse_buffered(yt_gg **out, unsigned char **buf, size_t have, const char *name,
+                          uint64_t end, int end_known, int more_possible, int *more, yt_err *e)
+{
+    *more = 0;
+    yt_gg *g = yt_calloc(1, sizeof *g, "a GGUF reader", e);
+    if (!g || !(g->path = yt_strdup(name, "a GGUF reader's path", e))) {
+        free(g);
+        return yt_err_prefix(e, "%s", name);
+    }
+    g->stream = g->meta_only = 1;
+    g->base = *buf;
+    g->size = have;
+    g->end = end;
+    g->end_known = end_known;
+    g->partial = more_possible;
+    if (parse(g, e)) {
+        *more = g->need_more;
+        yt_gg_close(g);
+        return -1;
+    }
+    g->owned = *buf; /* G frees it now */
+    *buf = NULL;
+    *out = g;
+    return 0;
+}
+
+int yt_gg_read_meta(yt_gg **out, yt_gg_read_fn read, void *ctx, const char *name, uint64_t end,
+                    int end_known, yt_err *e)
+{
+    *out = NULL;
+    unsigned char *buf = NULL;
+    size_t have = 0;
+    int at_eof = 0;
+    /* Parse what has been read; read twice as much whenever the metadata goes on
+     * past it: reading stops at the metadata's end (or at END), so that a FIFO's
+     * tensors are never read, and the parses cost at most twice the last. */
+    for (;;) {
+        int more = 0;
+        if (have && !parse_buffered(out, &buf, have, name, end, end_known, !at_eof && have < end,
+                                    &more, e))
+            return 0;
+        if (have && !more)
+            break;
+        uint64_t want = have ? (uint64_t)have * 2 : 65536;
+        if (want > end)
+            want = end;
+        if (want > SIZE_MAX) {
+            yt_errf(e, "%s: GGUF metadata larger than memory can hold", name);
+            break;
+        }
+        unsigned char *nb = yt_realloc(buf, (size_t)want ? (size_t)want : 1, "GGUF metadata", e);
+        if (!nb) {
+            yt_err_prefix(e, "%s", name);
+            break;
+        }
+        buf = nb;
+        size_t got = 0;
+        if (read(ctx, buf + have, (size_t)want - have, &got, e))
+            break;
+        at_eof = have + got < want;
+        have += got;
+        if (!have) {
+            yt_errf(e, "%s: empty (no GGUF header)", name);
+            break;
+        }
+    }
+    free(buf);
+    return -1;
 }
 
 int yt_gg_probe(const char *path)

@@ -13,8 +13,9 @@
  * NUL-terminated copies.  Host byte order must be little-endian (GGUF v3 may
  * also be big-endian: such files are refused).
  *
- * Names carry yt_gg_ (not yt_gguf_, which datasets/ still uses for its own
- * tokenizer-only parser until that switches to this one). */
+ * Metadata alone can also be read from a stream (yt_gg_read_meta: a FIFO or a
+ * pipe, read once), with the same checks against the input's length or a limit.
+ * This is the project's one GGUF parser: the tokenizer reads its keys here. */
 #ifndef YT_GGUF_H
 #define YT_GGUF_H
 
@@ -78,6 +79,18 @@ typedef struct yt_gg yt_gg;
 
 int yt_gg_open(yt_gg **out, const char *path, yt_err *e);
 void yt_gg_close(yt_gg *g);
+
+/* Reads up to N bytes into DST; *got < N only at the end of the input. */
+typedef int (*yt_gg_read_fn)(void *ctx, void *dst, size_t n, size_t *got, yt_err *e);
+/* The header and the metadata key/values only (no tensor infos: yt_gg_n_tensors
+ * is 0) from an input read once from where it stands, no further than the
+ * metadata goes (so a pipe's tensors are never read).  END is the input's length
+ * when END_KNOWN (a regular file), else the most the metadata may take; lengths
+ * and counts past it are refused before anything is allocated for them.  NAME
+ * names the input in messages (and yt_gg_path).  Strings point into a buffer
+ * that G owns. */
+int yt_gg_read_meta(yt_gg **out, yt_gg_read_fn read, void *ctx, const char *name, uint64_t end,
+                    int end_known, yt_err *e);
 /* 1 when PATH is a regular file that starts with the GGUF magic (no message). */
 int yt_gg_probe(const char *path);
 

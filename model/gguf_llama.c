@@ -177,9 +177,9 @@ int yt_gg_llama_read_f32(const yt_gg *g, const yt_config *c, const char *hf, flo
         return yt_errf(e, "%s: tensor '%s': %" PRId64 " rows do not split into %d heads of an "
                        "even size", t->file, t->name, rows, heads);
     int64_t hd = rows / heads, half = hd / 2;
-    int64_t *map = malloc((size_t)rows * sizeof *map);
+    int64_t *map = yt_alloc_array((size_t)rows, sizeof *map, "the rope row map", e);
     if (!map)
-        return yt_errf(e, "%s: tensor '%s': out of memory", t->file, t->name);
+        return yt_err_prefix(e, "%s: tensor '%s'", t->file, t->name);
     for (int64_t r = 0; r < rows; r++) {
         int64_t h = r / hd, j = r % hd, s = j / half, i = j % half;
         map[r] = h * hd + 2 * i + s;

@@ -110,8 +110,10 @@ int yt_model_write_random(const yt_config *c, const char *dir, uint64_t seed, co
     json_object_set_new(j, YT_RANDOM_INIT_KEY, json_pack("{s:I}", "seed", (json_int_t)seed));
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
-    if (!text)
-        return yt_errf(e, "out of memory");
+    if (!text) {
+        yt_err_oom(e, "the JSON text");
+        return yt_err_prefix(e, "%s/config.json", dir);
+    }
     snprintf(path, sizeof path, "%s/config.json", dir);
     rc = yt_write_file_atomic(path, text, strlen(text), e);
     free(text);

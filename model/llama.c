@@ -155,6 +155,7 @@ int yt_model_open_base(yt_model **out, const char *dir, const yt_lora_config *lc
     if (!m)
         return -1;
     m->alloc = alloc;
+    snprintf(m->source, sizeof m->source, "%s", dir);
     int gguf = yt_gg_llama_probe(dir, e);
     if (gguf < 0)
         goto fail;

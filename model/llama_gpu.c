@@ -232,9 +232,9 @@ static int load_nf4(yt_gmodel *g, int random, yt_err *e)
     size_t most = 0;
     for (int p = 0; p < YT_NPROJ; p++)
         most = proj_n(g, p) > most ? proj_n(g, p) : most;
-    float *x = malloc(most * sizeof(float));
-    unsigned char *q = malloc(g->q4_layer);
-    int rc = x && q ? 0 : yt_errf(e, "out of host memory for a random NF4 layer");
+    float *x = yt_alloc_array(most, sizeof(float), "a random NF4 layer's floats", e);
+    unsigned char *q = x ? yt_malloc(g->q4_layer, "a random NF4 layer", e) : NULL;
+    int rc = x && q ? 0 : -1;
     for (int p = 0; rc == 0 && p < YT_NPROJ; p++) {
         for (size_t i = 0; i < proj_n(g, p); i++)
             x[i] = 0.02f * sqrtf(3.0f) * (2.0f * yt_u01(yt_mix64(g->o.random_seed ^ (i * 8 + (size_t)p))) - 1.0f);
@@ -262,9 +262,9 @@ static int load_weights(yt_gmodel *g, yt_err *e)
     g->w16_bytes = n16 * sizeof(uint16_t);
     K(yt_kc_malloc((void **)&g->w16, g->w16_bytes, "bf16 base weights", e));
     K(yt_kc_malloc((void **)&g->norms, ((size_t)g->L * 2 + 1) * C * sizeof(float), "norm weights", e));
-    g->pw16 = calloc((size_t)g->L * YT_NPROJ, sizeof *g->pw16);
+    g->pw16 = yt_calloc((size_t)g->L * YT_NPROJ, sizeof *g->pw16, "the GPU weight table", e);
     if (!g->pw16)
-        return yt_errf(e, "out of host memory for the GPU weight table");
+        return -1;
     /* Assign the pieces in one order for both sources. */
     uint16_t *w = g->w16;
     g->embed16 = w;
@@ -367,9 +367,9 @@ int yt_gmodel_create(yt_gmodel **out, yt_model *host, int micro_batch, int seq_l
     if (o->attention == YT_GATT_FLASH && c->head_dim > 256)
         return yt_errf(e, "head_dim %d: the flash attention kernel needs head_dim <= 256 (use "
                           "--attention gemm)", c->head_dim);
-    yt_gmodel *g = calloc(1, sizeof *g);
+    yt_gmodel *g = yt_calloc(1, sizeof *g, "the GPU model", e);
     if (!g)
-        return yt_errf(e, "out of host memory for the GPU model");
+        return -1;
     g->host = host;
     g->cfg = c;
     g->o = *o;
@@ -379,12 +379,12 @@ int yt_gmodel_create(yt_gmodel **out, yt_model *host, int micro_batch, int seq_l
     g->L = c->n_layers;
     g->lora_scale = host->lora_scale;
     g->xent_chunk = yt_kc_lmhead_xent_chunk(g->T, c->vocab_size);
-    g->x_in = calloc((size_t)g->L + 1, sizeof *g->x_in);
-    g->acts = calloc(o->recompute ? 1 : (size_t)g->L, sizeof *g->acts);
-    g->pos_host = calloc((size_t)g->T, sizeof *g->pos_host);
-    if (!g->x_in || !g->acts || !g->pos_host) {
+    if (!(g->x_in = yt_calloc((size_t)g->L + 1, sizeof *g->x_in, "the GPU model's layer inputs", e)) ||
+        !(g->acts = yt_calloc(o->recompute ? 1 : (size_t)g->L, sizeof *g->acts,
+                              "the GPU model's activations", e)) ||
+        !(g->pos_host = yt_calloc((size_t)g->T, sizeof *g->pos_host, "the GPU model's positions", e))) {
         yt_gmodel_free(g);
-        return yt_errf(e, "out of host memory for the GPU model");
+        return -1;
     }
     /* The bf16 products round their activation input into the context's
      * workspace: the largest is T x max(hidden, q, ffn). */
@@ -405,12 +405,10 @@ int yt_gmodel_create(yt_gmodel **out, yt_model *host, int micro_batch, int seq_l
     layout(g, (char *)g->arena, &total);
     /* RoPE tables as the CPU makes them. */
     size_t half = (size_t)g->S * c->head_dim / 2;
-    float *tab = malloc(2 * half * sizeof(float));
+    float *tab = yt_alloc_array(2 * half, sizeof(float), "the RoPE tables", e);
     float inv_freq[1024];
-    if (!tab) {
-        yt_errf(e, "out of host memory for the RoPE tables");
+    if (!tab)
         goto fail;
-    }
     yt_k_rope_inv_freq(inv_freq, c->head_dim, c->rope_theta, &c->rope_scaling);
     yt_k_rope_tables(tab, tab + half, inv_freq, g->S, c->head_dim);
     int rc = yt_kc_upload(g->kc, g->rope_cos, tab, half * sizeof(float), e) ||

@@ -9,10 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const yt_proj_names[YT_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
-                                             "gate_proj", "up_proj", "down_proj"};
-const char *const yt_proj_short[YT_NPROJ] = {"q", "k", "v", "o", "gate", "up", "down"};
-
 void yt_lora_name(char name[96], int layer, int p, int is_b)
 {
     snprintf(name, 96, "layers.%d.%s.%s.lora_%c", layer, p <= YT_O ? "self_attn" : "mlp",

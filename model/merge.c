@@ -58,10 +58,9 @@ static int base_open(base_model *b, const char *path, yt_err *e)
     if (yt_gg_open(&b->gg, path, e) || yt_gg_llama_config(b->gg, &b->cfg, e))
         return -1;
     size_t n = yt_gg_n_tensors(b->gg);
-    b->t = calloc(n + 1, sizeof *b->t);
-    b->names = calloc(n + 1, sizeof *b->names);
-    if (!b->t || !b->names)
-        return yt_errf(e, "out of memory");
+    if (!(b->t = yt_calloc(n + 1, sizeof *b->t, "the base's tensor list", e)) ||
+        !(b->names = yt_calloc(n + 1, sizeof *b->names, "the base's tensor names", e)))
+        return yt_err_prefix(e, "%s", path);
     for (size_t i = 0; i < n; i++) {
         const yt_gg_tensor *g = yt_gg_tensor_at(b->gg, i);
         yt_st_tensor *t = &b->t[b->n];
@@ -138,9 +137,9 @@ static int merge_fill(void *ctx, float *dst, size_t numel, yt_err *e)
     int out = (int)it->w->shape[0], in = (int)it->w->shape[1], r = it->rank;
     if (base_read(it->base, it->w, dst, numel, e))
         return -1;
-    float *bs = malloc(sizeof(float) * ((size_t)out * r + (size_t)r * in));
+    float *bs = yt_alloc_array((size_t)out * r + (size_t)r * in, sizeof(float), "B and A", e);
     if (!bs)
-        return yt_errf(e, "out of memory merging '%s'", it->w->name);
+        return yt_err_prefix(e, "merging '%s'", it->w->name);
     float *a = bs + (size_t)out * r;
     if (yt_st_tensor_read_f32(it->b, bs, (size_t)out * r, e) ||
         yt_st_tensor_read_f32(it->a, a, (size_t)r * in, e)) {
@@ -273,8 +272,10 @@ static int write_config(const yt_config *c, const char *out_dir, yt_err *e)
     json_t *j = yt_config_to_json(c, "float32");
     char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     json_decref(j);
-    if (!text)
-        return yt_errf(e, "%s: out of memory", path);
+    if (!text) {
+        yt_err_oom(e, "the JSON text");
+        return yt_err_prefix(e, "%s", path);
+    }
     size_t n = strlen(text);
     int rc = yt_write_file_atomic(path, text, n, e);
     free(text);
@@ -322,13 +323,10 @@ int yt_merge_peft(const char *model_dir, const char *adapter_dir, const char *ou
         base_open(&base, model_dir, e))
         goto out;
     size_t nb = base_count(&base);
-    items = calloc(yt_st_count(ad) + 1, sizeof *items);
-    by_base = calloc(nb + 1, sizeof *by_base);
-    copies = calloc(nb + 1, sizeof *copies);
-    if (!items || !by_base || !copies) {
-        yt_errf(e, "out of memory");
+    if (!(items = yt_calloc(yt_st_count(ad) + 1, sizeof *items, "the merge list", e)) ||
+        !(by_base = yt_calloc(nb + 1, sizeof *by_base, "the merge index", e)) ||
+        !(copies = yt_calloc(nb + 1, sizeof *copies, "the copy list", e)))
         goto out;
-    }
     if (match_adapter(ad, &base, &ac, apath, items, by_base, &n_items, e))
         goto out;
     if (n_items == 0) {

@@ -30,6 +30,9 @@ int yt_weights_table(yt_model *m, yt_wspec **out, int *n, yt_err *e);
 size_t yt_wspec_count(const yt_wspec *w);
 /* The fingerprint's step for one tensor: its name, count and strided samples. */
 uint64_t yt_weights_sample_hash(uint64_t h, const char *name, const float *w, size_t n);
+/* 0 when every element is finite; else the first NaN/Inf, naming m's source
+ * and the tensor. */
+int yt_weights_check_finite(const yt_model *m, const char *name, const float *w, size_t n, yt_err *e);
 int yt_weights_has(const yt_model *m, const char *name);
 const float *yt_weights_view(const yt_model *m, const char *name);
 int yt_weights_read(const yt_model *m, const char *name, float *dst, size_t n, yt_err *e);
@@ -111,6 +114,7 @@ struct yt_model {
     void *poll_ctx;
     int proj_in[YT_NPROJ], proj_out[YT_NPROJ];
 
+    char source[4096];             /* the --model path, for messages */
     yt_st_set *st;                 /* the base weights: a Hugging Face folder ... */
     yt_gg *gg;                     /* ... or a GGUF file (then st is NULL) */
     float *converted;              /* BF16/F16 weights converted to fp32 */

@@ -94,8 +94,10 @@ int yt_peft_write(const char *dir, const yt_peft_tensor *t, int n, const yt_lora
     w = NULL;
 
     char *text = peft_config_text(lc, base_model_path);
-    if (!text)
-        return yt_errf(e, "writing adapter %s: out of memory", dir);
+    if (!text) {
+        yt_err_oom(e, "adapter_config.json");
+        return yt_err_prefix(e, "writing adapter %s", dir);
+    }
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
     int rc = yt_write_file_atomic(path, text, strlen(text), e);
     free(text);

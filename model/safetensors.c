@@ -95,10 +95,10 @@ static void fmt_json(char *buf, size_t cap, const json_t *v)
     free(s);
 }
 
-static char *join_path(const char *dir, const char *name)
+static char *join_path(const char *dir, const char *name, yt_err *e)
 {
     size_t a = strlen(dir), b = strlen(name);
-    char *p = malloc(a + b + 2);
+    char *p = yt_malloc(a + b + 2, "a path", e);
     if (!p)
         return NULL;
     memcpy(p, dir, a);
@@ -127,9 +127,9 @@ static int build_index(yt_st_set *s, yt_err *e)
     size_t n_slots = 16;
     while (n_slots < 2 * s->n)
         n_slots *= 2;
-    s->slots = malloc(n_slots * sizeof *s->slots);
+    s->slots = yt_alloc_array(n_slots, sizeof *s->slots, "the tensor index", e);
     if (!s->slots)
-        return yt_errf(e, "%s: out of memory for the tensor index", s->path);
+        return yt_err_prefix(e, "%s", s->path);
     s->n_slots = n_slots;
     for (size_t i = 0; i < n_slots; i++)
         s->slots[i] = -1;
@@ -167,9 +167,9 @@ static int push_tensor(yt_st_set *s, const yt_st_tensor *t, yt_err *e)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
-        yt_st_tensor *nt = realloc(s->t, cap * sizeof *nt);
+        yt_st_tensor *nt = yt_realloc_array(s->t, cap, sizeof *nt, "the tensor list", e);
         if (!nt)
-            return yt_errf(e, "%s: out of memory listing tensors", t->file);
+            return yt_err_prefix(e, "%s", t->file);
         s->t = nt;
         s->cap = cap;
     }
@@ -269,15 +269,15 @@ static int parse_entry(const char *path, const char *name, json_t *v, yt_st_tens
 /* Maps PATH, validates its header and appends its tensors to S. */
 static int open_file(yt_st_set *s, const char *path, yt_err *e)
 {
-    st_file *nf = realloc(s->files, (size_t)(s->n_files + 1) * sizeof *nf);
+    st_file *nf = yt_realloc_array(s->files, (size_t)s->n_files + 1, sizeof *nf, "the file list", e);
     if (!nf)
-        return yt_errf(e, "%s: out of memory", path);
+        return yt_err_prefix(e, "%s", path);
     s->files = nf;
     st_file *f = &s->files[s->n_files];
     memset(f, 0, sizeof *f);
-    f->path = strdup(path);
+    f->path = yt_strdup(path, "a path", e);
     if (!f->path)
-        return yt_errf(e, "%s: out of memory", path);
+        return yt_err_prefix(e, "%s", path);
     int fi = s->n_files++;   /* counted now so that close frees it */
 
     int fd = open(path, O_RDONLY);
@@ -354,9 +354,9 @@ static int open_file(yt_st_set *s, const char *path, yt_err *e)
         memset(&t, 0, sizeof t);
         if ((rc = parse_entry(path, key, v, &t, e)) != 0)
             break;
-        t.name = strdup(key);
+        t.name = yt_strdup(key, "a tensor name", e);
         if (!t.name) {
-            rc = yt_errf(e, "%s: out of memory", path);
+            rc = yt_err_prefix(e, "%s", path);
             break;
         }
         t.file = f->path;
@@ -447,9 +447,9 @@ static int open_sharded(yt_st_set *s, const char *index, const char *dir, yt_err
         yt_errf(e, "%s: no \"weight_map\" object", index);
         goto done;
     }
-    shards = malloc((json_object_size(wm) + 1) * sizeof *shards);
+    shards = yt_alloc_array(json_object_size(wm) + 1, sizeof *shards, "the shard list", e);
     if (!shards) {
-        yt_errf(e, "%s: out of memory", index);
+        yt_err_prefix(e, "%s", index);
         goto done;
     }
     const char *key;
@@ -478,9 +478,9 @@ static int open_sharded(yt_st_set *s, const char *index, const char *dir, yt_err
             shards[u++] = shards[i];
     ns = u;
     for (size_t i = 0; i < ns; i++) {
-        char *p = join_path(dir, shards[i]);
+        char *p = join_path(dir, shards[i], e);
         if (!p) {
-            yt_errf(e, "%s: out of memory", index);
+            yt_err_prefix(e, "%s", index);
             goto done;
         }
         if (!is_regular(p)) {
@@ -505,9 +505,9 @@ static int open_sharded(yt_st_set *s, const char *index, const char *dir, yt_err
         goto done;
     json_object_foreach(wm, key, v) {
         const yt_st_tensor *t = yt_st_find(s, key);
-        char *p = join_path(dir, json_string_value(v));
+        char *p = join_path(dir, json_string_value(v), e);
         if (!p) {
-            yt_errf(e, "%s: out of memory", index);
+            yt_err_prefix(e, "%s", index);
             goto done;
         }
         if (!t || strcmp(t->file, p) != 0) {
@@ -529,23 +529,23 @@ done:
 int yt_st_open(yt_st_set **out, const char *path, yt_err *e)
 {
     *out = NULL;
-    yt_st_set *s = calloc(1, sizeof *s);
+    yt_st_set *s = yt_calloc(1, sizeof *s, "a safetensors set", e);
     if (!s)
-        return yt_errf(e, "%s: out of memory", path);
-    s->path = strdup(path);
+        return yt_err_prefix(e, "%s", path);
+    s->path = yt_strdup(path, "a path", e);
     if (!s->path) {
         free(s);
-        return yt_errf(e, "%s: out of memory", path);
+        return yt_err_prefix(e, "%s", path);
     }
     struct stat st;
     int rc;
     if (stat(path, &st) != 0) {
         rc = yt_errno(e, errno, "%s", path);
     } else if (S_ISDIR(st.st_mode)) {
-        char *single = join_path(path, "model.safetensors");
-        char *index = join_path(path, "model.safetensors.index.json");
+        char *single = join_path(path, "model.safetensors", e);
+        char *index = single ? join_path(path, "model.safetensors.index.json", e) : NULL;
         if (!single || !index)
-            rc = yt_errf(e, "%s: out of memory", path);
+            rc = yt_err_prefix(e, "%s", path);
         else if (is_regular(single))
             rc = open_file(s, single, e) || build_index(s, e) ? -1 : 0;
         else if (is_regular(index))
@@ -560,9 +560,9 @@ int yt_st_open(yt_st_set **out, const char *path, yt_err *e)
         const char *suf = ".index.json";
         size_t k = strlen(suf);
         if (n > k && strcmp(path + n - k, suf) == 0) {
-            char *dir = strdup(path);
+            char *dir = yt_strdup(path, "a path", e);
             if (!dir) {
-                rc = yt_errf(e, "%s: out of memory", path);
+                rc = yt_err_prefix(e, "%s", path);
             } else {
                 char *slash = strrchr(dir, '/');
                 if (slash)

@@ -29,11 +29,13 @@ struct yt_st_writer {
 
 int yt_st_writer_new(yt_st_writer **out, yt_err *e)
 {
-    yt_st_writer *w = calloc(1, sizeof *w);
+    yt_st_writer *w = yt_calloc(1, sizeof *w, "a safetensors writer", e);
     if (!w || !(w->meta = json_object())) {
+        if (w)
+            yt_err_oom(e, "a safetensors writer");
         free(w);
         *out = NULL;
-        return yt_errf(e, "out of memory creating a safetensors writer");
+        return -1;
     }
     *out = w;
     return 0;
@@ -87,17 +89,17 @@ static int add_entry(yt_st_writer *w, const char *name, yt_st_dtype dtype, int n
         return yt_errf(e, "safetensors writer: tensor '%s': no data", name);
     if (w->n == w->cap) {
         size_t cap = w->cap ? 2 * w->cap : 32;
-        wentry *nv = realloc(w->v, cap * sizeof *nv);
+        wentry *nv = yt_realloc_array(w->v, cap, sizeof *nv, "the tensor list", e);
         if (!nv)
-            return yt_errf(e, "safetensors writer: out of memory adding tensor '%s'", name);
+            return yt_err_prefix(e, "safetensors writer: adding tensor '%s'", name);
         w->v = nv;
         w->cap = cap;
     }
     wentry *t = &w->v[w->n];
     memset(t, 0, sizeof *t);
-    t->name = strdup(name);
+    t->name = yt_strdup(name, "a tensor name", e);
     if (!t->name)
-        return yt_errf(e, "safetensors writer: out of memory adding tensor '%s'", name);
+        return yt_err_prefix(e, "safetensors writer: adding tensor '%s'", name);
     t->dtype = dtype;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++)
@@ -199,9 +201,9 @@ static int write_tensor(wout *o, const wentry *t, yt_err *e)
     if (t->from_float == 1)
         return write_floats(o, t, t->data, e);
     size_t numel = t->nbytes / (size_t)(yt_st_dtype_bits(t->dtype) / 8);
-    float *x = malloc((numel ? numel : 1) * sizeof *x);
+    float *x = yt_alloc_array(numel, sizeof *x, "a tensor's floats", e);
     if (!x)
-        return yt_errf(e, "out of memory (%zu floats)", numel);
+        return yt_err_prefix(e, "tensor '%s'", t->name);
     int rc = t->fill((void *)t->data, x, numel, e) != 0 ? -1 : write_floats(o, t, x, e);
     free(x);
     return rc;
@@ -240,10 +242,10 @@ static char *build_header(yt_st_writer *w, size_t *len, yt_err *e)
     if (!s)
         goto oom_nofree;
     size_t n = strlen(s), padded = (n + 7) & ~(size_t)7;
-    char *h = realloc(s, padded + 1);
+    char *h = yt_realloc(s, padded + 1, "the safetensors header", e);
     if (!h) {
         free(s);
-        goto oom_nofree;
+        return NULL;
     }
     memset(h + n, ' ', padded - n);
     h[padded] = '\0';
@@ -252,7 +254,7 @@ static char *build_header(yt_st_writer *w, size_t *len, yt_err *e)
 oom:
     json_decref(root);
 oom_nofree:
-    yt_errf(e, "safetensors writer: out of memory building the header");
+    yt_err_oom(e, "the safetensors header");
     return NULL;
 }
 
@@ -260,9 +262,9 @@ int yt_st_writer_write(yt_st_writer *w, const char *path, yt_err *e)
 {
     /* Data order: stable by decreasing element size, so each tensor starts at a
      * multiple of its element size. */
-    size_t *order = malloc((w->n + 1) * sizeof *order);
+    size_t *order = yt_alloc_array(w->n + 1, sizeof *order, "the tensor order", e);
     if (!order)
-        return yt_errf(e, "%s: out of memory", path);
+        return yt_err_prefix(e, "%s", path);
     size_t k = 0;
     uint64_t off = 0;
     for (int bits = 64; bits >= 1; bits--)
@@ -280,12 +282,12 @@ int yt_st_writer_write(yt_st_writer *w, const char *path, yt_err *e)
     }
     yt_afile f;
     wout o = {.f = &f, .cap = 1u << 20};
-    o.buf = malloc(o.cap);
+    o.buf = yt_malloc(o.cap, "the write buffer", e);
     int rc = -1;
     if (!o.buf) {
         free(order);
         free(header);
-        return yt_errf(e, "%s: out of memory", path);
+        return yt_err_prefix(e, "%s", path);
     }
     /* Replaces only a safetensors file: its JSON header starts after the length. */
     const yt_af_opts ao = {.magic = "{", .magic_len = 1, .magic_off = 8, .kind = "a safetensors file"};

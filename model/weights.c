@@ -4,8 +4,16 @@
  * them whatever the file; the w_* helpers find them in safetensors or GGUF. */
 #include "model/model_internal.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+/* The projections as Hugging Face names them, and their --lora-targets short
+ * names (model.h). */
+const char *const yt_proj_names[YT_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                             "gate_proj", "up_proj", "down_proj"};
+const char *const yt_proj_short[YT_NPROJ] = {"q", "k", "v", "o", "gate", "up", "down"};
 
 /* Fingerprint from shapes and a strided sample of each tensor's values: cheap
  * even for 8B models, and any real change of the weights changes it. */
@@ -17,6 +25,25 @@ uint64_t yt_weights_sample_hash(uint64_t h, const char *name, const float *w, si
     for (size_t i = 0; i < n; i += step)
         h = yt_hash64(&w[i], sizeof w[i], h);
     return h;
+}
+
+int yt_weights_check_finite(const yt_model *m, const char *name, const float *w, size_t n, yt_err *e)
+{
+    /* Exponent bits all set: Inf or NaN.  An OR over the bits vectorises; the
+     * index is looked up only for a damaged tensor. */
+    const uint32_t *u = (const uint32_t *)(const void *)w;
+    uint32_t any = 0;
+#pragma omp parallel for reduction(| : any) schedule(static) if (n > (1u << 20))
+    for (size_t i = 0; i < n; i++)
+        any |= (u[i] & 0x7f800000u) == 0x7f800000u;
+    if (!any)
+        return 0;
+    size_t i = 0;
+    while (isfinite(w[i]))
+        i++;
+    return yt_errf(e, "%s: base weight '%s': element %zu of %zu is %s: the model file is damaged "
+                      "(or was saved in a type too narrow for its values)",
+                   m->source, name, i, n, isnan(w[i]) ? "NaN" : w[i] > 0 ? "+Inf" : "-Inf");
 }
 
 int yt_weights_has(const yt_model *m, const char *name)
@@ -132,6 +159,7 @@ int yt_model_load_weights(yt_model *m, yt_err *e)
     for (int i = 0; i < n; i++) {
         size_t cnt = yt_wspec_count(&ws[i]);
         const float *v = yt_weights_view(m, ws[i].name);
+        int check = v != NULL; /* a converted copy is checked by the process that fills it */
         if (!v) {
             float *dst = m->converted + off;
             if (m->converted_filled && yt_weights_read(m, ws[i].name, dst, cnt, e) != 0) {
@@ -140,6 +168,11 @@ int yt_model_load_weights(yt_model *m, yt_err *e)
             }
             off += cnt;
             v = dst;
+            check = m->converted_filled;
+        }
+        if (check && yt_weights_check_finite(m, ws[i].name, v, cnt, e) != 0) {
+            ok = 0;
+            break;
         }
         *ws[i].dst = v;
     }

@@ -138,12 +138,13 @@ int yt_cmd_eval(int argc, char **argv)
     int with_adapter = 0, opened = 0, status = YT_EXIT_FAIL;
     char from[8192] = "";
     size_t T = (size_t)o.micro_batch * (size_t)o.seq_len;
-    int32_t *in = malloc(T * sizeof(int32_t)), *tg = malloc(T * sizeof(int32_t));
-    int32_t *doc = malloc(T * sizeof(int32_t)), *posn = malloc(T * sizeof(int32_t));
-    float *w = malloc(T * sizeof(float));
-    int ok = in && tg && doc && posn && w;
-    if (!ok)
-        yt_errf(&e, "out of memory for %zu tokens", T);
+    int32_t *in = NULL, *tg = NULL, *doc = NULL, *posn = NULL;
+    float *w = NULL;
+    int ok = (in = yt_alloc_array(T, sizeof *in, "the batch's input tokens", &e)) &&
+             (tg = yt_alloc_array(T, sizeof *tg, "the batch's target tokens", &e)) &&
+             (doc = yt_alloc_array(T, sizeof *doc, "the batch's document ids", &e)) &&
+             (posn = yt_alloc_array(T, sizeof *posn, "the batch's positions", &e)) &&
+             (w = yt_alloc_array(T, sizeof *w, "the batch's token weights", &e));
     ok = ok && yt_adapter_open_model(&m, o.model, o.adapter, o.micro_batch, o.seq_len, &with_adapter,
                                      from, sizeof from, &e) == 0;
     if (ok && !with_adapter)
@@ -183,7 +184,8 @@ int yt_cmd_eval(int argc, char **argv)
         }
     if (rank == 0) {
         if (o.json ? print_json(&o, from, sets, res, n) : (print_table(&o, from, sets, res, n), 0)) {
-            yt_report("eval: out of memory");
+            yt_err_oom(&e, "the JSON report");
+            yt_report("eval: %s", e.msg);
             goto out;
         }
         if (!o.json)

@@ -78,11 +78,9 @@ int yt_cmd_export(int argc, char **argv)
             goto out;
         }
     }
-    yt_peft_tensor *pt = calloc(a.n > 0 ? (size_t)a.n : 1, sizeof *pt);
-    if (!pt) {
-        yt_errf(&e, "out of memory");
+    yt_peft_tensor *pt = yt_calloc(a.n > 0 ? (size_t)a.n : 1, sizeof *pt, "the adapter's tensor list", &e);
+    if (!pt)
         goto out;
-    }
     for (int i = 0; i < a.n; i++)
         pt[i] = (yt_peft_tensor){a.v[i].name, a.v[i].rows, a.v[i].cols, a.v[i].data};
     const yt_lora_config lc = a.lc;

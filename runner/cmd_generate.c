@@ -140,9 +140,9 @@ static int add_seq(gen *g, gen_seq *s, yt_err *e)
 {
     if (s->prompt.n == 0)
         return yt_errf(e, "the prompt is empty (no tokens)");
-    gen_seq *v = realloc(g->seq, sizeof *v * (size_t)(g->n_seq + 1));
+    gen_seq *v = yt_realloc_array(g->seq, (size_t)g->n_seq + 1, sizeof *v, "the prompt list", e);
     if (!v)
-        return yt_errf(e, "out of memory");
+        return -1;
     g->seq = v;
     g->seq[g->n_seq++] = *s;
     return 0;
@@ -244,7 +244,7 @@ static int emit(gen *g, gen_seq *s, yt_err *e)
     }
     char *txt = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!txt)
-        return yt_errf(e, "out of memory");
+        return yt_err_oom(e, "a JSON result line");
     printf("%s\n", txt);
     fflush(stdout);
     free(txt);
@@ -281,9 +281,9 @@ static int run(gen *g, yt_model *m, int with_adapter, double *secs, long *new_to
              yt_kv_open(&kv, m, slots, max_len, max_tokens, with_adapter, e) ||
              yt_gen_sampler_init(&smp, &sc, V, e);
     for (int i = 0; !rc && i < g->n_seq; i++) {
-        g->seq[i].out = malloc(sizeof(int32_t) * (size_t)g->o.max_tokens);
+        g->seq[i].out = yt_alloc_array((size_t)g->o.max_tokens, sizeof(int32_t), "the generated tokens", e);
         if (!g->seq[i].out)
-            rc = yt_errf(e, "out of memory");
+            rc = -1;
     }
     for (int s = 0; !rc && s < slots; s++)
         seq_in[s] = -1;

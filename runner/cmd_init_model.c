@@ -76,8 +76,10 @@ static int write_config(const yt_config *c, const char *dir, const char *dtype, 
     json_t *j = yt_config_to_json(c, td);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
-    if (!text)
-        return yt_errf(e, "out of memory writing %s/config.json", dir);
+    if (!text) {
+        yt_err_oom(e, "the JSON text");
+        return yt_err_prefix(e, "%s/config.json", dir);
+    }
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     int rc = yt_write_file_atomic(path, text, strlen(text), e);

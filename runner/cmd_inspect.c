@@ -83,6 +83,7 @@ typedef struct attr_list {
     char **keys;
     char *kinds;
     size_t n, cap;
+    yt_err *e;
 } attr_list;
 
 static int attr_fn(const char *key, char kind, void *ctx)
@@ -90,17 +91,17 @@ static int attr_fn(const char *key, char kind, void *ctx)
     attr_list *a = ctx;
     if (a->n == a->cap) {
         size_t cap = a->cap ? 2 * a->cap : 32;
-        char **nk = realloc(a->keys, cap * sizeof *nk);
+        char **nk = yt_realloc_array(a->keys, cap, sizeof *nk, "the attribute names", a->e);
         if (!nk)
             return 1;
         a->keys = nk;
-        char *nkd = realloc(a->kinds, cap);
+        char *nkd = yt_realloc(a->kinds, cap, "the attribute kinds", a->e);
         if (!nkd)
             return 1;
         a->kinds = nkd;
         a->cap = cap;
     }
-    if (!(a->keys[a->n] = strdup(key)))
+    if (!(a->keys[a->n] = yt_strdup(key, "an attribute name", a->e)))
         return 1;
     a->kinds[a->n++] = kind;
     return 0;
@@ -109,10 +110,10 @@ static int attr_fn(const char *key, char kind, void *ctx)
 /* Prints the attributes; returns -1 (message in e) when one cannot be read. */
 static int print_attrs(yt_snap *s, yt_err *e)
 {
-    attr_list a = {0};
+    attr_list a = {.e = e};
     int rc = yt_snap_foreach_attr(s, attr_fn, &a, e);
     if (rc > 0)
-        rc = yt_errf(e, "%s: out of memory listing attributes", yt_snap_file(s));
+        rc = yt_err_prefix(e, "%s: listing attributes", yt_snap_file(s));
     printf("attributes:\n");
     for (size_t i = 0; i < a.n && rc == 0; i++) {
         const char *k = a.keys[i];

@@ -55,14 +55,14 @@ typedef struct obuf {
     size_t n, cap;
 } obuf;
 
-static int ob_reserve(obuf *b, size_t more)
+static int ob_reserve(obuf *b, size_t more, yt_err *e)
 {
     if (b->n + more <= b->cap)
         return 0;
     size_t nc = b->cap ? b->cap : 1 << 16;
     while (nc < b->n + more)
         nc *= 2;
-    char *v = realloc(b->s, nc);
+    char *v = yt_realloc(b->s, nc, "the output buffer", e);
     if (!v)
         return -1;
     b->s = v;
@@ -70,9 +70,9 @@ static int ob_reserve(obuf *b, size_t more)
     return 0;
 }
 
-static int write_ids(obuf *b, const uint32_t *ids, size_t n)
+static int write_ids(obuf *b, const uint32_t *ids, size_t n, yt_err *e)
 {
-    if (ob_reserve(b, 16 + n * 11))
+    if (ob_reserve(b, 16 + n * 11, e))
         return -1;
     char *p = b->s + b->n;
     memcpy(p, "{\"ids\": [", 9);
@@ -106,6 +106,183 @@ static int flush(obuf *b)
     return 0;
 }
 
+/* What one tokenize run holds: the tokenizer, the chat renderer (--chat), the
+ * buffers every line reuses, and the counts --stats prints. */
+typedef struct session {
+    const tokenize_opts *o;
+    yt_tok *tok;
+    yt_chat *chat;
+    yt_ds_doc doc;
+    yt_tok_ids ids;
+    yt_tok_text text;
+    uint32_t *dids;
+    size_t dcap;
+    obuf out;
+    unsigned long long records, bytes, tokens;
+    double t_work;
+} session;
+
+/* Appends one JSON value as a line, wrapped as PREFIX value SUFFIX; takes j. */
+static int put_json(session *s, json_t *j, size_t flags, const char *prefix, const char *suffix,
+                    yt_err *e)
+{
+    char *js = j ? json_dumps(j, flags) : NULL;
+    json_decref(j);
+    if (!js)
+        return yt_err_oom(e, "a JSON result line");
+    int rc = ob_reserve(&s->out, strlen(prefix) + strlen(js) + strlen(suffix) + 2, e);
+    if (rc == 0)
+        s->out.n += (size_t)sprintf(s->out.s + s->out.n, "%s%s%s\n", prefix, js, suffix);
+    free(js);
+    return rc;
+}
+
+/* --info: the tokenizer's facts as one JSON line. */
+static int print_info(const tokenize_opts *o, yt_tok *tok, int64_t eos, const char *eos_src,
+                      yt_err *e)
+{
+    char fp[17];
+    yt_tok_fingerprint_hex(tok, fp);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:I}", "tokenizer", o->tokenizer,
+                          "kind", yt_tok_source_kind(tok), "vocab_size",
+                          (json_int_t)yt_tok_vocab_size(tok), "fingerprint", fp, "bos_id",
+                          (json_int_t)yt_tok_bos_id(tok), "eos_id", (json_int_t)eos, "eos_source",
+                          eos_src, "tokenizer_eos_id", (json_int_t)yt_tok_eos_id(tok));
+    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (!txt)
+        return yt_err_oom(e, "the --info line");
+    printf("%s\n", txt);
+    free(txt);
+    return 0;
+}
+
+/* --chat: {"messages": [...]} -> {"text", "ids", "mask"}. */
+static int chat_record(session *s, json_t *rec, yt_err *e)
+{
+    json_t *msgs = json_object_get(rec, "messages");
+    if (!msgs)
+        return yt_errf(e, "expected an object with \"messages\"");
+    s->doc.ids.n = 0;
+    double a = yt_now();
+    int r = yt_chat_encode(s->chat, msgs, s->o->add_generation_prompt, s->o->train_on_inputs,
+                           &s->doc, e);
+    s->t_work += yt_now() - a;
+    if (r)
+        return -1;
+    size_t tn;
+    const char *tt = yt_chat_text(s->chat, &tn);
+    json_t *ids_j = json_array(), *mask_j = json_array();
+    for (size_t i = 0; i < s->doc.ids.n; i++) {
+        json_array_append_new(ids_j, json_integer(s->doc.ids.v[i]));
+        json_array_append_new(mask_j, json_integer(s->doc.mask[i]));
+    }
+    s->bytes += tn;
+    s->tokens += s->doc.ids.n;
+    return put_json(s, json_pack("{s:s%, s:o, s:o}", "text", tt, tn, "ids", ids_j, "mask", mask_j),
+                    JSON_COMPACT | JSON_PRESERVE_ORDER, "", "", e);
+}
+
+/* {"text": ...} -> {"ids": [...]}. */
+static int encode_record(session *s, json_t *rec, yt_err *e)
+{
+    json_t *tx = json_object_get(rec, "text");
+    if (!json_is_string(tx))
+        return yt_errf(e, "expected an object with a string \"text\"");
+    s->ids.n = 0;
+    double a = yt_now();
+    int r = yt_tok_encode(s->tok, json_string_value(tx), json_string_length(tx),
+                          s->o->add_special, &s->ids, e);
+    s->t_work += yt_now() - a;
+    s->bytes += json_string_length(tx);
+    if (r)
+        return -1;
+    s->tokens += s->ids.n;
+    return write_ids(&s->out, s->ids.v, s->ids.n, e);
+}
+
+/* --decode: {"ids": [...]} -> {"text": ...}. */
+static int decode_record(session *s, json_t *rec, yt_err *e)
+{
+    json_t *arr = json_object_get(rec, "ids");
+    if (!json_is_array(arr))
+        return yt_errf(e, "expected an object with an array \"ids\"");
+    size_t m = json_array_size(arr);
+    if (m > s->dcap) {
+        uint32_t *v = yt_realloc_array(s->dids, m * 2, sizeof *v, "the token ids", e);
+        if (!v)
+            return -1;
+        s->dids = v;
+        s->dcap = m * 2;
+    }
+    for (size_t i = 0; i < m; i++) {
+        json_t *x = json_array_get(arr, i);
+        if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+            json_integer_value(x) > (json_int_t)UINT32_MAX)
+            return yt_errf(e, "ids[%zu] is not an integer in [0, 2^32)", i);
+        s->dids[i] = (uint32_t)json_integer_value(x);
+    }
+    s->text.n = 0;
+    double a = yt_now();
+    int r = yt_tok_decode(s->tok, s->dids, m, s->o->skip_special, &s->text, e);
+    s->t_work += yt_now() - a;
+    if (r)
+        return -1;
+    s->tokens += m;
+    s->bytes += s->text.n;
+    return put_json(s, json_stringn(s->text.s, s->text.n), JSON_ENCODE_ANY | JSON_COMPACT,
+                    "{\"text\": ", "}", e);
+}
+
+static int blank(const char *line, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (line[k] != ' ' && line[k] != '\t' && line[k] != '\r' && line[k] != '\n')
+            return 0;
+    return 1;
+}
+
+/* Every line of stdin through the mode's record function; errors name the line. */
+static int run_lines(session *s, yt_err *e)
+{
+    int (*one)(session *, json_t *, yt_err *) =
+        s->o->chat ? chat_record : s->o->decode ? decode_record : encode_record;
+    char *line = NULL;
+    size_t cap = 0;
+    long long len;
+    unsigned long long lineno = 0;
+    int rc = 0;
+    while (rc == 0 && (len = yt_getline_max(&line, &cap, YT_TEXT_LINE_MAX, stdin)) > 0) {
+        lineno++;
+        if (blank(line, (size_t)len))
+            continue;
+        json_error_t je;
+        json_t *rec = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &je);
+        if (!rec) {
+            rc = yt_errf(e, "<stdin>:%llu: not JSON: %s", lineno, je.text);
+            break;
+        }
+        rc = one(s, rec, e);
+        json_decref(rec);
+        if (rc) {
+            yt_err_prefix(e, "<stdin>:%llu", lineno);
+            break;
+        }
+        s->records++;
+        if (s->out.n > (1 << 20) && flush(&s->out))
+            rc = yt_errf(e, "writing stdout failed");
+    }
+    if (rc == 0 && len == -2)
+        rc = yt_errf(e, "<stdin>:%llu: a line longer than %zu MiB", lineno + 1,
+                     YT_TEXT_LINE_MAX >> 20);
+    else if (rc == 0 && len == -1)
+        rc = yt_errf(e, "<stdin>: read failed");
+    free(line);
+    if (rc == 0 && (flush(&s->out) || fflush(stdout)))
+        rc = yt_errf(e, "writing stdout failed");
+    return rc;
+}
+
 int yt_cmd_tokenize(int argc, char **argv)
 {
     tokenize_opts o;
@@ -120,216 +297,36 @@ int yt_cmd_tokenize(int argc, char **argv)
     int rc = yt_cmd_options(&spec, &o, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
+    session s = {.o = &o};
     double t0 = yt_now();
-    yt_tok *tok;
-    if (yt_tok_load(&tok, o.tokenizer, &e)) {
+    if (yt_tok_load(&s.tok, o.tokenizer, &e)) {
         yt_report("tokenize: %s", e.msg);
         return YT_EXIT_FAIL;
     }
     double t_load = yt_now() - t0;
     int64_t eos = -1;
     char eos_src[4300];
-    if ((o.info || o.chat) && yt_runner_eos(o.tokenizer, tok, &eos, eos_src, sizeof eos_src, &e)) {
+    rc = (o.info || o.chat) ? yt_runner_eos(o.tokenizer, s.tok, &eos, eos_src, sizeof eos_src, &e) : 0;
+    if (rc == 0 && o.info)
+        rc = print_info(&o, s.tok, eos, eos_src, &e);
+    else if (rc == 0 && o.chat)
+        rc = yt_chat_open(&s.chat, o.chat_template, o.tokenizer, s.tok, eos, &e);
+    if (rc == 0 && !o.info)
+        rc = run_lines(&s, &e);
+    if (rc)
         yt_report("tokenize: %s", e.msg);
-        yt_tok_free(tok);
-        return YT_EXIT_FAIL;
-    }
-    if (o.info) {
-        char fp[17];
-        yt_tok_fingerprint_hex(tok, fp);
-        json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:I}", "tokenizer", o.tokenizer,
-                              "kind", yt_tok_source_kind(tok), "vocab_size",
-                              (json_int_t)yt_tok_vocab_size(tok), "fingerprint", fp, "bos_id",
-                              (json_int_t)yt_tok_bos_id(tok), "eos_id", (json_int_t)eos,
-                              "eos_source", eos_src, "tokenizer_eos_id",
-                              (json_int_t)yt_tok_eos_id(tok));
-        char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        if (txt)
-            printf("%s\n", txt);
-        free(txt);
-        json_decref(j);
-        yt_tok_free(tok);
-        return txt ? YT_EXIT_OK : YT_EXIT_FAIL;
-    }
-    yt_chat *chat = NULL;
-    if (o.chat && yt_chat_open(&chat, o.chat_template, o.tokenizer, tok, eos, &e) != 0) {
-        yt_report("tokenize: %s", e.msg);
-        yt_tok_free(tok);
-        return YT_EXIT_FAIL;
-    }
-    yt_ds_doc doc = {0};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    unsigned long long lineno = 0, records = 0, bytes = 0, tokens = 0;
-    double t_work = 0;
-    yt_tok_ids ids = {0};
-    yt_tok_text text = {0};
-    uint32_t *dids = NULL;
-    size_t dcap = 0;
-    obuf out = {0};
-    int status = YT_EXIT_OK;
-    while ((len = getline(&line, &cap, stdin)) > 0) {
-        lineno++;
-        size_t n = (size_t)len;
-        size_t k = 0;
-        while (k < n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == '\n'))
-            k++;
-        if (k == n)
-            continue;
-        json_error_t je;
-        json_t *rec = json_loadb(line, n, JSON_ALLOW_NUL, &je);
-        if (!rec) {
-            yt_report("tokenize: <stdin>:%llu: not JSON: %s", lineno, je.text);
-            status = YT_EXIT_FAIL;
-            break;
-        }
-        if (o.chat) {
-            json_t *msgs = json_object_get(rec, "messages");
-            doc.ids.n = 0;
-            double a = yt_now();
-            int r = msgs ? yt_chat_encode(chat, msgs, o.add_generation_prompt, o.train_on_inputs,
-                                          &doc, &e)
-                         : yt_errf(&e, "expected an object with \"messages\"");
-            t_work += yt_now() - a;
-            json_decref(rec);
-            if (r) {
-                yt_report("tokenize: <stdin>:%llu: %s", lineno, e.msg);
-                status = YT_EXIT_FAIL;
-                break;
-            }
-            size_t tn;
-            const char *tt = yt_chat_text(chat, &tn);
-            json_t *ids_j = json_array(), *mask_j = json_array();
-            for (size_t i = 0; i < doc.ids.n; i++) {
-                json_array_append_new(ids_j, json_integer(doc.ids.v[i]));
-                json_array_append_new(mask_j, json_integer(doc.mask[i]));
-            }
-            json_t *res = json_pack("{s:s%, s:o, s:o}", "text", tt, tn, "ids", ids_j, "mask", mask_j);
-            char *js = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-            json_decref(res);
-            if (!js || ob_reserve(&out, strlen(js) + 2)) {
-                free(js);
-                yt_report("tokenize: out of memory");
-                status = YT_EXIT_FAIL;
-                break;
-            }
-            out.n += (size_t)sprintf(out.s + out.n, "%s\n", js);
-            free(js);
-            bytes += tn;
-            tokens += doc.ids.n;
-        } else if (!o.decode) {
-            json_t *tx = json_object_get(rec, "text");
-            if (!json_is_string(tx)) {
-                yt_report("tokenize: <stdin>:%llu: expected an object with a string \"text\"",
-                          lineno);
-                json_decref(rec);
-                status = YT_EXIT_FAIL;
-                break;
-            }
-            ids.n = 0;
-            double a = yt_now();
-            int r = yt_tok_encode(tok, json_string_value(tx), json_string_length(tx),
-                                  o.add_special, &ids, &e);
-            t_work += yt_now() - a;
-            bytes += json_string_length(tx);
-            json_decref(rec);
-            if (r) {
-                yt_report("tokenize: <stdin>:%llu: %s", lineno, e.msg);
-                status = YT_EXIT_FAIL;
-                break;
-            }
-            tokens += ids.n;
-            if (write_ids(&out, ids.v, ids.n)) {
-                yt_report("tokenize: out of memory");
-                status = YT_EXIT_FAIL;
-                break;
-            }
-        } else {
-            json_t *arr = json_object_get(rec, "ids");
-            if (!json_is_array(arr)) {
-                yt_report("tokenize: <stdin>:%llu: expected an object with an array \"ids\"",
-                          lineno);
-                json_decref(rec);
-                status = YT_EXIT_FAIL;
-                break;
-            }
-            size_t m = json_array_size(arr);
-            if (m > dcap) {
-                dcap = m * 2;
-                uint32_t *v = realloc(dids, dcap * sizeof *v);
-                if (!v) {
-                    yt_report("tokenize: out of memory");
-                    json_decref(rec);
-                    status = YT_EXIT_FAIL;
-                    break;
-                }
-                dids = v;
-            }
-            int ok = 1;
-            for (size_t i = 0; i < m; i++) {
-                json_t *x = json_array_get(arr, i);
-                if (!json_is_integer(x) || json_integer_value(x) < 0 ||
-                    json_integer_value(x) > (json_int_t)UINT32_MAX) {
-                    yt_report("tokenize: <stdin>:%llu: ids[%zu] is not an integer in [0, 2^32)",
-                              lineno, i);
-                    ok = 0;
-                    break;
-                }
-                dids[i] = (uint32_t)json_integer_value(x);
-            }
-            json_decref(rec);
-            if (!ok) {
-                status = YT_EXIT_FAIL;
-                break;
-            }
-            text.n = 0;
-            double a = yt_now();
-            int r = yt_tok_decode(tok, dids, m, o.skip_special, &text, &e);
-            t_work += yt_now() - a;
-            if (r) {
-                yt_report("tokenize: <stdin>:%llu: %s", lineno, e.msg);
-                status = YT_EXIT_FAIL;
-                break;
-            }
-            tokens += m;
-            bytes += text.n;
-            json_t *s = json_stringn(text.s, text.n);
-            char *js = s ? json_dumps(s, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-            json_decref(s);
-            if (!js || ob_reserve(&out, strlen(js) + 16)) {
-                free(js);
-                yt_report("tokenize: out of memory");
-                status = YT_EXIT_FAIL;
-                break;
-            }
-            out.n += (size_t)sprintf(out.s + out.n, "{\"text\": %s}\n", js);
-            free(js);
-        }
-        records++;
-        if (out.n > (1 << 20) && flush(&out)) {
-            yt_report("tokenize: writing stdout failed");
-            status = YT_EXIT_FAIL;
-            break;
-        }
-    }
-    if (status == YT_EXIT_OK && (flush(&out) || fflush(stdout))) {
-        yt_report("tokenize: writing stdout failed");
-        status = YT_EXIT_FAIL;
-    }
-    if (o.stats)
+    if (o.stats && !o.info)
         fprintf(stderr,
                 "tokenize: %llu records, %llu bytes of text, %llu tokens; load %.3f s; %s %.3f s "
                 "= %.2f MB/s\n",
-                records, bytes, tokens, t_load, o.decode ? "decode" : "encode", t_work,
-                t_work > 0 ? (double)bytes / t_work / 1e6 : 0.0);
-    free(line);
-    free(ids.v);
-    free(text.s);
-    free(dids);
-    free(out.s);
-    yt_ds_doc_free(&doc);
-    yt_chat_free(chat);
-    yt_tok_free(tok);
-    return status;
+                s.records, s.bytes, s.tokens, t_load, o.decode ? "decode" : "encode", s.t_work,
+                s.t_work > 0 ? (double)s.bytes / s.t_work / 1e6 : 0.0);
+    free(s.ids.v);
+    free(s.text.s);
+    free(s.dids);
+    free(s.out.s);
+    yt_ds_doc_free(&s.doc);
+    yt_chat_free(s.chat);
+    yt_tok_free(s.tok);
+    return rc ? YT_EXIT_FAIL : YT_EXIT_OK;
 }

@@ -101,7 +101,7 @@ void yt_events_step(trainer *t, const yt_step_metrics *m)
     if (t->rank != 0 || !a->tb.f)
         return;
     a->kept += m->step_time_s;
-    double wall = yt_wall();
+    double wall = m->wall;
     double rented = a->prev_rented + (wall - a->start_wall);
     const char *tags[] = {"train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s",
                           "train/step_time_s", "goodput/percent", "val/loss"};

@@ -34,6 +34,7 @@ typedef struct walk {
     long snap_step;
     double yield_time;    /* its yield event, NAN when none */
     int finished;         /* it logged "finish" */
+    yt_err *e;            /* where a failed allocation is told */
 } walk;
 
 #define NOTE(g, ...) yt_gp_note(&(g)->notes, &(g)->n_notes, __VA_ARGS__)
@@ -50,7 +51,7 @@ static void touch(walk *w, const yt_gp_item *it)
 static int open_attempt(walk *w, double start, long first_step)
 {
     yt_goodput *g = w->g;
-    yt_gp_attempt *a = realloc(g->att, (size_t)(g->n_att + 1) * sizeof *a);
+    yt_gp_attempt *a = yt_realloc_array(g->att, (size_t)g->n_att + 1, sizeof *a, "the attempt list", w->e);
     if (!a)
         return -1;
     g->att = a;
@@ -312,14 +313,14 @@ int yt_goodput_read(yt_goodput *g, const char *run, yt_err *e)
     size_t n_items;
     if (yt_gp_parse(g, &items, &n_items, e))
         return -1;
-    walk w = {.g = g, .cur = -1, .yield_time = NAN};
+    walk w = {.g = g, .cur = -1, .yield_time = NAN, .e = e};
     int rc = 0;
     for (size_t i = 0; i < n_items && rc == 0; i++)
         rc = items[i].is_event ? on_event(&w, &items[i]) : on_step(&w, &items[i]);
     close_attempt(&w);
     free(items);
     if (rc)
-        return yt_errf(e, "%s: out of memory", g->run);
+        return yt_err_prefix(e, "%s", g->run);
     account(g);
     return 0;
 }

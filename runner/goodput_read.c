@@ -36,11 +36,11 @@ typedef struct vec {
     size_t n, cap;
 } vec;
 
-static yt_gp_item *push(vec *a)
+static yt_gp_item *push(vec *a, yt_err *e)
 {
     if (a->n == a->cap) {
         size_t cap = a->cap ? 2 * a->cap : 256;
-        yt_gp_item *v = realloc(a->v, cap * sizeof *v);
+        yt_gp_item *v = yt_realloc_array(a->v, cap, sizeof *v, "the line list", e);
         if (!v)
             return NULL;
         a->v = v;
@@ -193,10 +193,10 @@ static int read_file(yt_goodput *g, const char *name, int events, vec *out, int 
         } else if (!json_is_object(o)) {
             why = "not a JSON object";
         } else {
-            yt_gp_item *it = push(out);
+            yt_gp_item *it = push(out, e);
             if (!it) {
                 json_decref(o);
-                rc = yt_errf(e, "%s: out of memory", path);
+                rc = yt_err_prefix(e, "%s", path);
                 break;
             }
             it->line = no;
@@ -207,10 +207,10 @@ static int read_file(yt_goodput *g, const char *name, int events, vec *out, int 
                 why = metrics_item(o, it, &s);
                 if (!why && g->n_steps == g->cap_steps) {
                     size_t cap = g->cap_steps ? 2 * g->cap_steps : 256;
-                    yt_gp_step *v = realloc(g->steps, cap * sizeof *v);
+                    yt_gp_step *v = yt_realloc_array(g->steps, cap, sizeof *v, "the step list", e);
                     if (!v) {
                         json_decref(o);
-                        rc = yt_errf(e, "%s: out of memory", path);
+                        rc = yt_err_prefix(e, "%s", path);
                         break;
                     }
                     g->steps = v;
@@ -227,7 +227,8 @@ static int read_file(yt_goodput *g, const char *name, int events, vec *out, int 
         }
         json_decref(o);
         if (why && yt_gp_note(&g->skipped, &g->n_skipped, "%s:%ld: skipped: %s", path, no, why)) {
-            rc = yt_errf(e, "%s: out of memory", path);
+            yt_err_oom(e, "the notes on skipped lines");
+            rc = yt_err_prefix(e, "%s", path);
             break;
         }
     }
@@ -260,11 +261,11 @@ int yt_gp_parse(yt_goodput *g, yt_gp_item **items, size_t *n_items, yt_err *e)
                    "snapshots and exits unknown)", g->run);
     if (miss_m)
         yt_gp_note(&g->notes, &g->n_notes, "%s/metrics.jsonl is missing: no steps", g->run);
-    yt_gp_item *all = malloc((ev.n + me.n + 1) * sizeof *all);
+    yt_gp_item *all = yt_alloc_array(ev.n + me.n + 1, sizeof *all, "the merged lines", e);
     if (!all) {
         free(ev.v);
         free(me.v);
-        return yt_errf(e, "%s: out of memory", g->run);
+        return yt_err_prefix(e, "%s", g->run);
     }
     size_t i = 0, j = 0, n = 0;
     while (i < ev.n || j < me.n) {

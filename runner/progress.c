@@ -80,9 +80,9 @@ int yt_progress_step(yt_progress *p, const yt_step_metrics *m, yt_err *e)
     if (fprintf(p->metrics,
                 "{\"step\":%ld,\"loss\":%.9g%s%s,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens\":%lld,"
                 "\"step_tokens\":%lld,\"counted_tokens\":%.0f,\"step_time_s\":%.6f,\"tokens_per_s\":%.2f,"
-                "\"comm_s\":%.6f,\"exposed_comm_s\":%.6f%s,\"time\":%.3f}\n",
+                "\"comm_s\":%.6f,\"exposed_comm_s\":%.6f%s,\"time\":%.6f}\n",
                 m->step, m->loss, val, more, m->lr, m->grad_norm, m->tokens, m->step_tokens, m->counted,
-                m->step_time_s, m->tokens_per_s, m->comm_s, m->exposed_comm_s, gather, yt_wall()) < 0 ||
+                m->step_time_s, m->tokens_per_s, m->comm_s, m->exposed_comm_s, gather, m->wall) < 0 ||
         fflush(p->metrics) != 0)
         return yt_errno(e, errno, "metrics.jsonl: write failed");
     double elapsed = yt_now() - p->t_start;

@@ -28,6 +28,8 @@ typedef struct yt_step_metrics {
     double val_loss;      /* mean loss over the validation set after this step; NAN = not evaluated */
     const char *val_more_json; /* the other validation sets' ",\"val_loss.NAME\":X" (NULL = none) */
     const char *val_more_text; /* the same for the screen: " val_loss.NAME X" */
+    double wall;          /* when the step was recorded (Unix seconds): metrics.jsonl's
+                           * "time" and TensorBoard's, so goodput so far agrees with both */
 } yt_step_metrics;
 
 typedef struct yt_progress {

@@ -24,9 +24,9 @@ static int read_adapter(yt_snap *s, const yt_train_snap_facts *k, yt_snap_adapte
     a->lc = k->lc;
     if (yt_snap_get_attr_str_dup(s, "base_model", &a->base_model, e))
         return -1;
-    a->v = calloc((size_t)k->n_lora, sizeof *a->v);
+    a->v = yt_calloc((size_t)k->n_lora, sizeof *a->v, "the LoRA tensor list", e);
     if (!a->v)
-        return yt_errf(e, "%s: out of memory for %d LoRA tensors", yt_snap_file(s), k->n_lora);
+        return yt_err_prefix(e, "%s", yt_snap_file(s));
     a->cap = k->n_lora;
     for (int l = 0; l < k->model.n_layers; l++)
         for (int p = 0; p < YT_NPROJ; p++) {
@@ -45,8 +45,8 @@ static int read_adapter(yt_snap *s, const yt_train_snap_facts *k, yt_snap_adapte
                 size_t cnt = (size_t)t->rows * (size_t)t->cols;
                 char name[160];
                 snprintf(name, sizeof name, "lora/%s", t->name);
-                if (!(t->data = malloc(cnt * sizeof(float))))
-                    return yt_errf(e, "%s: out of memory reading '%s'", yt_snap_file(s), name);
+                if (!(t->data = yt_alloc_array(cnt, sizeof(float), "a LoRA tensor", e)))
+                    return yt_err_prefix(e, "%s: reading '%s'", yt_snap_file(s), name);
                 if (yt_snap_get_f32(s, name, t->data, cnt, e))
                     return -1;
             }

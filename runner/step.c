@@ -1,17 +1,13 @@
-/* The step verbs every backend shares: choosing the backend, the layer
- * buckets of the gradient buffer, and the per-step bookkeeping of their sums
- * (armed, started, failed), which the backends only start and join. */
+/* The step verbs every backend shares: the layer buckets of the gradient
+ * buffer, and the per-step bookkeeping of their sums (armed, started, failed),
+ * which the backends only start and join.  The backend itself is chosen in
+ * step_backend.c, above the backends, so that they may call back in here. */
 #include "runner/step.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "runner/train_options.h"
-
-static const yt_step_ops *backend(int device, yt_err *e)
-{
-    return device == YT_DEVICE_CPU ? &yt_step_cpu_ops : yt_step_cuda(e);
-}
 
 /* Layer l's gradients are one span; the spans must tile the buffer in order
  * for per-layer sums to cover every gradient exactly once. */
@@ -33,15 +29,6 @@ static int make_buckets(yt_step *s, yt_err *e)
     }
     s->bucketed = next == s->n_params; /* each backend also asks for world > 1 or NCCL */
     return 0;
-}
-
-int yt_step_prepare(yt_step *s, const yt_train_opts *o, yt_err *e)
-{
-    memset(s, 0, sizeof *s);
-    s->ops = backend(o->device, e);
-    if (!s->ops)
-        return -1;
-    return s->ops->check ? s->ops->check(o, e) : 0;
 }
 
 int yt_step_host_micro_batch(const yt_step *s, const yt_train_opts *o)

@@ -43,8 +43,10 @@ static int write_run_config(trainer *t, yt_err *e)
     yt_ddp_config_json(&t->ddp, j);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
-    if (!text)
-        return yt_errf(e, "out of memory writing config.json");
+    if (!text) {
+        yt_err_oom(e, "the JSON text");
+        return yt_err_prefix(e, "%s/config.json", t->o.out);
+    }
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", t->o.out);
     size_t n = strlen(text);
@@ -636,6 +638,7 @@ int yt_cmd_train(int argc, char **argv)
                 yt_report("train: step %ld: loss is %g; stopping (lower --lr?)", t.step, sm.loss);
             goto out;
         }
+        sm.wall = yt_wall();
         if (t.rank == 0 && yt_progress_step(&t.progress, &sm, &e)) {
             yt_report("train: %s", e.msg);
             abort_run(&t);

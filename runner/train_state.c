@@ -128,7 +128,8 @@ int yt_train_capture(trainer *t, yt_snap_image *img, float *copy, yt_err *e)
     json_decref(mc);
     if (!img->id_text || !img->cfg_text || !img->mc_text) {
         yt_snap_image_free(img);
-        return yt_errf(e, "out of memory describing the snapshot of step %ld", t->step);
+        yt_err_oom(e, "the snapshot's JSON attributes");
+        return yt_err_prefix(e, "step %ld", t->step);
     }
     return 0;
 }

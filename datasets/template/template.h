@@ -10,8 +10,9 @@
  * continue, filter blocks, generation; expressions with Python semantics (ints,
  * floats, strings of code points, lists, tuples, dicts, none, slicing, ~ + - * / //
  * % **, comparisons, in, and/or/not, a if b else c); the filters, tests, globals
- * and str/dict methods listed in tpl_builtins.c.  Anything else (include, extends,
- * import, raw, unknown filters...) is an error at compile or render time.
+ * and str/dict methods of tpl_filters*.c, tpl_tests.c, tpl_globals.c and
+ * tpl_methods.c.  Anything else (include, extends, import, raw, unknown
+ * filters...) is an error at compile or render time.
  *
  * Provenance: every string carries, per byte, a tag (uint32): literals of the
  * template have tag 0; a caller tags its input strings (yt_tpl_render tags the
@@ -26,7 +27,18 @@
  * fails with an error, as does raise_exception().  Every error reads
  * "NAME:LINE:COL: what" with the line and column in the template source.
  * Nothing prints; internally errors unwind by longjmp to the entry point and
- * all memory lives in arenas, so nothing leaks. */
+ * all memory lives in arenas, so nothing leaks.
+ *
+ * Files, lowest layer first; each calls only files of the layers before its own
+ * (tests/tools/file_cycles.py checks the object files for call loops):
+ *   arena, utf8 < rt (render errors, bounds) < str (tagged strings) < value
+ *   < repr (str/repr) < json (json.dumps) < args (builtin arguments)
+ *   < methods (str/dict), globals < scope < vars (render variables from JSON)
+ *   < access (attributes, items, slices, calls) < tests < filters_seq < filters
+ *   < eval (expressions) < exec (statements, macro calls)
+ *   < lex < parse_expr < parse (which checks filter and test names) < api.
+ * A macro called in an expression runs statements: that one recursion goes
+ * through rt->call_macro, which yt_tpl_render sets to tpl_call_macro. */
 #ifndef YT_TEMPLATE_H
 #define YT_TEMPLATE_H
 

@@ -187,85 +187,12 @@ tpl_val tpl_do_slice(tpl_rt *rt, const tpl_node *at, tpl_val obj, const tpl_val 
 
 /* ---- calls ---- */
 
-void tpl_eval_args(tpl_rt *rt, const tpl_node *n, tpl_args *a)
-{
-    tpl_list *pos = tpl_list_new(rt, n->n + 1);
-    tpl_list *kwv = tpl_list_new(rt, 4);
-    uint32_t nk = 0, cap = 4;
-    const char **kwn = tpl_alloc(rt, cap * sizeof *kwn);
-    for (uint32_t i = 0; i < n->n; i++) {
-        tpl_val v = tpl_eval(rt, n->list[i]);
-        const char *k = n->kw ? n->kw[i] : NULL;
-        if (!k) {
-            tpl_list_push(rt, pos, v);
-        } else if (!strcmp(k, "*")) {
-            const tpl_list *l = tpl_iter(rt, n->list[i], v);
-            for (uint32_t j = 0; j < l->n; j++)
-                tpl_list_push(rt, pos, l->v[j]);
-        } else {
-            uint32_t more = 1;
-            if (!strcmp(k, "**")) {
-                if (v.t != V_DICT)
-                    tpl_fail(rt, n->list[i], "argument after ** must be a mapping, not %s",
-                             tpl_type_name(v));
-                more = v.u.d->n;
-            }
-            if (nk + more > cap) {
-                while (nk + more > cap)
-                    cap *= 2;
-                const char **nn = tpl_alloc(rt, cap * sizeof *nn);
-                memcpy(nn, kwn, nk * sizeof *nn);
-                kwn = nn;
-            }
-            if (strcmp(k, "**")) {
-                kwn[nk++] = k;
-                tpl_list_push(rt, kwv, v);
-            } else {
-                for (uint32_t j = 0; j < v.u.d->n; j++) {
-                    kwn[nk++] = tpl_want_str(rt, n->list[i], v.u.d->k[j], "** keyword")->s;
-                    tpl_list_push(rt, kwv, v.u.d->v[j]);
-                }
-            }
-        }
-    }
-    *a = (tpl_args){pos->v, pos->n, kwn, kwv->v, nk};
-}
-
-static tpl_val call_macro(tpl_rt *rt, const tpl_node *at, const tpl_node *m, const tpl_args *a)
-{
-    if (a->npos > m->nnames)
-        tpl_fail(rt, at, "macro '%s' takes %u arguments, %u given", m->name, m->nnames, a->npos);
-    tpl_scope *saved = rt->sc;
-    tpl_scope *s = tpl_scope_new(rt, rt->top);
-    rt->sc = s;
-    for (uint32_t i = 0; i < m->nnames; i++) {
-        const tpl_val *v = tpl_arg(a, i, m->names[i]);
-        if (v && i < a->npos && tpl_arg(a, 0xFFFFFFFFu, m->names[i]))
-            tpl_fail(rt, at, "macro '%s' got parameter '%s' twice", m->name, m->names[i]);
-        tpl_scope_set(rt, s, m->names[i], v ? *v : m->list[i] ? tpl_eval(rt, m->list[i])
-                                                         : tpl_undef(m->names[i]));
-    }
-    for (uint32_t k = 0; k < a->nkw; k++) {
-        uint32_t i;
-        for (i = 0; i < m->nnames && strcmp(m->names[i], a->kwn[k]); i++)
-            ;
-        if (i == m->nnames)
-            tpl_fail(rt, at, "macro '%s' has no parameter '%s'", m->name, a->kwn[k]);
-    }
-    uint32_t saved_gen = rt->gen;
-    rt->gen = 0;
-    const tpl_str *r = tpl_capture(rt, m->b);
-    rt->gen = saved_gen;
-    rt->sc = saved;
-    return tpl_strv(r);
-}
-
 tpl_val tpl_call(tpl_rt *rt, const tpl_node *at, tpl_val f, const tpl_args *a)
 {
     switch (f.t) {
     case V_FUNC: return f.u.fn->fn(rt, at, tpl_none(), a);
     case V_METHOD: return f.u.m->m->fn(rt, at, f.u.m->self, a);
-    case V_MACRO: return call_macro(rt, at, f.u.macro, a);
+    case V_MACRO: return rt->call_macro(rt, at, f.u.macro, a);
     case V_UNDEF: tpl_undefined_error(rt, at, f);
     default: tpl_fail(rt, at, "'%s' object is not callable", tpl_type_name(f));
     }

@@ -122,47 +122,10 @@ int yt_tpl_render(yt_tpl *t, json_t *vars, yt_tpl_out *out, yt_err *e)
         free(rt);
         return -1;
     }
+    rt->call_macro = tpl_call_macro;
     rt->top = tpl_scope_new(rt, NULL);
     rt->sc = rt->top;
-    if (vars && json_is_object(vars)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(vars, k, v)
-        {
-            tpl_val x;
-            if (!strcmp(k, "messages") && json_is_array(v)) {
-                tpl_list *l = tpl_list_new(rt, (uint32_t)json_array_size(v) + 1);
-                size_t i;
-                json_t *m;
-                json_array_foreach(v, i, m)
-                {
-                    if (!json_is_object(m)) {
-                        tpl_list_push(rt, l, tpl_from_json(rt, m, 0));
-                        continue;
-                    }
-                    tpl_dict *d = tpl_dict_new(rt, (uint32_t)json_object_size(m) + 1);
-                    const char *mk;
-                    json_t *mv;
-                    json_object_foreach(m, mk, mv)
-                    {
-                        uint32_t tag = !strcmp(mk, "content") ? (uint32_t)i + 1 : 0;
-                        tpl_dict_set(rt, d, tpl_cstr(rt, mk, strlen(mk), 0),
-                                     tpl_from_json(rt, mv, tag));
-                    }
-                    tpl_val dv = {.t = V_DICT};
-                    dv.u.d = d;
-                    tpl_list_push(rt, l, dv);
-                }
-                x = tpl_listv(l, 0);
-            } else {
-                x = tpl_from_json(rt, v, 0);
-            }
-            size_t kl = strlen(k);
-            char *kc = tpl_alloc(rt, kl + 1);
-            memcpy(kc, k, kl + 1);
-            tpl_scope_set(rt, rt->top, kc, x);
-        }
-    }
+    tpl_bind_vars(rt, vars);
     tpl_sb top;
     tpl_sb_init(rt, &top, 4096);
     rt->out = &top;

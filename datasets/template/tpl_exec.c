@@ -152,3 +152,34 @@ void tpl_exec(tpl_rt *rt, const tpl_node *n)
     }
     rt->depth--;
 }
+
+/* ---- macro calls ---- */
+
+tpl_val tpl_call_macro(tpl_rt *rt, const tpl_node *at, const tpl_node *m, const tpl_args *a)
+{
+    if (a->npos > m->nnames)
+        tpl_fail(rt, at, "macro '%s' takes %u arguments, %u given", m->name, m->nnames, a->npos);
+    tpl_scope *saved = rt->sc;
+    tpl_scope *s = tpl_scope_new(rt, rt->top);
+    rt->sc = s;
+    for (uint32_t i = 0; i < m->nnames; i++) {
+        const tpl_val *v = tpl_arg(a, i, m->names[i]);
+        if (v && i < a->npos && tpl_arg(a, 0xFFFFFFFFu, m->names[i]))
+            tpl_fail(rt, at, "macro '%s' got parameter '%s' twice", m->name, m->names[i]);
+        tpl_scope_set(rt, s, m->names[i], v ? *v : m->list[i] ? tpl_eval(rt, m->list[i])
+                                                         : tpl_undef(m->names[i]));
+    }
+    for (uint32_t k = 0; k < a->nkw; k++) {
+        uint32_t i;
+        for (i = 0; i < m->nnames && strcmp(m->names[i], a->kwn[k]); i++)
+            ;
+        if (i == m->nnames)
+            tpl_fail(rt, at, "macro '%s' has no parameter '%s'", m->name, a->kwn[k]);
+    }
+    uint32_t saved_gen = rt->gen;
+    rt->gen = 0;
+    const tpl_str *r = tpl_capture(rt, m->b);
+    rt->gen = saved_gen;
+    rt->sc = saved;
+    return tpl_strv(r);
+}

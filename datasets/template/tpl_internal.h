@@ -196,7 +196,19 @@ struct tpl_rt {
     uint64_t steps;
     int depth;
     int ctl;            /* 1 break, 2 continue */
+    /* tpl_call_macro.  A macro called in an expression runs statements, which
+     * evaluate expressions: the one recursion between the expression and statement
+     * layers goes through this pointer, so that tpl_access.c and tpl_eval.c do not
+     * call tpl_exec.c, which calls them. */
+    tpl_val (*call_macro)(tpl_rt *rt, const tpl_node *at, const tpl_node *m, const tpl_args *a);
 };
+
+/* The declarations below go by layer, lowest first; a file calls only the files
+ * of the layers above its own in this list (template.h has the map). */
+
+/* UTF-8 (tpl_utf8.c): Python's str.isspace for the code point at s[i], its byte
+ * length in *len. */
+int tpl_is_space_at(const char *s, uint32_t n, uint32_t i, uint32_t *len);
 
 /* render state (tpl_rt.c) */
 _Noreturn void tpl_fail(tpl_rt *rt, const tpl_node *at, const char *fmt, ...)
@@ -204,11 +216,25 @@ _Noreturn void tpl_fail(tpl_rt *rt, const tpl_node *at, const char *fmt, ...)
 void *tpl_alloc(tpl_rt *rt, size_t n);
 void tpl_step(tpl_rt *rt, const tpl_node *at);
 void tpl_enter(tpl_rt *rt, const tpl_node *at); /* depth + 1 (checked); callers do depth - 1 */
-tpl_scope *tpl_scope_new(tpl_rt *rt, tpl_scope *parent);
-void tpl_scope_set(tpl_rt *rt, tpl_scope *s, const char *k, tpl_val v);
-/* A variable of the innermost scope outward, else a global, else undefined. */
-tpl_val tpl_lookup(tpl_rt *rt, const char *name);
 _Noreturn void tpl_undefined_error(tpl_rt *rt, const tpl_node *at, tpl_val v);
+
+/* tagged strings (tpl_str.c) */
+void tpl_sb_init(tpl_rt *rt, tpl_sb *b, uint32_t cap);
+void tpl_sb_add(tpl_rt *rt, tpl_sb *b, const char *s, size_t n, uint32_t tag);
+/* Appends bytes [from, to) of s with their tags, or'ed with extra. */
+void tpl_sb_add_str(tpl_rt *rt, tpl_sb *b, const tpl_str *s, uint32_t from, uint32_t to,
+                    uint32_t extra);
+const tpl_str *tpl_sb_done(tpl_rt *rt, tpl_sb *b);
+uint32_t tpl_str_tag_at(const tpl_str *s, uint32_t byte);
+const tpl_str *tpl_substr(tpl_rt *rt, const tpl_str *s, uint32_t from, uint32_t to);
+const tpl_str *tpl_concat(tpl_rt *rt, const tpl_str *a, const tpl_str *b);
+/* Code points of s; byte offset of code point k (k may be the count). */
+uint32_t tpl_str_len(const tpl_str *s);
+uint32_t tpl_str_offset(const tpl_str *s, int64_t k);
+/* Case mapping through utf8proc: mode 'u' upper, 'l' lower, 'c' capitalize, 't' title. */
+const tpl_str *tpl_str_case(tpl_rt *rt, const tpl_str *s, char mode);
+/* Python's str.strip family: which = 'b' both, 'l' left, 'r' right; chars NULL = white space. */
+const tpl_str *tpl_str_strip(tpl_rt *rt, const tpl_str *s, const tpl_str *chars, char which);
 
 /* values (tpl_value.c) */
 tpl_val tpl_undef(const char *what);
@@ -231,70 +257,77 @@ int tpl_equal(tpl_val a, tpl_val b);
 /* <0, 0, >0; fails on types Python cannot order. */
 int tpl_compare(tpl_rt *rt, const tpl_node *at, tpl_val a, tpl_val b);
 const char *tpl_type_name(tpl_val v);
+/* The items of an iterable (list, tuple, dict keys, string characters); undefined
+ * gives none; other types fail. */
+const tpl_list *tpl_iter(tpl_rt *rt, const tpl_node *at, tpl_val v);
+
+/* str() and repr() (tpl_repr.c) */
 /* str(v) as Python prints it, tags kept for strings. */
 const tpl_str *tpl_to_str(tpl_rt *rt, const tpl_node *at, tpl_val v);
 /* repr(v) appended (lists and dicts print their items with repr). */
 void tpl_repr(tpl_rt *rt, const tpl_node *at, tpl_sb *b, tpl_val v);
 void tpl_fmt_float(double f, char buf[40]);
-/* The items of an iterable (list, tuple, dict keys, string characters); undefined
- * gives none; other types fail. */
-const tpl_list *tpl_iter(tpl_rt *rt, const tpl_node *at, tpl_val v);
-tpl_val tpl_from_json(tpl_rt *rt, const void *json, uint32_t tag);
 
-/* tagged strings (tpl_str.c) */
-void tpl_sb_init(tpl_rt *rt, tpl_sb *b, uint32_t cap);
-void tpl_sb_add(tpl_rt *rt, tpl_sb *b, const char *s, size_t n, uint32_t tag);
-/* Appends bytes [from, to) of s with their tags, or'ed with extra. */
-void tpl_sb_add_str(tpl_rt *rt, tpl_sb *b, const tpl_str *s, uint32_t from, uint32_t to,
-                    uint32_t extra);
-const tpl_str *tpl_sb_done(tpl_rt *rt, tpl_sb *b);
-uint32_t tpl_str_tag_at(const tpl_str *s, uint32_t byte);
-const tpl_str *tpl_substr(tpl_rt *rt, const tpl_str *s, uint32_t from, uint32_t to);
-const tpl_str *tpl_concat(tpl_rt *rt, const tpl_str *a, const tpl_str *b);
-/* Code points of s; byte offset of code point k (k may be the count). */
-uint32_t tpl_str_len(const tpl_str *s);
-uint32_t tpl_str_offset(const tpl_str *s, int64_t k);
-int tpl_is_space_at(const char *s, uint32_t n, uint32_t i, uint32_t *len);
-/* Case mapping through utf8proc: mode 'u' upper, 'l' lower, 'c' capitalize, 't' title. */
-const tpl_str *tpl_str_case(tpl_rt *rt, const tpl_str *s, char mode);
-/* Python's str.strip family: which = 'b' both, 'l' left, 'r' right; chars NULL = white space. */
-const tpl_str *tpl_str_strip(tpl_rt *rt, const tpl_str *s, const tpl_str *chars, char which);
-/* JSON text of v as Python's json.dumps(v, ensure_ascii, indent (<0 none), separators,
- * sort_keys) writes it. */
+/* json.dumps (tpl_json.c): JSON text of v as Python's json.dumps(v, ensure_ascii,
+ * indent (<0 none), separators, sort_keys) writes it. */
 void tpl_json_dump(tpl_rt *rt, const tpl_node *at, tpl_sb *b, tpl_val v, int indent,
-                   const char *item_sep, const char *key_sep, int sort_keys, int ensure_ascii,
-                   int level);
+                   const char *item_sep, const char *key_sep, int sort_keys, int ensure_ascii);
 
-/* evaluation (tpl_eval.c, tpl_access.c, tpl_exec.c) */
-tpl_val tpl_eval(tpl_rt *rt, const tpl_node *n);
-void tpl_exec(tpl_rt *rt, const tpl_node *n);
-void tpl_emit(tpl_rt *rt, const tpl_node *at, const tpl_str *s);
-/* Renders block N into a new string (set blocks, filter blocks, macro calls). */
-const tpl_str *tpl_capture(tpl_rt *rt, const tpl_node *n);
-tpl_val tpl_getattr(tpl_rt *rt, const tpl_node *at, tpl_val obj, const char *name);
-tpl_val tpl_getitem(tpl_rt *rt, const tpl_node *at, tpl_val obj, tpl_val key);
-/* obj[sv[0]:sv[1]:sv[2]] of a list, tuple or string (none = default bound). */
-tpl_val tpl_do_slice(tpl_rt *rt, const tpl_node *at, tpl_val obj, const tpl_val *sv);
-tpl_val tpl_call(tpl_rt *rt, const tpl_node *at, tpl_val f, const tpl_args *a);
-
-/* Applies filter node F (whose input chain may start at NULL = INPUT) to INPUT. */
-tpl_val tpl_apply_filter(tpl_rt *rt, const tpl_node *f, tpl_val input);
-/* Evaluates the arguments of a call/filter/test node into A (arena). */
-void tpl_eval_args(tpl_rt *rt, const tpl_node *n, tpl_args *a);
-
-/* builtins (tpl_filters.c, tpl_tests.c, tpl_methods.c, tpl_globals.c) */
-const tpl_builtin *tpl_find_filter(const char *name);
-const tpl_builtin *tpl_find_test(const char *name);
-/* A method of v's type (str, dict) or NULL. */
-const tpl_builtin *tpl_find_method(tpl_val v, const char *name);
-const tpl_builtin *tpl_find_global(const char *name);
-/* Runs test NAME on v (for select/reject filters and "is"). */
-int tpl_run_test(tpl_rt *rt, const tpl_node *at, const char *name, tpl_val v, const tpl_args *a);
-/* Argument helpers: positional i or keyword name, else NULL. */
+/* arguments of builtins (tpl_args.c): positional i or keyword name, else NULL. */
 const tpl_val *tpl_arg(const tpl_args *a, uint32_t i, const char *name);
 void tpl_args_max(tpl_rt *rt, const tpl_node *at, const tpl_args *a, uint32_t max_pos,
                   const char *fn);
 const tpl_str *tpl_want_str(tpl_rt *rt, const tpl_node *at, tpl_val v, const char *what);
 int64_t tpl_want_int(tpl_rt *rt, const tpl_node *at, tpl_val v, const char *what);
+
+/* methods (tpl_methods.c) and globals (tpl_globals.c) */
+/* A method of v's type (str, dict, loop) or NULL. */
+const tpl_builtin *tpl_find_method(tpl_val v, const char *name);
+/* str.replace, which the replace filter also is. */
+tpl_val tpl_replace(tpl_rt *rt, const tpl_node *at, tpl_val v, const tpl_args *a);
+const tpl_builtin *tpl_find_global(const char *name);
+
+/* scopes (tpl_scope.c) and the render's variables (tpl_vars.c) */
+tpl_scope *tpl_scope_new(tpl_rt *rt, tpl_scope *parent);
+void tpl_scope_set(tpl_rt *rt, tpl_scope *s, const char *k, tpl_val v);
+/* A variable of the innermost scope outward, else a global, else undefined. */
+tpl_val tpl_lookup(tpl_rt *rt, const char *name);
+/* The variables of VARS (a JSON object) into the top scope. */
+void tpl_bind_vars(tpl_rt *rt, json_t *vars);
+
+/* access (tpl_access.c) */
+tpl_val tpl_getattr(tpl_rt *rt, const tpl_node *at, tpl_val obj, const char *name);
+tpl_val tpl_getitem(tpl_rt *rt, const tpl_node *at, tpl_val obj, tpl_val key);
+/* obj[sv[0]:sv[1]:sv[2]] of a list, tuple or string (none = default bound). */
+tpl_val tpl_do_slice(tpl_rt *rt, const tpl_node *at, tpl_val obj, const tpl_val *sv);
+/* Calls a builtin, a bound method or (through rt->call_macro) a macro. */
+tpl_val tpl_call(tpl_rt *rt, const tpl_node *at, tpl_val f, const tpl_args *a);
+
+/* tests (tpl_tests.c) */
+const tpl_builtin *tpl_find_test(const char *name);
+/* Runs test NAME on v (for select/reject filters and "is"). */
+int tpl_run_test(tpl_rt *rt, const tpl_node *at, const char *name, tpl_val v, const tpl_args *a);
+
+/* filters of lists and dicts (tpl_filters_seq.c), then the others and the lookup
+ * (tpl_filters.c) */
+extern const tpl_builtin tpl_seq_filters[]; /* ends with {NULL, NULL} */
+/* The value of attribute path "a.b" (or an integer index) of item x. */
+tpl_val tpl_attr_path(tpl_rt *rt, const tpl_node *at, tpl_val x, tpl_val attr);
+const tpl_builtin *tpl_find_filter(const char *name);
+
+/* expressions (tpl_eval.c) */
+tpl_val tpl_eval(tpl_rt *rt, const tpl_node *n);
+/* Evaluates the arguments of a call/filter/test node into A (arena). */
+void tpl_eval_args(tpl_rt *rt, const tpl_node *n, tpl_args *a);
+/* Applies filter node F (whose input chain may start at NULL = INPUT) to INPUT. */
+tpl_val tpl_apply_filter(tpl_rt *rt, const tpl_node *f, tpl_val input);
+
+/* statements (tpl_exec.c) */
+void tpl_exec(tpl_rt *rt, const tpl_node *n);
+void tpl_emit(tpl_rt *rt, const tpl_node *at, const tpl_str *s);
+/* Renders block N into a new string (set blocks, filter blocks, macro calls). */
+const tpl_str *tpl_capture(tpl_rt *rt, const tpl_node *n);
+/* Runs macro M with arguments A; what yt_tpl_render puts in rt->call_macro. */
+tpl_val tpl_call_macro(tpl_rt *rt, const tpl_node *at, const tpl_node *m, const tpl_args *a);
 
 #endif

@@ -1,12 +1,9 @@
 /* Python methods of str and dict that chat templates call (.strip(), .split(),
- * .startswith(), .items(), .get() ...), loop.cycle, and the globals transformers
- * provides: raise_exception, strftime_now, plus jinja2's range, namespace, dict.
- * Lists have no methods: the sandbox transformers renders in forbids changing them. */
-#define _POSIX_C_SOURCE 200809L
+ * .startswith(), .items(), .get(), .replace() ...) and loop.cycle.  Lists have no
+ * methods: the sandbox transformers renders in forbids changing them. */
 #include "datasets/template/tpl_internal.h"
 
 #include <string.h>
-#include <time.h>
 
 #define M(name) static tpl_val m_##name(tpl_rt *rt, const tpl_node *at, tpl_val self, const tpl_args *a)
 
@@ -220,10 +217,50 @@ M(join)
     return tpl_strv(tpl_sb_done(rt, &b));
 }
 
-static tpl_val str_replace(tpl_rt *rt, const tpl_node *at, tpl_val self, const tpl_args *a)
+/* The replace filter is str.replace of str(v), tags of the replaced text kept. */
+tpl_val tpl_replace(tpl_rt *rt, const tpl_node *at, tpl_val v, const tpl_args *a)
 {
-    const tpl_builtin *f = tpl_find_filter("replace");
-    return f->fn(rt, at, self, a);
+    tpl_args_max(rt, at, a, 3, "replace");
+    const tpl_val *o = tpl_arg(a, 0, "old"), *nw = tpl_arg(a, 1, "new"), *cnt = tpl_arg(a, 2, "count");
+    if (!o || !nw)
+        tpl_fail(rt, at, "replace needs old and new");
+    const tpl_str *s = tpl_to_str(rt, at, v);
+    const tpl_str *old = tpl_to_str(rt, at, *o), *rep = tpl_to_str(rt, at, *nw);
+    int64_t max = cnt && cnt->t != V_NONE ? tpl_want_int(rt, at, *cnt, "replace") : -1;
+    tpl_sb b;
+    tpl_sb_init(rt, &b, s->n + 16);
+    uint32_t i = 0;
+    int64_t done = 0;
+    if (old->n == 0) { /* Python inserts between every character */
+        for (; i <= s->n && (max < 0 || done < max);) {
+            tpl_sb_add_str(rt, &b, rep, 0, rep->n, 0);
+            done++;
+            if (i == s->n)
+                break;
+            uint32_t k = 1;
+            while (i + k < s->n && ((unsigned char)s->s[i + k] & 0xC0) == 0x80)
+                k++;
+            tpl_sb_add_str(rt, &b, s, i, i + k, 0);
+            i += k;
+        }
+        tpl_sb_add_str(rt, &b, s, i, s->n, 0);
+        return tpl_strv(tpl_sb_done(rt, &b));
+    }
+    uint32_t from = 0;
+    while (i + old->n <= s->n && (max < 0 || done < max)) {
+        if (!memcmp(s->s + i, old->s, old->n)) {
+            tpl_sb_add_str(rt, &b, s, from, i, 0);
+            /* the replacement inherits the tag of the text it replaces */
+            tpl_sb_add_str(rt, &b, rep, 0, rep->n, tpl_str_tag_at(s, i));
+            i += old->n;
+            from = i;
+            done++;
+        } else {
+            i++;
+        }
+    }
+    tpl_sb_add_str(rt, &b, s, from, s->n, 0);
+    return tpl_strv(tpl_sb_done(rt, &b));
 }
 
 static int all_chars(const tpl_str *s, int kind)
@@ -301,7 +338,7 @@ static const tpl_builtin str_methods[] = {
     {"lower", m_lower}, {"title", m_title}, {"capitalize", m_capitalize},
     {"startswith", m_startswith}, {"endswith", m_endswith}, {"split", m_split},
     {"rsplit", m_rsplit}, {"splitlines", m_splitlines}, {"find", m_find}, {"rfind", m_rfind},
-    {"count", m_count}, {"join", m_join}, {"replace", str_replace}, {"isdigit", m_isdigit},
+    {"count", m_count}, {"join", m_join}, {"replace", tpl_replace}, {"isdigit", m_isdigit},
     {"isalpha", m_isalpha}, {"isspace", m_isspace}, {NULL, NULL},
 };
 static const tpl_builtin dict_methods[] = {
@@ -316,93 +353,5 @@ const tpl_builtin *tpl_find_method(tpl_val v, const char *name)
     for (int i = 0; t && t[i].name; i++)
         if (!strcmp(t[i].name, name))
             return &t[i];
-    return NULL;
-}
-
-/* ---- globals ---- */
-
-static tpl_val g_raise(tpl_rt *rt, const tpl_node *at, tpl_val self, const tpl_args *a)
-{
-    (void)self;
-    const tpl_val *m = tpl_arg(a, 0, NULL);
-    const tpl_str *s = m ? tpl_to_str(rt, at, *m) : NULL;
-    tpl_fail(rt, at, "the template raised an exception: %s", s ? s->s : "");
-}
-
-static tpl_val g_strftime(tpl_rt *rt, const tpl_node *at, tpl_val self, const tpl_args *a)
-{
-    (void)self;
-    const tpl_val *f = tpl_arg(a, 0, "format");
-    if (!f)
-        tpl_fail(rt, at, "strftime_now needs a format");
-    const tpl_str *fmt = tpl_want_str(rt, at, *f, "strftime_now");
-    time_t now = time(NULL);
-    struct tm tmv;
-    localtime_r(&now, &tmv);
-    char buf[512];
-    size_t n = strftime(buf, sizeof buf, fmt->s, &tmv);
-    return tpl_cstr(rt, buf, n, 0);
-}
-
-static tpl_val g_range(tpl_rt *rt, const tpl_node *at, tpl_val self, const tpl_args *a)
-{
-    (void)self;
-    int64_t lo = 0, hi, st = 1;
-    if (a->npos == 1) {
-        hi = tpl_want_int(rt, at, a->pos[0], "range");
-    } else if (a->npos == 2 || a->npos == 3) {
-        lo = tpl_want_int(rt, at, a->pos[0], "range");
-        hi = tpl_want_int(rt, at, a->pos[1], "range");
-        if (a->npos == 3)
-            st = tpl_want_int(rt, at, a->pos[2], "range");
-    } else {
-        tpl_fail(rt, at, "range takes 1 to 3 arguments");
-    }
-    if (st == 0)
-        tpl_fail(rt, at, "range step must not be zero");
-    int64_t count = st > 0 ? (hi > lo ? (hi - lo + st - 1) / st : 0)
-                           : (lo > hi ? (lo - hi - st - 1) / -st : 0);
-    if (count > 100000)
-        tpl_fail(rt, at, "range of %lld items is too large (100000 at most)", (long long)count);
-    tpl_list *l = tpl_list_new(rt, (uint32_t)count + 1);
-    for (int64_t i = 0; i < count; i++)
-        tpl_list_push(rt, l, tpl_int(lo + i * st));
-    return tpl_listv(l, 0);
-}
-
-static tpl_val g_namespace(tpl_rt *rt, const tpl_node *at, tpl_val self, const tpl_args *a)
-{
-    (void)self;
-    tpl_dict *d = tpl_dict_new(rt, a->nkw + 4);
-    for (uint32_t i = 0; i < a->npos; i++) {
-        if (a->pos[i].t != V_DICT)
-            tpl_fail(rt, at, "namespace() takes keyword arguments or a dict");
-        for (uint32_t k = 0; k < a->pos[i].u.d->n; k++)
-            tpl_dict_set(rt, d, a->pos[i].u.d->k[k], a->pos[i].u.d->v[k]);
-    }
-    for (uint32_t i = 0; i < a->nkw; i++)
-        tpl_dict_set(rt, d, tpl_cstr(rt, a->kwn[i], strlen(a->kwn[i]), 0), a->kwv[i]);
-    tpl_val v = {.t = V_NS};
-    v.u.d = d;
-    return v;
-}
-
-static tpl_val g_dict(tpl_rt *rt, const tpl_node *at, tpl_val self, const tpl_args *a)
-{
-    tpl_val v = g_namespace(rt, at, self, a);
-    v.t = V_DICT;
-    return v;
-}
-
-static const tpl_builtin globals[] = {
-    {"raise_exception", g_raise}, {"strftime_now", g_strftime}, {"range", g_range},
-    {"namespace", g_namespace}, {"dict", g_dict}, {NULL, NULL},
-};
-
-const tpl_builtin *tpl_find_global(const char *name)
-{
-    for (int i = 0; globals[i].name; i++)
-        if (!strcmp(globals[i].name, name))
-            return &globals[i];
     return NULL;
 }

@@ -40,13 +40,13 @@ int tok_added_add(tok_added_set *s, tok_vocab *v, const tok_added *a, const char
             return -1;
         v->added_only[a->id] = 1;
     }
-    char *content = tok_memdup(a->content, a->len);
+    char *content = tok_memdup(a->content, a->len, "an added token", e);
     if (!content)
-        return yt_errf(e, "%s: out of memory (added token %u of %zu bytes)", path, a->id, a->len);
-    tok_added *nv = realloc(s->v, (s->n + 1) * sizeof *nv);
+        return yt_err_prefix(e, "%s: added token %u", path, a->id);
+    tok_added *nv = yt_realloc_array(s->v, s->n + 1, sizeof *nv, "the added tokens", e);
     if (!nv) {
         free(content);
-        return yt_errf(e, "%s: out of memory (%zu added tokens)", path, s->n + 1);
+        return yt_err_prefix(e, "%s", path);
     }
     s->v = nv;
     nv[s->n] = *a;
@@ -57,9 +57,9 @@ int tok_added_add(tok_added_set *s, tok_vocab *v, const tok_added *a, const char
 
 int tok_added_build(tok_added_set *s, tok_vocab *v, const char *path, yt_err *e)
 {
-    s->is_special = calloc(v->n_ids ? v->n_ids : 1, 1);
+    s->is_special = yt_calloc(v->n_ids, 1, "the special-token flags", e);
     if (!s->is_special)
-        return yt_errf(e, "%s: out of memory (special flags of %u tokens)", path, v->n_ids);
+        return yt_err_prefix(e, "%s", path);
     for (size_t i = 0; i < s->n; i++) {
         const tok_added *a = &s->v[i];
         if (a->id >= v->n_ids || !v->piece[a->id])

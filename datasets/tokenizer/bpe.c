@@ -91,10 +91,10 @@ int tok_bpe_merges_from_scores(tok_bpe *m, const tok_vocab *v, const float *scor
     if (tok_vocab_first_ids(v, &ids, e))
         return -1;
     size_t nc = 0, cap = (size_t)v->n_ids * 2 + 16;
-    cand *c = malloc(cap * sizeof *c);
+    cand *c = yt_alloc_array(cap, sizeof *c, "the merge candidates", e);
     if (!c) {
         tok_sm_free(&ids);
-        return yt_errf(e, "out of memory (%zu merge candidates)", cap);
+        return -1;
     }
     /* every split of a piece into two pieces is a candidate, ranked by the score of
      * the whole piece */
@@ -113,11 +113,11 @@ int tok_bpe_merges_from_scores(tok_bpe *m, const tok_vocab *v, const float *scor
             if (!a || !b)
                 continue;
             if (nc == cap) {
-                cand *nv = realloc(c, cap * 2 * sizeof *nv);
+                cand *nv = yt_realloc_array(c, cap * 2, sizeof *nv, "the merge candidates", e);
                 if (!nv) {
                     free(c);
                     tok_sm_free(&ids);
-                    return yt_errf(e, "out of memory (%zu merge candidates)", cap * 2);
+                    return -1;
                 }
                 c = nv;
                 cap *= 2;
@@ -146,9 +146,9 @@ int tok_bpe_build(tok_bpe *m, const tok_vocab *v, int byte_level, yt_err *e)
     if (tok_sm_init(&m->vocab, n, e))
         return -1;
     if (byte_level) {
-        m->raw_key = calloc(n ? n : 1, sizeof *m->raw_key);
+        m->raw_key = yt_calloc(n, sizeof *m->raw_key, "the byte-level keys", e);
         if (!m->raw_key)
-            return yt_errf(e, "out of memory (byte-level keys of %u tokens)", n);
+            return -1;
         m->n_keys = n;
     }
     /* the model's ids are those set before the added tokens; an added token may also
@@ -164,9 +164,9 @@ int tok_bpe_build(tok_bpe *m, const tok_vocab *v, int byte_level, yt_err *e)
         }
         /* decode the byte alphabet; a piece outside it can never be produced */
         size_t len = v->piece_len[id], k = 0, nb = 0;
-        char *raw = malloc(len + 1);
+        char *raw = yt_malloc(len + 1, "a byte-level key", e);
         if (!raw)
-            return yt_errf(e, "out of memory (byte-level key of token %u)", id);
+            return yt_err_prefix(e, "token %u", id);
         int ok = 1;
         while (k < len) {
             uint32_t cp;
@@ -207,12 +207,12 @@ int tok_bpe_hash_merges(const tok_bpe *m, uint64_t *hp, yt_err *e)
     uint64_t h = tok_fp_u64(*hp, m->n_merges);
     if (m->merges.n) {
         size_t nr = m->n_merges ? m->n_merges : 1;
-        uint64_t *byrank = calloc(nr, sizeof *byrank);
-        uint32_t *idby = calloc(nr, sizeof *idby);
+        uint64_t *byrank = yt_calloc(nr, sizeof *byrank, "the merges by rank", e);
+        uint32_t *idby = byrank ? yt_calloc(nr, sizeof *idby, "the merge results by rank", e) : NULL;
         if (!byrank || !idby) {
             free(byrank);
             free(idby);
-            return yt_errf(e, "out of memory (fingerprint of %zu merges)", m->n_merges);
+            return yt_err_prefix(e, "the fingerprint");
         }
         for (size_t i = 0; i <= m->merges.mask; i++)
             if (m->merges.keys[i] != UINT64_MAX && m->merges.rank[i] < m->n_merges) {
@@ -239,14 +239,14 @@ static int grow_sym(tok_bpe *m, size_t n, yt_err *e)
     size_t nc = m->sym_cap ? m->sym_cap : 256;
     while (nc < n)
         nc *= 2;
-    void *v = realloc(m->sym, nc * sizeof(sym));
+    void *v = yt_realloc_array(m->sym, nc, sizeof(sym), "a word's BPE symbols", e);
     if (v)
         m->sym = v;
-    void *h = realloc(m->heap, nc * 2 * sizeof(hent));
+    void *h = v ? yt_realloc_array(m->heap, nc * 2, sizeof(hent), "a word's BPE heap", e) : NULL;
     if (h)
         m->heap = h;
     if (!v || !h)
-        return yt_errf(e, "out of memory (BPE of a %zu-byte word)", n);
+        return -1;
     m->sym_cap = nc;
     m->heap_cap = nc * 2;
     return 0;

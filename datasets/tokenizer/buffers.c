@@ -9,9 +9,9 @@ int yt_tok_ids_push(yt_tok_ids *a, uint32_t id, yt_err *e)
 {
     if (a->n == a->cap) {
         size_t nc = a->cap ? a->cap * 2 : 256;
-        uint32_t *v = realloc(a->v, nc * sizeof *v);
+        uint32_t *v = yt_realloc_array(a->v, nc, sizeof *v, "the token ids", e);
         if (!v)
-            return yt_errf(e, "out of memory (%zu token ids)", nc);
+            return -1;
         a->v = v;
         a->cap = nc;
     }
@@ -25,9 +25,9 @@ int yt_tok_text_append(yt_tok_text *s, const void *p, size_t n, yt_err *e)
         size_t nc = s->cap ? s->cap : 256;
         while (nc < s->n + n + 1)
             nc *= 2;
-        char *v = realloc(s->s, nc);
+        char *v = yt_realloc(s->s, nc, "the text", e);
         if (!v)
-            return yt_errf(e, "out of memory (%zu bytes of text)", nc);
+            return -1;
         s->s = v;
         s->cap = nc;
     }
@@ -42,9 +42,9 @@ int tok_pieces_push(tok_pieces *a, const char *p, size_t n, int at_origin, yt_er
 {
     if (a->n == a->cap) {
         size_t nc = a->cap ? a->cap * 2 : 64;
-        tok_piece *v = realloc(a->v, nc * sizeof *v);
+        tok_piece *v = yt_realloc_array(a->v, nc, sizeof *v, "the pre-tokens", e);
         if (!v)
-            return yt_errf(e, "out of memory (%zu pre-tokens)", nc);
+            return -1;
         a->v = v;
         a->cap = nc;
     }
@@ -55,9 +55,9 @@ int tok_pieces_push(tok_pieces *a, const char *p, size_t n, int at_origin, yt_er
     return 0;
 }
 
-char *tok_memdup(const char *s, size_t n)
+char *tok_memdup(const char *s, size_t n, const char *what, yt_err *e)
 {
-    char *c = malloc(n + 1);
+    char *c = yt_malloc(n + 1, what, e);
     if (c) {
         if (n)
             memcpy(c, s, n);
@@ -70,9 +70,9 @@ int tok_segs_push(tok_segs *g, size_t start, size_t end, size_t flag, yt_err *e)
 {
     if (g->n == g->cap) {
         size_t nc = g->cap ? g->cap * 2 : 256;
-        size_t *v = realloc(g->v, nc * 3 * sizeof *v);
+        size_t *v = yt_realloc_array(g->v, nc * 3, sizeof *v, "the pattern segments", e);
         if (!v)
-            return yt_errf(e, "out of memory (%zu pattern segments)", nc);
+            return -1;
         g->v = v;
         g->cap = nc;
     }
@@ -89,11 +89,9 @@ char *tok_arena_alloc(tok_arena *a, size_t n, yt_err *e)
     tok_arena_blk *b = a->head;
     if (!b || b->cap - b->used < n) {
         size_t cap = n > ((size_t)1 << 16) ? n : ((size_t)1 << 16);
-        tok_arena_blk *nb = malloc(sizeof *nb + cap);
-        if (!nb) {
-            yt_errf(e, "out of memory (%zu bytes of working space)", n);
+        tok_arena_blk *nb = yt_malloc(sizeof *nb + cap, "the working space", e);
+        if (!nb)
             return NULL;
-        }
         nb->used = 0;
         nb->cap = cap;
         nb->next = b;

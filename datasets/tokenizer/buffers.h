@@ -22,8 +22,9 @@ typedef struct tok_pieces {
 
 int tok_pieces_push(tok_pieces *a, const char *p, size_t n, int at_origin, yt_err *e);
 
-/* A NUL-terminated copy of s[0..n) (free with free()); NULL when out of memory. */
-char *tok_memdup(const char *s, size_t n);
+/* A NUL-terminated copy of s[0..n), NUL bytes inside it kept (free with free());
+ * NULL with yt_malloc's message naming `what` on failure. */
+char *tok_memdup(const char *s, size_t n, const char *what, yt_err *e);
 
 /* (start, end, flag) triples: v[3*i], v[3*i+1], v[3*i+2] for i < n. */
 typedef struct tok_segs {

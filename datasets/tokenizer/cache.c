@@ -13,10 +13,10 @@ int tok_cache_init(tok_cache *c, yt_err *e)
     memset(c, 0, sizeof *c);
     if (tok_sm_init(&c->map, 4096, e))
         return -1;
-    c->keys = malloc(CACHE_KEY_BYTES);
+    c->keys = yt_malloc(CACHE_KEY_BYTES, "the encode cache", e);
     if (!c->keys) {
         tok_cache_free(c);
-        return yt_errf(e, "out of memory (%zu bytes of encode cache)", CACHE_KEY_BYTES);
+        return -1;
     }
     c->keys_cap = CACHE_KEY_BYTES;
     return 0;
@@ -56,9 +56,9 @@ int tok_cache_put(tok_cache *c, const char *w, size_t n, const uint32_t *ids, si
         size_t nc = c->ids_cap ? c->ids_cap * 2 : 65536;
         while (nc < c->ids_n + k + 1)
             nc *= 2;
-        uint32_t *v = realloc(c->ids, nc * sizeof *v);
+        uint32_t *v = yt_realloc_array(c->ids, nc, sizeof *v, "the encode cache's ids", e);
         if (!v)
-            return yt_errf(e, "out of memory (encode cache of %zu ids)", nc);
+            return -1;
         c->ids = v;
         c->ids_cap = nc;
     }

@@ -14,11 +14,11 @@
 
 static int push(tok_dec_chain *c, tok_dec *d, const char *where, yt_err *e)
 {
-    tok_dec *v = realloc(c->v, (c->n + 1) * sizeof *v);
+    tok_dec *v = yt_realloc_array(c->v, c->n + 1, sizeof *v, "the decoder chain", e);
     if (!v) {
         free(d->a);
         free(d->b);
-        return yt_errf(e, "%s: out of memory (decoder %zu)", where, c->n + 1);
+        return yt_err_prefix(e, "%s", where);
     }
     c->v = v;
     v[c->n++] = *d;
@@ -36,12 +36,12 @@ int tok_dec_add_replace(tok_dec_chain *c, const char *pat, size_t plen, const ch
                         size_t clen, const char *where, yt_err *e)
 {
     tok_dec d = {.kind = TD_REPLACE, .alen = plen, .blen = clen};
-    d.a = tok_memdup(pat, plen);
-    d.b = tok_memdup(content, clen);
+    d.a = tok_memdup(pat, plen, "a Replace pattern", e);
+    d.b = d.a ? tok_memdup(content, clen, "a Replace content", e) : NULL;
     if (!d.a || !d.b) {
         free(d.a);
         free(d.b);
-        return yt_errf(e, "%s: out of memory (Replace pattern and content)", where);
+        return yt_err_prefix(e, "%s", where);
     }
     return push(c, &d, where, e);
 }
@@ -88,15 +88,15 @@ static int strs_push_own(tok_strs *v, char *p, size_t n, yt_err *e)
 {
     if (v->len == v->cap) {
         size_t nc = v->cap ? v->cap * 2 : 64;
-        char **s = realloc(v->s, nc * sizeof *s);
+        char **s = yt_realloc_array(v->s, nc, sizeof *s, "the token strings", e);
         if (s)
             v->s = s;
-        size_t *l = realloc(v->n, nc * sizeof *l);
+        size_t *l = s ? yt_realloc_array(v->n, nc, sizeof *l, "the token string lengths", e) : NULL;
         if (l)
             v->n = l;
         if (!s || !l) {
             free(p);
-            return yt_errf(e, "out of memory (decode: %zu token strings)", nc);
+            return yt_err_prefix(e, "decode");
         }
         v->cap = nc;
     }
@@ -108,9 +108,9 @@ static int strs_push_own(tok_strs *v, char *p, size_t n, yt_err *e)
 
 int tok_strs_push(tok_strs *v, const char *p, size_t n, yt_err *e)
 {
-    char *c = tok_memdup(p, n);
+    char *c = tok_memdup(p, n, "a token string", e);
     if (!c)
-        return yt_errf(e, "out of memory (decode: a token string of %zu bytes)", n);
+        return yt_err_prefix(e, "decode");
     return strs_push_own(v, c, n, e);
 }
 

@@ -16,9 +16,9 @@ static int ids_append(yt_tok_ids *out, const uint32_t *ids, size_t k, yt_err *e)
         size_t nc = out->cap ? out->cap : 256;
         while (nc < out->n + k)
             nc *= 2;
-        uint32_t *v = realloc(out->v, nc * sizeof *v);
+        uint32_t *v = yt_realloc_array(out->v, nc, sizeof *v, "the token ids", e);
         if (!v)
-            return yt_errf(e, "out of memory (%zu token ids)", nc);
+            return -1;
         out->v = v;
         out->cap = nc;
     }

@@ -85,9 +85,9 @@ int tok_input_slurp(tok_input *in, uint64_t limit, char **text, size_t *len, yt_
                        in->name, (unsigned long long)in->size, (unsigned long long)limit);
     /* a regular file is read into one buffer of its size; a stream grows it */
     size_t cap = in->size_known ? (size_t)in->size + 1 : (size_t)1 << 16, n = 0, got;
-    char *buf = malloc(cap);
+    char *buf = yt_malloc(cap, "the file's bytes", e);
     if (!buf)
-        return yt_errf(e, "%s: out of memory (%zu bytes to read it into)", in->name, cap);
+        return yt_err_prefix(e, "%s", in->name);
     for (;;) {
         size_t want = cap - 1 - n;
         if ((uint64_t)n + want > limit + 1)
@@ -103,9 +103,9 @@ int tok_input_slurp(tok_input *in, uint64_t limit, char **text, size_t *len, yt_
             goto fail;
         if (!got)
             break;
-        char *nb = realloc(buf, cap * 2);
+        char *nb = yt_realloc_array(buf, cap, 2, "the file's bytes", e);
         if (!nb) {
-            yt_errf(e, "%s: out of memory (%zu bytes to read it into)", in->name, cap * 2);
+            yt_err_prefix(e, "%s", in->name);
             goto fail;
         }
         buf = nb;

@@ -17,16 +17,16 @@
 
 static int tok_new(yt_tok **out, const char *path, const char *kind, yt_err *e)
 {
-    yt_tok *t = calloc(1, sizeof *t);
+    yt_tok *t = yt_calloc(1, sizeof *t, "a tokenizer", e);
     if (!t)
-        return yt_errf(e, "%s: out of memory (tokenizer)", path);
+        return yt_err_prefix(e, "%s", path);
     t->kind = kind;
     t->bos = t->eos = -1;
     tok_bpe_init(&t->bpe);
     tok_added_init(&t->added);
-    if (!(t->path = strdup(path))) {
+    if (!(t->path = yt_strdup(path, "a path", e))) {
         yt_tok_free(t);
-        return yt_errf(e, "%s: out of memory (tokenizer)", path);
+        return yt_err_prefix(e, "%s", path);
     }
     if (tok_vocab_init(&t->vocab, e)) {
         yt_tok_free(t);
@@ -133,9 +133,9 @@ int yt_tok_load(yt_tok **out, const char *path, yt_err *e)
         return yt_errno(e, errno, "%s", path);
     if (S_ISDIR(st.st_mode)) {
         size_t n = strlen(path) + 32;
-        char *p = malloc(n);
+        char *p = yt_malloc(n, "a path", e);
         if (!p)
-            return yt_errf(e, "%s: out of memory (a path)", path);
+            return yt_err_prefix(e, "%s", path);
         snprintf(p, n, "%s/tokenizer.json", path);
         int rc = yt_tok_load_json(out, p, e);
         free(p);

@@ -309,9 +309,9 @@ static int parse_dec(ld *L, json_t *o, const char *key)
 
 static int add_ids(ld *L, uint32_t **arr, size_t *n, const uint32_t *ids, size_t k, int front)
 {
-    uint32_t *v = realloc(*arr, (*n + k + 1) * sizeof *v);
+    uint32_t *v = yt_realloc_array(*arr, *n + k + 1, sizeof *v, "the post-processor's ids", L->e);
     if (!v)
-        return yt_errf(L->e, "%s: out of memory", L->file);
+        return yt_err_prefix(L->e, "%s", L->file);
     if (front) {
         memmove(v + k, v, *n * sizeof *v);
         memcpy(v, ids, k * sizeof *v);

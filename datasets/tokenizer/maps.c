@@ -17,12 +17,11 @@ int tok_sm_init(tok_strmap *m, size_t expect, yt_err *e)
 {
     memset(m, 0, sizeof *m);
     size_t ns = pow2_at_least(expect * 2 + 16);
-    m->slots = calloc(ns, sizeof *m->slots);
     m->cap = expect + 16;
-    m->ents = malloc(m->cap * sizeof *m->ents);
-    if (!m->slots || !m->ents) {
+    if (!(m->slots = yt_calloc(ns, sizeof *m->slots, "a map's slots", e)) ||
+        !(m->ents = yt_alloc_array(m->cap, sizeof *m->ents, "a map's entries", e))) {
         tok_sm_free(m);
-        return yt_errf(e, "out of memory (map of %zu entries)", expect);
+        return -1;
     }
     m->mask = ns - 1;
     return 0;
@@ -62,9 +61,9 @@ const tok_sm_ent *tok_sm_get(const tok_strmap *m, const char *key, size_t len)
 static int sm_grow(tok_strmap *m, yt_err *e)
 {
     size_t ns = (m->mask + 1) * 2;
-    uint32_t *slots = calloc(ns, sizeof *slots);
+    uint32_t *slots = yt_calloc(ns, sizeof *slots, "a map's slots", e);
     if (!slots)
-        return yt_errf(e, "out of memory (map of %zu entries)", m->n);
+        return -1;
     for (size_t k = 0; k < m->n; k++) {
         size_t i = (size_t)m->ents[k].hash & (ns - 1);
         while (slots[i])
@@ -96,9 +95,9 @@ int tok_sm_put(tok_strmap *m, const char *key, size_t len, uint32_t val, yt_err 
     }
     if (m->n == m->cap) {
         size_t nc = m->cap * 2;
-        tok_sm_ent *v = realloc(m->ents, nc * sizeof *v);
+        tok_sm_ent *v = yt_realloc_array(m->ents, nc, sizeof *v, "a map's entries", e);
         if (!v)
-            return yt_errf(e, "out of memory (map of %zu entries)", nc);
+            return -1;
         m->ents = v;
         m->cap = nc;
     }
@@ -113,12 +112,11 @@ int tok_mm_init(tok_mergemap *m, size_t expect, yt_err *e)
 {
     memset(m, 0, sizeof *m);
     size_t ns = pow2_at_least(expect * 2 + 16);
-    m->keys = malloc(ns * sizeof *m->keys);
-    m->rank = malloc(ns * sizeof *m->rank);
-    m->id = malloc(ns * sizeof *m->id);
-    if (!m->keys || !m->rank || !m->id) {
+    if (!(m->keys = yt_alloc_array(ns, sizeof *m->keys, "the merge keys", e)) ||
+        !(m->rank = yt_alloc_array(ns, sizeof *m->rank, "the merge ranks", e)) ||
+        !(m->id = yt_alloc_array(ns, sizeof *m->id, "the merge results", e))) {
         tok_mm_free(m);
-        return yt_errf(e, "out of memory (%zu merges)", expect);
+        return -1;
     }
     memset(m->keys, 0xff, ns * sizeof *m->keys);
     m->mask = ns - 1;

@@ -19,10 +19,10 @@ static void norm_free(tok_norm *n)
 /* Takes N into the chain, or frees it. */
 static int push(tok_norm_chain *c, tok_norm *n, const char *where, yt_err *e)
 {
-    tok_norm *v = realloc(c->v, (c->n + 1) * sizeof *v);
+    tok_norm *v = yt_realloc_array(c->v, c->n + 1, sizeof *v, "the normalizer chain", e);
     if (!v) {
         norm_free(n);
-        return yt_errf(e, "%s: out of memory (normalizer %zu)", where, c->n + 1);
+        return yt_err_prefix(e, "%s", where);
     }
     c->v = v;
     v[c->n++] = *n;
@@ -33,8 +33,8 @@ int tok_norm_add_prepend(tok_norm_chain *c, const char *s, size_t n, const char 
                          yt_err *e)
 {
     tok_norm nm = {.kind = TN_PREPEND, .alen = n};
-    if (!(nm.a = tok_memdup(s, n)))
-        return yt_errf(e, "%s: out of memory (Prepend text of %zu bytes)", where, n);
+    if (!(nm.a = tok_memdup(s, n, "a Prepend text", e)))
+        return yt_err_prefix(e, "%s", where);
     return push(c, &nm, where, e);
 }
 
@@ -42,11 +42,11 @@ int tok_norm_add_replace(tok_norm_chain *c, const char *pat, size_t plen, int is
                          const char *content, size_t clen, const char *where, yt_err *e)
 {
     tok_norm nm = {.kind = is_regex ? TN_REPLACE_RE : TN_REPLACE, .alen = plen, .blen = clen};
-    nm.a = tok_memdup(pat, plen);
-    nm.b = tok_memdup(content, clen);
+    nm.a = tok_memdup(pat, plen, "a Replace pattern", e);
+    nm.b = nm.a ? tok_memdup(content, clen, "a Replace content", e) : NULL;
     if (!nm.a || !nm.b) {
         norm_free(&nm);
-        return yt_errf(e, "%s: out of memory (Replace pattern and content)", where);
+        return yt_err_prefix(e, "%s", where);
     }
     if (is_regex && tok_re_compile(&nm.re, nm.a, where, e)) {
         norm_free(&nm);

@@ -11,10 +11,10 @@
  * U+0085 and U+180E). */
 #define WS_CLASS "\\t-\\r \\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
 
-static char *rewrite(const char *p)
+static char *rewrite(const char *p, yt_err *e)
 {
     size_t n = strlen(p), cap = n * 8 + 256, o = 0;
-    char *r = malloc(cap);
+    char *r = yt_malloc(cap, "the rewritten regex", e);
     if (!r)
         return NULL;
     int in_class = 0;
@@ -58,12 +58,12 @@ static char *rewrite(const char *p)
 int tok_re_compile(tok_regex *r, const char *pattern, const char *where, yt_err *e)
 {
     memset(r, 0, sizeof *r);
-    r->src = strdup(pattern);
-    char *pat = rewrite(pattern);
+    r->src = yt_strdup(pattern, "a regex", e);
+    char *pat = r->src ? rewrite(pattern, e) : NULL;
     if (!r->src || !pat) {
         free(pat);
         tok_re_free(r);
-        return yt_errf(e, "%s: out of memory (regex of %zu bytes)", where, strlen(pattern));
+        return yt_err_prefix(e, "%s", where);
     }
     int ec;
     PCRE2_SIZE eo;
@@ -81,7 +81,8 @@ int tok_re_compile(tok_regex *r, const char *pattern, const char *where, yt_err 
     r->md = pcre2_match_data_create_from_pattern(r->code, NULL);
     if (!r->md) {
         tok_re_free(r);
-        return yt_errf(e, "%s: out of memory (regex match data)", where);
+        yt_err_oom(e, "the regex match data");
+        return yt_err_prefix(e, "%s", where);
     }
     return 0;
 }

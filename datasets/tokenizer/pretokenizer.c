@@ -26,10 +26,10 @@ static void pre_free(tok_pre *p)
 /* Takes P into the chain, or frees it. */
 static int push(tok_pre_chain *c, tok_pre *p, const char *where, yt_err *e)
 {
-    tok_pre *v = realloc(c->v, (c->n + 1) * sizeof *v);
+    tok_pre *v = yt_realloc_array(c->v, c->n + 1, sizeof *v, "the pre-tokenizer chain", e);
     if (!v) {
         pre_free(p);
-        return yt_errf(e, "%s: out of memory (pre-tokenizer %zu)", where, c->n + 1);
+        return yt_err_prefix(e, "%s", where);
     }
     c->v = v;
     v[c->n++] = *p;
@@ -54,8 +54,8 @@ int tok_pre_add_split(tok_pre_chain *c, const char *pat, size_t plen, int is_reg
         if (compile(&p, pat, where, e))
             return -1;
     } else {
-        if (!(p.lit = tok_memdup(pat, plen)))
-            return yt_errf(e, "%s: out of memory (Split pattern of %zu bytes)", where, plen);
+        if (!(p.lit = tok_memdup(pat, plen, "a Split pattern", e)))
+            return yt_err_prefix(e, "%s", where);
         p.litlen = plen;
     }
     return push(c, &p, where, e);

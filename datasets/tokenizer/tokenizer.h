@@ -47,8 +47,8 @@
  *             added.c (added tokens: kept, indexed, found in text)
  *   whole     yt_tok.h (struct yt_tok: the parts together), fingerprint.c,
  *             encode.c, decode.c
- *   loaders   load_json.c (tokenizer.json); gguf_meta.c (the GGUF metadata
- *             container, on the base alone) and load_gguf.c (tokenizer.ggml.* keys)
+ *   loaders   load_json.c (tokenizer.json); load_gguf.c (tokenizer.ggml.* keys,
+ *             read with model/gguf.h's parser: yt_gg_read_meta, metadata alone)
  *   face      load.c (read once and dispatch, finish, free, queries) */
 #ifndef YT_TOKENIZER_H
 #define YT_TOKENIZER_H

@@ -21,9 +21,9 @@ static int trie_node(tok_trie *tr, unsigned char byte, yt_err *e)
 {
     if (tr->n == tr->cap) {
         size_t nc = tr->cap ? tr->cap * 2 : 256;
-        tok_trie_node *v = realloc(tr->nodes, nc * sizeof *v);
+        tok_trie_node *v = yt_realloc_array(tr->nodes, nc, sizeof *v, "the trie's nodes", e);
         if (!v)
-            return yt_errf(e, "out of memory (trie of %zu nodes)", nc);
+            return -1;
         tr->nodes = v;
         tr->cap = nc;
     }

@@ -26,17 +26,17 @@ int tok_vocab_reserve(tok_vocab *v, uint32_t n, const char *where, yt_err *e)
 {
     if (n <= v->n_ids)
         return 0;
-    char **p = realloc(v->piece, (size_t)n * sizeof *p);
+    char **p = yt_realloc_array(v->piece, n, sizeof *p, "the token strings", e);
     if (!p)
-        return yt_errf(e, "%s: out of memory (%u token strings)", where, n);
+        return yt_err_prefix(e, "%s", where);
     v->piece = p;
-    uint32_t *l = realloc(v->piece_len, (size_t)n * sizeof *l);
+    uint32_t *l = yt_realloc_array(v->piece_len, n, sizeof *l, "the token lengths", e);
     if (!l)
-        return yt_errf(e, "%s: out of memory (%u token lengths)", where, n);
+        return yt_err_prefix(e, "%s", where);
     v->piece_len = l;
-    unsigned char *ao = realloc(v->added_only, n);
+    unsigned char *ao = yt_realloc(v->added_only, n, "the token flags", e);
     if (!ao)
-        return yt_errf(e, "%s: out of memory (%u token flags)", where, n);
+        return yt_err_prefix(e, "%s", where);
     v->added_only = ao;
     for (uint32_t i = v->n_ids; i < n; i++) {
         v->piece[i] = NULL;
@@ -57,9 +57,9 @@ int tok_vocab_set(tok_vocab *v, uint32_t id, const char *s, size_t len, const ch
     if (v->piece[id])
         return yt_errf(e, "%s: id %u given to two tokens ('%s' and '%.*s')", where, id,
                        v->piece[id], (int)(len > 64 ? 64 : len), s);
-    char *c = tok_memdup(s, len);
+    char *c = tok_memdup(s, len, "a token string", e);
     if (!c)
-        return yt_errf(e, "%s: out of memory (token %u of %zu bytes)", where, id, len);
+        return yt_err_prefix(e, "%s: token %u", where, id);
     v->piece[id] = c;
     v->piece_len[id] = (uint32_t)len;
     return 0;

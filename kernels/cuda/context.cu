@@ -61,9 +61,9 @@ static int ctx_init(yt_kc_ctx *c, int device, size_t ws_bytes, yt_err *e)
 int yt_kc_ctx_create(yt_kc_ctx **out, int device, size_t ws_bytes, yt_err *e)
 {
     *out = NULL;
-    yt_kc_ctx *c = (yt_kc_ctx *)calloc(1, sizeof *c);
+    yt_kc_ctx *c = (yt_kc_ctx *)yt_calloc(1, sizeof *c, "a CUDA context", e);
     if (!c)
-        return yt_errf(e, "yt_kc_ctx_create: out of host memory");
+        return yt_err_prefix(e, "yt_kc_ctx_create");
     c->device = device;
     if (ctx_init(c, device, ws_bytes, e) != 0) {
         yt_kc_ctx_destroy(c);

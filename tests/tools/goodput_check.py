@@ -162,7 +162,9 @@ for m in kept:
     cur += m["step_time_s"]
     want = 100 * (prev_kept + cur) / (prev_rented + m["time"] - t0)
     worst = max(worst, abs(gp[m["step"]] - want))
-check(worst < 0.2, f"TensorBoard goodput/percent of the last attempt within {worst:.4f} points of the "
+# (the trainer takes one clock reading for both records: only float32 and the
+# microseconds printed separate them)
+check(worst < 0.01, f"TensorBoard goodput/percent of the last attempt within {worst:.4f} points of the "
       "recomputed goodput so far")
 check(gp[60] >= g - 1e-3, f"goodput so far at step 60 ({gp[60]:.2f}) >= the report's {g:.2f} (which counts the exit)")
 

@@ -1,4 +1,5 @@
-/* datasets/tokenizer: the GGUF metadata reader on files written by the PyPI `gguf`
+/* datasets/tokenizer: the GGUF metadata as the tokenizer reads it (model/gguf.c's
+ * yt_gg_read_meta, through a stream) on files written by the PyPI `gguf`
  * package (fixtures made at test time by tests/tools/make_tokenizer_fixtures.py with
  * $PYTHON, as AM_TESTS_ENVIRONMENT sets it), tokenizers loaded from GGUF and from
  * tokenizer.json text with hand-computed expectations, malformed files (errors name
@@ -25,9 +26,9 @@
 #include <unistd.h>
 
 #include "common/common.h"
-#include "datasets/tokenizer/gguf_meta.h"
 #include "datasets/tokenizer/input.h"
 #include "datasets/tokenizer/tokenizer.h"
+#include "model/gguf.h"
 
 /* ---- the allocation-failure seam (ld --wrap) ---- */
 
@@ -136,66 +137,76 @@ static void expect_text(yt_tok *t, const uint32_t *ids, size_t n, int skip, cons
 
 /* ---- GGUF reader ---- */
 
+static int read_file(void *f, void *dst, size_t n, size_t *got, yt_err *e)
+{
+    (void)e;
+    *got = fread(dst, 1, n, f);
+    return 0;
+}
+
 START_TEST(gguf_all_types)
 {
-    yt_gguf *g;
+    yt_gg *g;
     yt_err e = {{0}};
-    ck_assert_msg(yt_gguf_open(&g, fx("all_types.gguf"), &e) == 0, "%s", e.msg);
-    ck_assert_uint_eq(yt_gguf_version(g), 3);
-    ck_assert_uint_eq(yt_gguf_tensor_count(g), 0);
+    FILE *f = fopen(fx("all_types.gguf"), "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(yt_gg_read_meta(&g, read_file, f, "all_types.gguf", TOK_INPUT_MAX, 0, &e) == 0,
+                  "%s", e.msg);
+    fclose(f);
+    ck_assert_uint_eq(yt_gg_version(g), 3);
+    ck_assert_uint_eq(yt_gg_n_tensors(g), 0);
     /* general.architecture + 17 keys */
-    ck_assert_uint_eq(yt_gguf_kv_count(g), 18);
-    ck_assert_str_eq(yt_gguf_kv_at(g, 0)->key, "general.architecture");
-    const yt_gguf_value *v;
+    ck_assert_uint_eq(yt_gg_n_kv(g), 18);
+    ck_assert_str_eq(yt_gg_kv_key(g, 0), "general.architecture");
+    const yt_gg_value *v;
 #define SCALAR(key, ty, field, val)                                                          \
-    v = yt_gguf_find(g, key);                                                                \
+    v = yt_gg_find(g, key);                                                                  \
     ck_assert_ptr_nonnull(v);                                                                \
     ck_assert_int_eq(v->type, ty);                                                           \
     ck_assert_msg(v->field == (val), "%s", key);
-    SCALAR("t.u8", YT_GGUF_U8, u, 200u);
-    SCALAR("t.i8", YT_GGUF_I8, i, -100);
-    SCALAR("t.u16", YT_GGUF_U16, u, 60000u);
-    SCALAR("t.i16", YT_GGUF_I16, i, -30000);
-    SCALAR("t.u32", YT_GGUF_U32, u, 4000000000u);
-    SCALAR("t.i32", YT_GGUF_I32, i, -2000000000);
-    SCALAR("t.f32", YT_GGUF_F32, f, 1.5);
-    SCALAR("t.bool", YT_GGUF_BOOL, u, 1u);
-    SCALAR("t.u64", YT_GGUF_U64, u, 18000000000000000000ull);
-    SCALAR("t.i64", YT_GGUF_I64, i, -9000000000000000000ll);
-    SCALAR("t.f64", YT_GGUF_F64, f, -2.25);
+    SCALAR("t.u8", YT_GG_U8, u, 200u);
+    SCALAR("t.i8", YT_GG_I8, i, -100);
+    SCALAR("t.u16", YT_GG_U16, u, 60000u);
+    SCALAR("t.i16", YT_GG_I16, i, -30000);
+    SCALAR("t.u32", YT_GG_U32, u, 4000000000u);
+    SCALAR("t.i32", YT_GG_I32, i, -2000000000);
+    SCALAR("t.f32", YT_GG_F32, f, 1.5);
+    SCALAR("t.bool", YT_GG_BOOL, u, 1u);
+    SCALAR("t.u64", YT_GG_U64, u, 18000000000000000000ull);
+    SCALAR("t.i64", YT_GG_I64, i, -9000000000000000000ll);
+    SCALAR("t.f64", YT_GG_F64, f, -2.25);
 #undef SCALAR
-    v = yt_gguf_find(g, "t.str");
-    ck_assert_int_eq(v->type, YT_GGUF_STRING);
-    ck_assert_str_eq(v->str.s, "h\xc3\xa9llo w\xc3\xb6rld");
+    v = yt_gg_find(g, "t.str");
+    ck_assert_int_eq(v->type, YT_GG_STRING);
+    ck_assert(yt_gg_str_eq(v->str, "h\xc3\xa9llo w\xc3\xb6rld"));
     ck_assert_uint_eq(v->str.len, 13);
-    v = yt_gguf_find(g, "t.arr_i32");
-    ck_assert_int_eq(v->type, YT_GGUF_ARRAY);
-    ck_assert_int_eq(v->elem_type, YT_GGUF_I32);
+    v = yt_gg_find(g, "t.arr_i32");
+    ck_assert_int_eq(v->type, YT_GG_ARRAY);
+    ck_assert_int_eq(v->elem, YT_GG_I32);
     ck_assert_uint_eq(v->n, 3);
-    ck_assert_int_eq(yt_gguf_elem_i64(v, 0), 1);
-    ck_assert_int_eq(yt_gguf_elem_i64(v, 1), -2);
-    ck_assert_int_eq(yt_gguf_elem_i64(v, 2), 3);
-    v = yt_gguf_find(g, "t.arr_f32");
-    ck_assert_int_eq(v->elem_type, YT_GGUF_F32);
-    ck_assert(yt_gguf_elem_f64(v, 0) == 0.5 && yt_gguf_elem_f64(v, 1) == -1.25);
-    v = yt_gguf_find(g, "t.arr_str");
-    ck_assert_int_eq(v->elem_type, YT_GGUF_STRING);
+    ck_assert_int_eq(yt_gg_arr_int(v, 0), 1);
+    ck_assert_int_eq(yt_gg_arr_int(v, 1), -2);
+    ck_assert_int_eq(yt_gg_arr_int(v, 2), 3);
+    v = yt_gg_find(g, "t.arr_f32");
+    ck_assert_int_eq(v->elem, YT_GG_F32);
+    ck_assert(yt_gg_arr_float(v, 0) == 0.5 && yt_gg_arr_float(v, 1) == -1.25);
+    v = yt_gg_find(g, "t.arr_str");
+    ck_assert_int_eq(v->elem, YT_GG_STRING);
     ck_assert_uint_eq(v->n, 3);
-    ck_assert_str_eq(v->strs[0].s, "a");
+    ck_assert(yt_gg_str_eq(v->strs[0], "a"));
     ck_assert_uint_eq(v->strs[1].len, 0);
-    ck_assert_str_eq(v->strs[2].s, "\xe6\x97\xa5\xe6\x9c\xac");
-    v = yt_gguf_find(g, "t.arr_bool");
-    ck_assert_int_eq(v->elem_type, YT_GGUF_BOOL);
-    ck_assert(yt_gguf_elem_i64(v, 0) == 1 && yt_gguf_elem_i64(v, 1) == 0 &&
-              yt_gguf_elem_i64(v, 2) == 1);
-    v = yt_gguf_find(g, "t.nested");
-    ck_assert_int_eq(v->elem_type, YT_GGUF_ARRAY);
+    ck_assert(yt_gg_str_eq(v->strs[2], "\xe6\x97\xa5\xe6\x9c\xac"));
+    v = yt_gg_find(g, "t.arr_bool");
+    ck_assert_int_eq(v->elem, YT_GG_BOOL);
+    ck_assert(yt_gg_arr_int(v, 0) == 1 && yt_gg_arr_int(v, 1) == 0 && yt_gg_arr_int(v, 2) == 1);
+    v = yt_gg_find(g, "t.nested");
+    ck_assert_int_eq(v->elem, YT_GG_ARRAY);
     ck_assert_uint_eq(v->n, 2);
     ck_assert_uint_eq(v->items[0].n, 2);
     ck_assert_uint_eq(v->items[1].n, 3);
-    ck_assert_int_eq(yt_gguf_elem_i64(&v->items[1], 2), 5);
-    ck_assert_ptr_null(yt_gguf_find(g, "no.such.key"));
-    yt_gguf_close(g);
+    ck_assert_int_eq(yt_gg_arr_int(&v->items[1], 2), 5);
+    ck_assert_ptr_null(yt_gg_find(g, "no.such.key"));
+    yt_gg_close(g);
 }
 END_TEST
 
