@@ -1,7 +1,8 @@
 /* Fuzz target: the tokenizer a GGUF file's tokenizer.ggml.* keys describe
- * (datasets/tokenizer/gguf_meta.c, the metadata reader of datasets/, and
- * load_gguf.c: "gpt2" and "llama" vocabularies, scores, token types, merges, pre),
- * loaded as `prep --tokenizer FILE.gguf` does and then used (tok_exercise.c). */
+ * (datasets/tokenizer/load_gguf.c, reading the metadata as a stream through
+ * model/gguf.c's yt_gg_read_meta: "gpt2" and "llama" vocabularies, scores,
+ * token types, merges, pre), loaded as `prep --tokenizer FILE.gguf` does and
+ * then used (tok_exercise.c). */
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/fuzz/tok_exercise.h"
 
