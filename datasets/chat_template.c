@@ -561,7 +561,8 @@ int yt_chat_encode(yt_chat *c, struct json_t *messages, int add_generation_promp
             return -1;
     if (yt_ds_doc_mark(d, before, train_on_inputs, e) != 0)
         return -1;
-    if (train_on_inputs)
+    /* (a template that writes nothing leaves no mask at all to point into) */
+    if (train_on_inputs || nt == 0)
         return 0;
     uint8_t *m = d->mask + before;
     if (yt_tpl_has_generation(c->tpl)) {

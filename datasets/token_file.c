@@ -530,6 +530,39 @@ static int attr_read_str(hid_t file, const char *path, const char *name, char **
     return rc;
 }
 
+/* 1 when D's chunks are stored as they are (no filter but Fletcher32, as this
+ * format writes them), so that its storage must hold every element. */
+static int stored_raw(hid_t d)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0)
+        return 0;
+    int n = H5Pget_nfilters(dcpl), raw = n >= 0;
+    for (int i = 0; raw && i < n; i++) {
+        unsigned flags, conf;
+        size_t nv = 0;
+        raw = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nv, NULL, 0, NULL, &conf) ==
+              H5Z_FILTER_FLETCHER32;
+    }
+    H5Pclose(dcpl);
+    return raw;
+}
+
+/* Bytes of one chunk of D as its layout declares it (0: not chunked).  HDF5
+ * allocates and fills a buffer of that size to read a chunk, whatever the
+ * dataset's length: a damaged layout would have it allocate gigabytes. */
+static uint64_t chunk_bytes(hid_t d, size_t elem_size)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    hsize_t cdims[1] = {0};
+    uint64_t n = 0;
+    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 1, cdims) == 1)
+        n = cdims[0] > UINT64_MAX / elem_size ? UINT64_MAX : cdims[0] * elem_size;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    return n;
+}
+
 /* Opens a 1-D unsigned-integer dataset of elem_size bytes and reads it whole. */
 static int read_array(hid_t file, const char *path, const char *name, size_t elem_size,
                       hid_t mtype, void **buf, uint64_t *n, yt_err *e)
@@ -544,7 +577,7 @@ static int read_array(hid_t file, const char *path, const char *name, size_t ele
     hid_t t = H5Dget_type(d);
     hid_t sp = H5Dget_space(d);
     int rc = -1;
-    hsize_t dims[1];
+    hsize_t dims[1], fsize = 0;
     if (t < 0 || H5Tget_class(t) != H5T_INTEGER || H5Tget_sign(t) != H5T_SGN_NONE ||
         H5Tget_size(t) != elem_size) {
         yt_errf(e, "%s: %s: expected uint%zu elements", path, name, elem_size * 8);
@@ -554,6 +587,19 @@ static int read_array(hid_t file, const char *path, const char *name, size_t ele
     } else if (dims[0] > SIZE_MAX / 8) {
         yt_errf(e, "%s: %s: %llu elements is too many", path, name,
                 (unsigned long long)dims[0]);
+    } else if (H5Fget_filesize(file, &fsize) < 0 || H5Dget_storage_size(d) > fsize ||
+               (dims[0] > 0 && stored_raw(d) && chunk_bytes(d, elem_size) > fsize)) {
+        /* Neither the stored bytes nor a chunk stored as is can be larger than the
+         * file: a layout that says so is damaged, and HDF5 would size its chunk
+         * buffer by it. */
+        yt_errf(e, "%s: %s: its storage layout claims more bytes than the %llu-byte file holds "
+                   "(damaged)", path, name, (unsigned long long)fsize);
+    } else if (stored_raw(d) && H5Dget_storage_size(d) < dims[0] * elem_size) {
+        /* Chunks that were never written read as fill values: the length is a
+         * claim of the file, not memory to allocate before it is checked. */
+        yt_errf(e, "%s: %s: declares %llu elements but the file stores only %llu bytes of "
+                   "them (truncated or damaged)", path, name, (unsigned long long)dims[0],
+                (unsigned long long)H5Dget_storage_size(d));
     } else {
         char what[64];
         snprintf(what, sizeof what, "dataset %s", name);

@@ -4,6 +4,7 @@
 
 #include "common/json.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -152,6 +153,13 @@ int yt_config_validate(const yt_config *c, const char *src, yt_err *e)
                        src, c->n_heads, c->n_kv_heads);
     if (c->head_dim % 2 != 0)
         return yt_errf(e, "%s: head_dim (%d) must be even for rotary embeddings", src, c->head_dim);
+    /* Sizes the model keeps in int: the projection widths, and per layer 9 weights
+     * and up to 2 LoRA matrices for each of the 7 projections. */
+    if ((int64_t)c->n_heads * c->head_dim > INT_MAX)
+        return yt_errf(e, "%s: num_attention_heads (%d) x head_dim (%d) is too large", src,
+                       c->n_heads, c->head_dim);
+    if (c->n_layers > (INT_MAX - 3) / (2 * YT_NPROJ))
+        return yt_errf(e, "%s: num_hidden_layers (%d) is too large", src, c->n_layers);
     if (!(c->rms_eps > 0) || !isfinite(c->rms_eps))
         return yt_errf(e, "%s: key 'rms_norm_eps' must be positive", src);
     if (!(c->rope_theta > 0) || !isfinite(c->rope_theta))

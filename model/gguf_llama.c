@@ -338,6 +338,10 @@ int yt_gg_llama_config(const yt_gg *g, yt_config *c, yt_err *e)
     c->tie_embeddings = yt_gg_tensor_find(g, "output.weight") == NULL;
     if (yt_config_validate(c, path, e))
         return -1;
+    /* (before anything is allocated per layer) */
+    if ((uint64_t)c->n_layers * 9 + 2 > yt_gg_n_tensors(g))
+        return yt_errf(e, "%s: key 'llama.block_count' is %d but the file holds %zu tensors (a "
+                       "Llama layer has 9)", path, c->n_layers, yt_gg_n_tensors(g));
     /* Every tensor must be one this model uses: biases, experts or anything
      * else a Llama does not have would otherwise be silently ignored. */
     for (size_t i = 0; i < yt_gg_n_tensors(g); i++) {

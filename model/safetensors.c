@@ -372,8 +372,8 @@ static int open_file(yt_st_set *s, const char *path, yt_err *e)
 
     /* Bounds, then tiling of the data section: sorted by offset, each tensor
      * must start where the previous one ended and the last end at the end. */
-    yt_st_tensor *t = s->t + first;
     size_t nt = s->n - first;
+    yt_st_tensor *t = nt ? s->t + first : NULL; /* a header without tensors: s->t may be NULL */
     for (size_t i = 0; i < nt; i++)
         if (t[i].offset + t[i].nbytes > data_len)
             return yt_errf(e, "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] run past "

@@ -27,7 +27,8 @@ _Noreturn static void bad_operands(tpl_rt *rt, const tpl_node *at, const char *o
 
 static tpl_val repeat(tpl_rt *rt, const tpl_node *at, tpl_val seq, int64_t k)
 {
-    if (k < 0)
+    /* An empty sequence repeated stays empty: no loop of k rounds ('' * 10 ** 10). */
+    if (k < 0 || (seq.t == V_STR ? seq.u.s->n : seq.u.l->n) == 0)
         k = 0;
     if (seq.t == V_STR) {
         if ((uint64_t)seq.u.s->n * (uint64_t)k > rt->t->lim.max_output)

@@ -66,7 +66,8 @@ int tok_cache_put(tok_cache *c, const char *w, size_t n, const uint32_t *ids, si
     memcpy(key, w, n);
     uint32_t off = (uint32_t)c->ids_n;
     c->ids[c->ids_n++] = (uint32_t)k;
-    memcpy(c->ids + c->ids_n, ids, k * sizeof *ids);
+    if (k)
+        memcpy(c->ids + c->ids_n, ids, k * sizeof *ids);
     c->ids_n += k;
     c->keys_n += n;
     return tok_sm_put(&c->map, key, n, off, e);

@@ -38,7 +38,10 @@ static int bpe_cached(yt_tok *t, const char *w, size_t n, yt_tok_ids *out, yt_er
     size_t before = out->n;
     if (tok_bpe_word(&t->bpe, w, n, out, e))
         return -1;
-    return tok_cache_put(&t->cache, w, n, out->v + before, out->n - before, e);
+    /* A word of symbols the vocabulary lacks (no unk, no byte fallback) gives no
+     * ids, and out->v may still be NULL. */
+    return tok_cache_put(&t->cache, w, n, out->n > before ? out->v + before : NULL,
+                         out->n - before, e);
 }
 
 /* A gap between added tokens, in normalized text. */

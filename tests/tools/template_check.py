@@ -23,6 +23,7 @@ loopcontrols, {% generation %}, its tojson, raise_exception, strftime_now).
 usage: template_check.py --render YT_RENDER        exit 0 only if every check passed."""
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -54,7 +55,13 @@ def reference(src, vars_):
 def run_all(render, cases):
     inp = "".join(json.dumps({"template": t, "vars": v, "name": n, **({"limits": l} if l else {})})
                   + "\n" for t, v, n, l in cases)
-    p = subprocess.run([render], input=inp, capture_output=True, text=True)
+    # a render that loops without end (an empty string repeated 10 ** 18 times
+    # once did) fails instead of hanging the suite
+    limit = 300 * float(os.environ.get("YT_TIME_SCALE", "1"))
+    try:
+        p = subprocess.run([render], input=inp, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"yt_render did not finish within {limit:.0f} s")
     if p.returncode != 0:
         raise SystemExit(f"yt_render failed: {p.stderr}")
     return [json.loads(x) for x in p.stdout.splitlines()]
@@ -90,6 +97,7 @@ SMALL = [
     "{{ 123456789.123456789 }} {{ 2.5e-300 }} {{ 1e300 * 1e10 }} {{ 5.0 // 2 }} {{ -5.5 % 2 }}",
     "{{ true + 1 }} {{ 10 / 4 }} {{ n * 2 }} {{ f * 2 }} {{ -n }} {{ +f }} {{ n - f }} {{ 1_000 }}",
     "{{ 'ab' * 3 }} {{ 2 * 'xy' }} {{ [1] * 3 }} {{ [1, 2] + [3] }}",
+    "{{ '' * 10 ** 18 }}|{{ ([] * 10 ** 18) | length }}|{{ (() * 10 ** 18) | length }}|{{ 'ab' * 0 }}|",
     # strings
     "{{ 'a' ~ 1 ~ none ~ true ~ 2.0 }}{{ 'a' + 'b' | upper }}", "{{ \"it's\" }} {{ 'say \"hi\"' }}",
     "{{ 'tab\\there\\nnl \\x41 \\u00e9 \\U0001F600 \\\\ \\q' }}", "{{ 'a' 'b' \"c\" }}",
