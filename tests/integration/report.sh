@@ -29,7 +29,8 @@ last_step() { tail -1 run/metrics.jsonl | sed 's/^{"step":\([0-9]*\),.*/\1/'; }
 # attempt HOW: one process; HOW = usr1 | kill | none.  A signal goes only after
 # the process has made progress (its handlers are set up by then).  The kill
 # happens while the process is stopped right after a step that is not a
-# multiple of the snapshot cadence: the steps since the newest snapshot are lost.
+# multiple of the snapshot cadence: the steps since the newest snapshot on disk
+# are lost.
 lost=0
 attempt() {
     local how=$1 before t0 t1 pid rc
@@ -54,8 +55,12 @@ attempt() {
                     kill -CONT $pid
                     while [ "$(last_step)" = "$s" ]; do sleep 0.005; done
                 done
-                lost=$((s % every))
-                kill -9 $pid ;;
+                kill -9 $pid
+                # the steps after the newest snapshot on disk are lost (a
+                # background snapshot still being written when the kill came
+                # does not count: it never landed)
+                newest=$(ls run/snapshots/ | sed -n 's/^step-0*\([0-9][0-9]*\)\.h5$/\1/p' | sort -n | tail -1)
+                lost=$((s - ${newest:-0})) ;;
         esac
     fi
     set +e; wait $pid; rc=$?; set -e
