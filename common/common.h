@@ -91,6 +91,9 @@ int yt_fsync_dir_of(const char *path, yt_err *e);
  * needed, free() it): its length, 0 at the end, -1 on a read error (errno), -2
  * when the line is longer than max bytes (the rest of it stays unread). */
 long long yt_getline_max(char **buf, size_t *cap, size_t max, FILE *f);
+/* 1 when the line holds nothing but JSON whitespace (space, tab, CR, LF): a
+ * JSONL reader skips it. */
+int yt_line_is_blank(const char *s, size_t n);
 /* The longest line a text input (JSONL record, paragraph) may have. */
 #define YT_TEXT_LINE_MAX ((size_t)64 << 20)
 /* mkdir -p. */

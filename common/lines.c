@@ -44,3 +44,11 @@ long long yt_getline_max(char **buf, size_t *cap, size_t max, FILE *f)
     (*buf)[n] = '\0';
     return (long long)n;
 }
+
+int yt_line_is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return 0;
+    return 1;
+}

@@ -84,14 +84,6 @@ static int parse_doc(json_t *root, const char *in, unsigned long long line, uint
     return 0;
 }
 
-static int blank(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-            return 0;
-    return 1;
-}
-
 int yt_ds_prep_jsonl(const char *in, const char *out, const yt_ds_prep_opts *o,
                      yt_ds_prep_summary *s, yt_err *e)
 {
@@ -137,7 +129,7 @@ int yt_ds_prep_jsonl(const char *in, const char *out, const yt_ds_prep_opts *o,
     int rc = 0;
     while ((len = yt_getline_max(&line, &cap, YT_TEXT_LINE_MAX, f)) > 0) {
         unsigned long long ln = ++s->lines;
-        if (blank(line, (size_t)len))
+        if (yt_line_is_blank(line, (size_t)len))
             continue;
         json_error_t jerr;
         json_t *root = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);

@@ -234,14 +234,6 @@ static int decode_record(session *s, json_t *rec, yt_err *e)
                     "{\"text\": ", "}", e);
 }
 
-static int blank(const char *line, size_t n)
-{
-    for (size_t k = 0; k < n; k++)
-        if (line[k] != ' ' && line[k] != '\t' && line[k] != '\r' && line[k] != '\n')
-            return 0;
-    return 1;
-}
-
 /* Every line of stdin through the mode's record function; errors name the line. */
 static int run_lines(session *s, yt_err *e)
 {
@@ -254,7 +246,7 @@ static int run_lines(session *s, yt_err *e)
     int rc = 0;
     while (rc == 0 && (len = yt_getline_max(&line, &cap, YT_TEXT_LINE_MAX, stdin)) > 0) {
         lineno++;
-        if (blank(line, (size_t)len))
+        if (yt_line_is_blank(line, (size_t)len))
             continue;
         json_error_t je;
         json_t *rec = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &je);

@@ -13,14 +13,7 @@ F(items)
         return tpl_listv(tpl_list_new(rt, 1), 0);
     if (v.t != V_DICT)
         tpl_fail(rt, at, "items: expected a mapping, not %s", tpl_type_name(v));
-    tpl_list *l = tpl_list_new(rt, v.u.d->n + 1);
-    for (uint32_t i = 0; i < v.u.d->n; i++) {
-        tpl_list *p = tpl_list_new(rt, 2);
-        tpl_list_push(rt, p, v.u.d->k[i]);
-        tpl_list_push(rt, p, v.u.d->v[i]);
-        tpl_list_push(rt, l, tpl_listv(p, 1));
-    }
-    return tpl_listv(l, 0);
+    return tpl_dict_items(rt, v.u.d);
 }
 
 F(list)

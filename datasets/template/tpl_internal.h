@@ -285,6 +285,8 @@ int64_t tpl_want_int(tpl_rt *rt, const tpl_node *at, tpl_val v, const char *what
 const tpl_builtin *tpl_find_method(tpl_val v, const char *name);
 /* str.replace, which the replace filter also is. */
 tpl_val tpl_replace(tpl_rt *rt, const tpl_node *at, tpl_val v, const tpl_args *a);
+/* [[key, value], ...] of d in order: dict.items() and the items filter. */
+tpl_val tpl_dict_items(tpl_rt *rt, const tpl_dict *d);
 const tpl_builtin *tpl_find_global(const char *name);
 
 /* scopes (tpl_scope.c) and the render's variables (tpl_vars.c) */

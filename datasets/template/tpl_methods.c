@@ -282,18 +282,23 @@ M(isdigit) { (void)rt; (void)at; (void)a; return tpl_bool(all_chars(self.u.s, 'd
 M(isalpha) { (void)rt; (void)at; (void)a; return tpl_bool(all_chars(self.u.s, 'a')); }
 M(isspace) { (void)rt; (void)at; (void)a; return tpl_bool(all_chars(self.u.s, 's')); }
 
+tpl_val tpl_dict_items(tpl_rt *rt, const tpl_dict *d)
+{
+    tpl_list *l = tpl_list_new(rt, d->n + 1);
+    for (uint32_t i = 0; i < d->n; i++) {
+        tpl_list *p = tpl_list_new(rt, 2);
+        tpl_list_push(rt, p, d->k[i]);
+        tpl_list_push(rt, p, d->v[i]);
+        tpl_list_push(rt, l, tpl_listv(p, 1));
+    }
+    return tpl_listv(l, 0);
+}
+
 M(items)
 {
     (void)a;
     (void)at;
-    tpl_list *l = tpl_list_new(rt, self.u.d->n + 1);
-    for (uint32_t i = 0; i < self.u.d->n; i++) {
-        tpl_list *p = tpl_list_new(rt, 2);
-        tpl_list_push(rt, p, self.u.d->k[i]);
-        tpl_list_push(rt, p, self.u.d->v[i]);
-        tpl_list_push(rt, l, tpl_listv(p, 1));
-    }
-    return tpl_listv(l, 0);
+    return tpl_dict_items(rt, self.u.d);
 }
 
 M(keys)
