@@ -109,6 +109,22 @@ static int gg_name(const char *hf, char *gg, size_t cap)
     return -1;
 }
 
+/* Every layer's nine weights are in the file; the first one missing is
+ * named. Bounded by the file: each hit is a distinct tensor, so at most
+ * n_tensors + 1 lookups before a miss. */
+static int layers_present(const yt_gg *g, const yt_config *c, const char *path, yt_err *e)
+{
+    for (int l = 0; l < c->n_layers; l++)
+        for (size_t i = 0; i < N_LAYER_NAMES; i++) {
+            char gg[96];
+            snprintf(gg, sizeof gg, "blk.%d.%s.weight", l, layer_names[i].gg);
+            if (!yt_gg_tensor_find(g, gg))
+                return yt_errf(e, "%s: missing tensor '%s' (key 'llama.block_count' is %d)",
+                               path, gg, c->n_layers);
+        }
+    return 0;
+}
+
 const yt_gg_tensor *yt_gg_llama_find(const yt_gg *g, const char *hf)
 {
     char gg[128];
@@ -338,10 +354,10 @@ int yt_gg_llama_config(const yt_gg *g, yt_config *c, yt_err *e)
     c->tie_embeddings = yt_gg_tensor_find(g, "output.weight") == NULL;
     if (yt_config_validate(c, path, e))
         return -1;
-    /* (before anything is allocated per layer) */
-    if ((uint64_t)c->n_layers * 9 + 2 > yt_gg_n_tensors(g))
-        return yt_errf(e, "%s: key 'llama.block_count' is %d but the file holds %zu tensors (a "
-                       "Llama layer has 9)", path, c->n_layers, yt_gg_n_tensors(g));
+    /* Before anything is allocated per layer, so that a huge block count in
+     * a small file costs nothing. */
+    if (layers_present(g, c, path, e))
+        return -1;
     /* Every tensor must be one this model uses: biases, experts or anything
      * else a Llama does not have would otherwise be silently ignored. */
     for (size_t i = 0; i < yt_gg_n_tensors(g); i++) {
