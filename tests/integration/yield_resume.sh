@@ -32,7 +32,10 @@ two=("$MPIRUN" -np 2 --oversubscribe "$YT_BIN" train "${common[@]}" --grad-accum
 # interrupt NAME HOW CMD...: reruns CMD until it exits 0, hitting each run
 # except the last with HOW at a random moment after it has made progress (a
 # signal before a process has started its signal handling kills it: that window
-# is the process start-up, before main() blocks the yield signals).
+# is the process start-up, before main() blocks the yield signals).  The moment
+# is drawn in steps, not seconds: a `tiny` step takes ~7 ms, so a random sleep
+# of a few hundred ms let most attempts finish before the signal and the test
+# saw too few interruptions on a fast machine.
 # Counts the yields.
 interrupt() {
     local name=$1 how=$2; shift 2
@@ -42,8 +45,8 @@ interrupt() {
         before=$(steps_done "$name")
         "$@" --out "$name" > "$name.$attempt.log" 2>&1 &
         local pid=$!
-        wait_progress "$pid" "$name" "$before"
-        sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
+        wait_progress "$pid" "$name" "$((before + RANDOM % 4))"
+        sleep "0.0$((RANDOM % 10))"
         if kill -0 "$pid" 2>/dev/null; then
             # a process may finish between the check and the kill: not an error
             case $how in
@@ -93,7 +96,7 @@ echo "all interrupted runs: bitwise equal to the uninterrupted run"
 
 # Yield at np=2, resume at np=1 with the same global batch.
 "${two[@]}" --out cross > cross.log 2>&1 &                # np=2, yielded ...
-pid=$!; sleep 0.6; kill -USR1 $pid
+pid=$!; wait_progress $pid cross 5; kill -USR1 $pid
 set +e; wait $pid; rc=$?; set -e
 [ $rc = 75 ] || fail "cross: np=2 run exited $rc, expected a yield (75)"
 "${one[@]}" --out cross > /dev/null                      # ... the rest at np=1
