@@ -49,8 +49,10 @@
 
 #define YT_SNAP_FORMAT "yieldtune-snapshot"
 #define YT_SNAP_FORMAT_VERSION 2
-#define YT_SNAP_HEADER_BYTES 512
+#define YT_SNAP_HEADER_BYTES YT_SEAL_HEADER_BYTES
 #define YT_SNAP_MAGIC "\211yieldtune-snap\n" /* 16 bytes */
+/* The sealed-file kind (common.h) of a snapshot. */
+#define YT_SNAP_SEAL_KIND {YT_SNAP_MAGIC, YT_SNAP_FORMAT_VERSION, "snapshot", ""}
 /* Most root attributes a snapshot may have. */
 #define YT_SNAP_MAX_ATTRS 64
 #define YT_SNAP_MAX_DIMS 8

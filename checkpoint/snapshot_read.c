@@ -1,5 +1,5 @@
 /* Snapshot reader: reads the whole file, checks its header and whole-file hash
- * (snapshot_header.c), opens the bytes in memory with HDF5, checks the format,
+ * (a sealed file, common.h), opens the bytes in memory with HDF5, checks the format,
  * reads tensors and root attributes with their sizes bounded by the file's,
  * verifies every dataset (Fletcher32 via HDF5, then the stored FNV-1a hash) and
  * walks the tensor tree for listings. */
@@ -26,7 +26,6 @@ struct yt_snap {
 };
 
 #include "checkpoint/h5_quiet.h"
-#include "checkpoint/snapshot_header.h"
 
 /* ---- helpers (all called with errors silenced) ---- */
 
@@ -428,9 +427,10 @@ int yt_snap_open(yt_snap **out, const char *path, yt_err *e)
         return yt_err_prefix(e, "%s", path);
     s->file = -1;
     snprintf(s->path, sizeof s->path, "%s", path);
+    const yt_seal_kind kind = YT_SNAP_SEAL_KIND;
     int hrc = read_image(s, e);
     if (hrc == 0)
-        hrc = yt_snap_check_header(path, s->img, s->size, e);
+        hrc = yt_seal_check_image(path, s->img, s->size, &kind, e);
     if (hrc != 0) {
         yt_snap_close(s);
         return hrc;

@@ -33,7 +33,6 @@ struct yt_snap_writer {
 };
 
 #include "checkpoint/h5_quiet.h"
-#include "checkpoint/snapshot_header.h"
 
 /* ---- helpers ---- */
 
@@ -375,17 +374,6 @@ int yt_snap_attr_f64(yt_snap_writer *w, const char *key, double value, yt_err *e
     return put_attr(w, key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, e);
 }
 
-/* The header in the user block before HDF5's image: magic, version, size,
- * and the hash of the whole file. */
-static void seal(unsigned char *img, size_t size)
-{
-    memcpy(img, YT_SNAP_MAGIC, 16);
-    yt_snap_put_le(img + 16, YT_SNAP_FORMAT_VERSION, 4);
-    yt_snap_put_le(img + 20, YT_SNAP_HEADER_BYTES, 4);
-    yt_snap_put_le(img + 24, size, 8);
-    yt_snap_put_le(img + 32, yt_snap_image_hash(img, size), 8);
-}
-
 void yt_snap_set_hook(yt_snap_writer *w, const yt_af_hook *hook)
 {
     if (w)
@@ -434,7 +422,8 @@ int yt_snap_commit(yt_snap_writer *w, yt_err *e)
         goto fail;
 
     size_t total = YT_SNAP_HEADER_BYTES + (size_t)size;
-    seal(img, total);
+    const yt_seal_kind kind = YT_SNAP_SEAL_KIND;
+    yt_seal_image(img, total, &kind);
     int rc = yt_af_write(&w->af, img, total, e);
     free(img);
     if (rc == 0)

@@ -32,7 +32,7 @@ static int drop(yt_afile *f)
 static int create_temp(yt_afile *f, unsigned mode, yt_err *e)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
-        f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        f->fd = open(f->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (f->fd >= 0)
             return 0;
         if (errno != EEXIST || attempt > 0)
@@ -76,8 +76,13 @@ static int check_target(const yt_afile *f, yt_err *e)
     char head[64];
     size_t want = f->magic_len < sizeof head ? f->magic_len : sizeof head;
     ssize_t got = pread(fd, head, want, (off_t)f->magic_off);
+    int ok = got == (ssize_t)want && memcmp(head, f->magic, want) == 0;
+    if (!ok && f->magic_alt_off) {
+        got = pread(fd, head, want, (off_t)f->magic_alt_off);
+        ok = got == (ssize_t)want && memcmp(head, f->magic, want) == 0;
+    }
     close(fd);
-    if (got != (ssize_t)want || memcmp(head, f->magic, want) != 0)
+    if (!ok)
         return yt_errf(e, "%s: exists and is not %s; refusing to replace it (remove it, or give "
                           "another path)",
                        f->path, f->kind ? f->kind : "a file of this kind");
@@ -102,6 +107,7 @@ int yt_af_begin(yt_afile *f, const char *path, const yt_af_opts *opts, yt_err *e
         f->magic = opts->magic;
         f->magic_len = opts->magic_len;
         f->magic_off = opts->magic_off;
+        f->magic_alt_off = opts->magic_alt_off;
         f->kind = opts->kind;
     }
     if (check_target(f, e) != 0)

@@ -40,6 +40,15 @@ uint64_t yt_hash64(const void *data, size_t n, uint64_t seed);
  * h = n, then h = yt_mix64(h ^ lane) for each lane in order.  Any change within
  * one 8-byte word (any single flipped bit) always changes it; ~5 GB/s. */
 uint64_t yt_checksum64(const void *data, size_t n);
+/* The same checksum over data given in pieces of any sizes. */
+typedef struct yt_cksum {
+    uint64_t lane[4], n;
+    unsigned char buf[32];
+    size_t nbuf;
+} yt_cksum;
+void yt_cksum_init(yt_cksum *c);
+void yt_cksum_update(yt_cksum *c, const void *data, size_t n);
+uint64_t yt_cksum_final(const yt_cksum *c);
 
 /* SplitMix64: a stateless mixer used to derive deterministic random streams. */
 static inline uint64_t yt_mix64(uint64_t x)
@@ -138,6 +147,7 @@ typedef struct yt_af_opts {
     unsigned mode;            /* permission bits of the new file (before umask); 0 = 0644 */
     const char *magic;        /* an existing target must hold these bytes (<= 64) ... */
     size_t magic_len, magic_off; /* ... at this offset (magic NULL: any regular file) */
+    size_t magic_alt_off;     /* ... or at this one (0: none) */
     const char *kind;         /* what magic identifies, for messages ("an HDF5 file") */
     const yt_af_hook *hook;   /* test seam; NULL = none */
 } yt_af_opts;
@@ -150,7 +160,7 @@ typedef struct yt_afile {
     int mid_done;             /* the YT_AF_MID_WRITE point has passed */
     yt_af_hook hook;
     const char *magic, *kind; /* opts' (static strings) */
-    size_t magic_len, magic_off;
+    size_t magic_len, magic_off, magic_alt_off;
     char path[YT_AF_PATH_CAP];
     char tmp[YT_AF_PATH_CAP + 32];
 } yt_afile;
@@ -189,6 +199,37 @@ typedef struct yt_dirlock {
  * names DIR and quotes the holder) or an error. */
 int yt_dirlock_take(yt_dirlock *l, const char *dir, yt_err *e);
 void yt_dirlock_release(yt_dirlock *l);
+
+/* ---- sealed files (common/sealed_file.c) ----
+ * A file whose first YT_SEAL_HEADER_BYTES are our header: a 16-byte magic,
+ * little-endian u32 format version, u32 header size (512), u64 file size,
+ * u64 yt_checksum64 of the whole file with these 8 checksum bytes taken as
+ * zero, then zeros.  HDF5 keeps the header as its user block (h5py and the
+ * HDF5 tools read the file as usual).  Checking it before HDF5 opens the file
+ * means HDF5 only ever parses bytes our writer produced: a damaged file is
+ * refused here, before HDF5's own parsers (which crash or allocate without
+ * bound on some damaged files) see a byte. */
+#define YT_SEAL_HEADER_BYTES 512
+
+typedef struct yt_seal_kind {
+    const char *magic;      /* 16 bytes */
+    uint32_t version;
+    const char *noun;       /* "snapshot", "token dataset": for messages */
+    const char *old_hint;   /* appended to the message for a bare HDF5 file
+                               (the format before the header); "" for none */
+} yt_seal_kind;
+
+/* Writes the header into img[0, 512) of a whole in-memory file. */
+void yt_seal_image(unsigned char *img, size_t size, const yt_seal_kind *k);
+/* Writes the header into the first 512 bytes of the open file fd (read and
+ * written with pread/pwrite; the caller fsyncs).  Messages name path. */
+int yt_seal_fd(int fd, const char *path, const yt_seal_kind *k, yt_err *e);
+/* 0 when the whole file (img, `size` bytes; or fd, read in pieces) carries a
+ * good header and checksum; -2 for a bare HDF5 file of the format before the
+ * header; -1 otherwise.  Messages name path. */
+int yt_seal_check_image(const char *path, const unsigned char *img, size_t size,
+                        const yt_seal_kind *k, yt_err *e);
+int yt_seal_check_fd(int fd, const char *path, const yt_seal_kind *k, yt_err *e);
 
 /* 0 unless `out` exists and is the same file or folder (device and inode) as
  * one of the inputs; an input that does not exist is not compared. */

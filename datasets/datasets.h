@@ -9,13 +9,16 @@
  * error printer is silenced while these functions run.  Memory is allocated when a
  * writer, dataset or sampler is opened/created; yt_ds_sampler_next allocates nothing.
  *
- * File format (format_version 1), one HDF5 file:
+ * File format (format_version 2), one HDF5 file sealed (common.h): its first
+ * 512 bytes, the HDF5 user block, are a header with magic YT_DS_MAGIC, the
+ * format version and a checksum of the whole file, checked before HDF5 reads a
+ * byte (format 1, a bare HDF5 file, is refused with a message saying so):
  *   /tokens       uint32 [n_tokens]    all documents concatenated in order
  *   /loss_mask    uint8  [n_tokens]    1 = the token counts toward the loss, else 0
  *   /doc_offsets  uint64 [n_docs + 1]  document d is tokens[off[d], off[d+1]);
  *                                      off[0] = 0, non-decreasing, off[n_docs] = n_tokens
  *   every dataset 1-D, chunked, extendable, Fletcher32-checksummed.
- *   Root attributes: format = "yieldtune-tokens" (string), format_version = 1 (int32),
+ *   Root attributes: format = "yieldtune-tokens" (string), format_version = 2 (int32),
  *   tokenizer_fingerprint (string, "none" for pre-tokenised input), vocab_size (uint64,
  *   0 = unknown), max_token_id_plus_one (uint64), source (string), n_docs, n_tokens,
  *   n_counted_tokens, content_fingerprint (uint64, see yt_ds.fingerprint). */
@@ -29,7 +32,10 @@
 #include "datasets/tokenizer/tokenizer.h"
 
 #define YT_DS_FORMAT "yieldtune-tokens"
-#define YT_DS_FORMAT_VERSION 1
+#define YT_DS_FORMAT_VERSION 2
+#define YT_DS_MAGIC "\211yieldtune-toks\n" /* 16 bytes */
+#define YT_DS_SEAL_KIND {YT_DS_MAGIC, YT_DS_FORMAT_VERSION, "token dataset", \
+                         "; run `yieldtune prep` again to rewrite it"}
 #define YT_DS_DEFAULT_CHUNK ((size_t)1 << 20) /* elements per chunk of /tokens */
 
 /* ---- writer: streaming, durable, atomic ---- */
@@ -77,7 +83,8 @@ typedef struct yt_ds {
     uint64_t fingerprint;
 } yt_ds;
 
-/* Opens and validates: format and version attributes, dtypes, rank, lengths
+/* Opens and validates: the header and whole-file checksum (before HDF5 opens
+ * the file), format and version attributes, dtypes, rank, lengths
  * (loss_mask = tokens, doc_offsets = n_docs + 1, attributes agree), offsets start at 0,
  * never decrease and end at n_tokens, mask values 0/1, ids < vocab_size when known,
  * stored content_fingerprint equals the recomputed one.  A Fletcher32 mismatch is

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "checkpoint/checkpoint.h"
-#include "checkpoint/snapshot_header.h"
 #include "tests/fuzz/fuzz_util.h"
 
 static int on_tensor(const yt_snap_info *info, void *ctx)
@@ -68,17 +67,14 @@ static int on_attr(const char *key, char kind, void *ctx)
  * that the header check (magic, version, size, whole-file checksum) is fuzzed
  * too.  Anything else: sealed first, as an adversary who forges the checksum
  * would (the header's magic, version, size and checksum rewritten with the
- * checkpoint's own functions), so that the reader behind the check is fuzzed:
+ * sealed-file code of common/), so that the reader behind the check is fuzzed:
  * random changes almost never keep the checksum right. */
 #define RAW_MODE 'R'
 
 static void seal(unsigned char *img, size_t size)
 {
-    memcpy(img, YT_SNAP_MAGIC, 16);
-    yt_snap_put_le(img + 16, YT_SNAP_FORMAT_VERSION, 4);
-    yt_snap_put_le(img + 20, YT_SNAP_HEADER_BYTES, 4);
-    yt_snap_put_le(img + 24, size, 8);
-    yt_snap_put_le(img + 32, yt_snap_image_hash(img, size), 8);
+    const yt_seal_kind kind = YT_SNAP_SEAL_KIND;
+    yt_seal_image(img, size, &kind);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -402,7 +402,13 @@ def dataset_seeds(out, yt, tmp):
         p = os.path.join(tmp, name)
         subprocess.run([yt, "prep", "--in", jl, "--out", p, "--vocab-size", "64",
                         "--example-tokens", "0"], check=True, stdout=subprocess.DEVNULL)
-        put(out, "dataset", name, read(p))
+        # fuzz_dataset.c's mode byte: 'S' sealed by the target, 'R' as is
+        put(out, "dataset", name, b"S" + read(p))
+    good = bytearray(read(p))
+    put(out, "dataset", "raw_good.h5", b"R" + bytes(good))
+    good[600] ^= 1
+    put(out, "dataset", "raw_bad_checksum.h5", b"R" + bytes(good))
+    put(out, "dataset", "raw_format1.h5", b"R" + read(p)[512:])
 
 
 def fnv1a64(b, h=0xcbf29ce484222325):

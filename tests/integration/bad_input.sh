@@ -121,7 +121,23 @@ mkdir -p m_trunc && cp model/config.json m_trunc/ && head -c 5000 model/model.sa
 expect_fail "m_trunc/model.safetensors" "$YT_BIN" "${T[@]}" --model m_trunc
 expect_fail "nonexistent.h5" "$YT_BIN" "${T[@]/data.h5/nonexistent.h5}" --model model
 echo "not hdf5" > junk.h5
-expect_fail "junk.h5" "$YT_BIN" train --data junk.h5 --out run --model model
+expect_fail "junk.h5: not a yieldtune token dataset" "$YT_BIN" train --data junk.h5 --out run --model model
+# a damaged dataset is refused by its whole-file checksum before HDF5 reads it:
+# one flipped bit in the HDF5 part, a truncated copy, and a format-1 file (no header)
+"$PYTHON" - data.h5 flip.h5 short.h5 old.h5 <<'PY'
+import sys
+d = open(sys.argv[1], "rb").read()
+f = bytearray(d); f[len(d) // 2] ^= 0x10
+open(sys.argv[2], "wb").write(bytes(f))
+open(sys.argv[3], "wb").write(d[:-100])
+open(sys.argv[4], "wb").write(d[512:])
+PY
+expect_fail "flip.h5: whole-file checksum mismatch" "$YT_BIN" "${T[@]/data.h5/flip.h5}" --model model
+expect_fail "short.h5: the header says" "$YT_BIN" "${T[@]/data.h5/short.h5}" --model model
+expect_fail "old.h5: a format 1 token dataset" "$YT_BIN" "${T[@]/data.h5/old.h5}" --model model
+# prep replaces a dataset of either format, never anything else
+cp old.h5 old_again.h5
+"$YT_BIN" prep --in data.jsonl --out old_again.h5 > /dev/null || { echo "FAIL: prep did not replace a format-1 dataset"; failures=$((failures+1)); }
 # vocab mismatch: a dataset with ids beyond the model's vocab
 "$PYTHON" "$YT_SRCDIR/tests/tools/make_repeated_jsonl.py" big.jsonl 50 1000
 "$YT_BIN" prep --in big.jsonl --out big.h5 > /dev/null

@@ -1,14 +1,19 @@
 """Checks the token-dataset files left by test_datasets' fixture case with h5py,
-independently of the C reader: names, dtypes, shapes, chunking, the Fletcher32
+independently of the C reader: the sealed header (magic, version, size, the
+whole-file checksum written out again in seal.py), names, dtypes, shapes, chunking, the Fletcher32
 filter, attributes, values (from the fixture formula / the JSONL text) and the
 content fingerprint (FNV-1a written out again here).
 
 usage: check_dataset.py DIR   (DIR holds writer.h5, prep.jsonl, prep.h5)"""
 import json
+import os
 import sys
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seal import check as check_header  # noqa: E402  (same folder)
 
 FNV_SEED = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
@@ -27,6 +32,7 @@ def attr_str(v):
 
 
 def check_file(path, tokens, mask, offsets, attrs):
+    check_header(path, b"\x89yieldtune-toks\n")
     with h5py.File(path, "r") as f:
         assert sorted(f.keys()) == ["doc_offsets", "loss_mask", "tokens"], list(f.keys())
         want = {"tokens": np.uint32, "loss_mask": np.uint8, "doc_offsets": np.uint64}
@@ -43,7 +49,7 @@ def check_file(path, tokens, mask, offsets, attrs):
         assert np.array_equal(o, np.asarray(offsets, np.uint64)), (o, offsets)
         a = f.attrs
         assert attr_str(a["format"]) == "yieldtune-tokens"
-        assert int(a["format_version"]) == 1 and a["format_version"].dtype.kind == "i"
+        assert int(a["format_version"]) == 2 and a["format_version"].dtype.kind == "i"
         for k, v in attrs.items():
             got = a[k]
             if isinstance(v, str):

@@ -25,27 +25,15 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_snapshot import checksum64  # noqa: E402  (same folder)
+from seal import HEADER, seal  # noqa: E402  (same folder)
 
 MAGIC = b"\x89yieldtune-snap\n"
-HEADER = 512
 
 
 def fnv1a64(data, h=0xCBF29CE484222325):
     for b in data:
         h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return h
-
-
-def seal(path):
-    data = bytearray(open(path, "rb").read())
-    assert data[:16] == MAGIC, "no snapshot header"
-    data[16:20] = (2).to_bytes(4, "little")
-    data[20:24] = HEADER.to_bytes(4, "little")
-    data[24:32] = len(data).to_bytes(8, "little")
-    data[32:40] = bytes(8)
-    data[32:40] = checksum64(data).to_bytes(8, "little")
-    open(path, "wb").write(bytes(data))
 
 
 def fixed_str(f, name, text):

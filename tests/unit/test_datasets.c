@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,7 +277,20 @@ START_TEST(test_writer_atomic)
 }
 END_TEST
 
-/* Opens the file read-write and applies one edit through HDF5 (checksums stay valid). */
+/* Rewrites the sealed header after an edit: the file is well formed again and
+ * only its meaning is wrong (common.h's yt_seal_fd). */
+static void reseal(const char *path)
+{
+    yt_err e = {{0}};
+    int fd = open(path, O_RDWR);
+    ck_assert(fd >= 0);
+    const yt_seal_kind kind = YT_DS_SEAL_KIND;
+    ck_assert_msg(yt_seal_fd(fd, path, &kind, &e) == 0, "%s", e.msg);
+    close(fd);
+}
+
+/* Opens the file read-write and applies one edit through HDF5 (Fletcher32
+ * stays valid; the header is sealed again). */
 static void h5_edit_u64(const char *path, const char *dset, hsize_t at, hid_t mtype,
                         const void *v)
 {
@@ -293,6 +307,7 @@ static void h5_edit_u64(const char *path, const char *dset, hsize_t at, hid_t mt
     H5Sclose(fs);
     H5Dclose(d);
     H5Fclose(f);
+    reseal(path);
 }
 
 static void h5_set_format(const char *path, const char *value)
@@ -309,6 +324,7 @@ static void h5_set_format(const char *path, const char *value)
     H5Sclose(sp);
     H5Tclose(t);
     H5Fclose(f);
+    reseal(path);
 }
 
 static void copy_file(const char *from, const char *to)
@@ -322,6 +338,14 @@ static void copy_file(const char *from, const char *to)
     ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
     fclose(f);
     free(buf);
+}
+
+static void write_bytes(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
+    fclose(f);
 }
 
 static void expect_open_fails(const char *path, const char *sub)
@@ -360,7 +384,7 @@ START_TEST(test_reader_errors)
     expect_open_fails(bad, "No such file");
     snprintf(bad, sizeof bad, "%s/bad.h5", dir);
     write_text(bad, "not hdf5 at all\n");
-    expect_open_fails(bad, "HDF5");
+    expect_open_fails(bad, "not a yieldtune token dataset");
 
     copy_file(good, bad);
     h5_set_format(bad, "something-else");
@@ -387,7 +411,9 @@ START_TEST(test_reader_errors)
     h5_edit_u64(bad, "/tokens", 5, H5T_NATIVE_UINT32, &tok);
     expect_open_fails(bad, "content fingerprint");
 
-    /* flip a bit of token 20 in the raw file: the Fletcher32 checksum catches it */
+    /* flip a bit of token 20 in the raw file: the whole-file checksum catches
+     * it before HDF5 opens the file; sealed again (a forged checksum), the
+     * Fletcher32 checksum of its chunk still does */
     copy_file(good, bad);
     char *buf;
     size_t n;
@@ -400,11 +426,22 @@ START_TEST(test_reader_errors)
             hits++;
         }
     ck_assert_int_eq(hits, 1);
-    FILE *f = fopen(bad, "wb");
-    fwrite(buf, 1, n, f);
-    fclose(f);
-    free(buf);
+    write_bytes(bad, buf, n);
+    expect_open_fails(bad, "whole-file checksum mismatch");
+    reseal(bad);
     expect_open_fails(bad, "/tokens: Fletcher32 checksum mismatch");
+
+    /* the header: a format-1 file (bare HDF5), a truncated one, another version */
+    ck_assert(yt_read_file(good, &buf, &n, &e) == 0);
+    write_bytes(bad, buf + YT_SEAL_HEADER_BYTES, n - YT_SEAL_HEADER_BYTES);
+    expect_open_fails(bad, "a format 1 token dataset");
+    expect_open_fails(bad, "yieldtune prep");
+    write_bytes(bad, buf, n - 1);
+    expect_open_fails(bad, "truncated or damaged");
+    buf[16] = 3;
+    write_bytes(bad, buf, n);
+    expect_open_fails(bad, "token dataset header says format 3");
+    free(buf);
     rm_tree(dir);
 }
 END_TEST
