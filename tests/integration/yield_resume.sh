@@ -45,7 +45,11 @@ interrupt() {
         before=$(steps_done "$name")
         "$@" --out "$name" > "$name.$attempt.log" 2>&1 &
         local pid=$!
-        wait_progress "$pid" "$name" "$((before + RANDOM % 4))"
+        # (a kill -9 resumes from the last periodic snapshot, every 5 steps: it
+        # lands 6-10 steps in, or a slow build could lose every attempt's steps)
+        local at=$((before + RANDOM % 4))
+        [ "$how" != kill-rank ] || at=$((before + 6 + RANDOM % 5))
+        wait_progress "$pid" "$name" "$at"
         sleep "0.0$((RANDOM % 10))"
         if kill -0 "$pid" 2>/dev/null; then
             # a process may finish between the check and the kill: not an error
