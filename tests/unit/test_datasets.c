@@ -430,6 +430,7 @@ START_TEST(test_reader_errors)
     expect_open_fails(bad, "whole-file checksum mismatch");
     reseal(bad);
     expect_open_fails(bad, "/tokens: Fletcher32 checksum mismatch");
+    free(buf);
 
     /* the header: a format-1 file (bare HDF5), a truncated one, another version */
     ck_assert(yt_read_file(good, &buf, &n, &e) == 0);
