@@ -1,6 +1,7 @@
-/* common/: the floor of the house.  Errors, time, hashing, checked allocation and
- * small file helpers shared by every folder; JSON files from the wild in
- * common/json.h (jansson).
+/* common/: the floor of the house.  Errors, time, hashing, checked allocation,
+ * small file helpers, atomic files, folder locks and sealed files (the
+ * checksummed header of snapshots and token datasets) shared by every folder;
+ * JSON files from the wild in common/json.h (jansson).
  *
  * Contract: library code never prints or exits.  A function that can fail returns
  * 0 on success and -1 on failure, after writing a message that names the file,
