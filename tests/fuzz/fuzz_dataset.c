@@ -1,37 +1,22 @@
 /* Fuzz target: the token dataset reader (datasets/token_file.c: yt_ds_open and
  * its checks of format, shapes, offsets, mask, ids, fingerprint) and the sampler
  * on what it accepts (datasets/sampler.c), as `train --data` reads them.  The
- * input is one mode byte and a dataset file; the sampler's settings come from
- * a hash of the input.  Mode 'R': the file as it is, so that the header check
- * (magic, version, size, whole-file checksum) is fuzzed; anything else: sealed
- * first (as an adversary who forges the checksum would), so that the reader
- * behind the check is fuzzed.  HDF5's own parsing is not our code, but a crash
- * reached through these reads counts: the report says whose it is.  No HDF5
- * identifier may stay open (fuzz_h5_check). */
+ * input is one mode byte and a dataset file (raw or sealed: fuzz_util.h's
+ * fuzz_write_sealed); the sampler's settings come from a hash of the input.
+ * HDF5's own parsing is not our code, but a crash reached through these reads
+ * counts: the report says whose it is.  No HDF5 identifier may stay open
+ * (fuzz_h5_check). */
 #include <stdlib.h>
-#include <string.h>
 
 #include "datasets/datasets.h"
 #include "tests/fuzz/fuzz_util.h"
 
-#define RAW_MODE 'R'
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0)
-        return 0;
-    size_t n = size - 1;
-    unsigned char *img = malloc(n ? n : 1);
-    if (!img)
-        abort();
-    memcpy(img, data + 1, n);
-    if (data[0] != RAW_MODE && n >= YT_SEAL_HEADER_BYTES) {
-        const yt_seal_kind kind = YT_DS_SEAL_KIND;
-        yt_seal_image(img, n, &kind);
-    }
+    const yt_seal_kind kind = YT_DS_SEAL_KIND;
     char path[1024];
-    fuzz_write("in.h5", img, n, path, sizeof path);
-    free(img);
+    if (!fuzz_write_sealed("in.h5", data, size, &kind, path, sizeof path))
+        return 0;
     yt_ds *ds = NULL;
     yt_err e = {{0}};
     long ids = fuzz_h5_ids();

@@ -2,13 +2,12 @@
  * reads a snapshot: open (format checks), verify (complete flag, every dataset's
  * Fletcher32 and stored hash), then every tensor's info and contents by its type,
  * and every root attribute by its kind.  The input is one mode byte and a
- * snapshot file (RAW_MODE below).  HDF5's own parsing is not our code, but a
+ * snapshot file (raw or sealed: fuzz_util.h's fuzz_write_sealed).  HDF5's own parsing is not our code, but a
  * crash reached through these reads counts: the report says whose it is.  No
  * HDF5 identifier may stay open (fuzz_h5_check).  A tensor is read whatever its
  * size: the reader bounds it by the file's (a larger one fails run.sh's
  * -rss_limit_mb). */
 #include <stdlib.h>
-#include <string.h>
 
 #include "checkpoint/checkpoint.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -63,34 +62,12 @@ static int on_attr(const char *key, char kind, void *ctx)
     return 0;
 }
 
-/* The first input byte picks how the rest becomes the file.  'R': as it is, so
- * that the header check (magic, version, size, whole-file checksum) is fuzzed
- * too.  Anything else: sealed first, as an adversary who forges the checksum
- * would (the header's magic, version, size and checksum rewritten with the
- * sealed-file code of common/), so that the reader behind the check is fuzzed:
- * random changes almost never keep the checksum right. */
-#define RAW_MODE 'R'
-
-static void seal(unsigned char *img, size_t size)
-{
-    const yt_seal_kind kind = YT_SNAP_SEAL_KIND;
-    yt_seal_image(img, size, &kind);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0)
-        return 0;
-    size_t n = size - 1;
-    unsigned char *img = malloc(n ? n : 1);
-    if (!img)
-        abort();
-    memcpy(img, data + 1, n);
-    if (data[0] != RAW_MODE && n >= YT_SNAP_HEADER_BYTES)
-        seal(img, n);
+    const yt_seal_kind kind = YT_SNAP_SEAL_KIND;
     char path[1024];
-    fuzz_write("step-00000001.h5", img, n, path, sizeof path);
-    free(img);
+    if (!fuzz_write_sealed("step-00000001.h5", data, size, &kind, path, sizeof path))
+        return 0;
     yt_snap *s = NULL;
     yt_err e = {{0}};
     long ids = fuzz_h5_ids();

@@ -73,6 +73,23 @@ void fuzz_write(const char *name, const void *data, size_t n, char *buf, size_t 
         die("cannot write", buf);
 }
 
+int fuzz_write_sealed(const char *name, const uint8_t *data, size_t size,
+                      const yt_seal_kind *kind, char *buf, size_t cap)
+{
+    if (size == 0)
+        return 0;
+    size_t n = size - 1;
+    unsigned char *img = malloc(n ? n : 1);
+    if (!img)
+        abort();
+    memcpy(img, data + 1, n);
+    if (data[0] != FUZZ_RAW_MODE && n >= YT_SEAL_HEADER_BYTES)
+        yt_seal_image(img, n, kind);
+    fuzz_write(name, img, n, buf, cap);
+    free(img);
+    return 1;
+}
+
 void fuzz_remove(const char *name)
 {
     char p[1024];

@@ -25,6 +25,16 @@ void fuzz_path(char *buf, size_t cap, const char *name);
 /* Writes N bytes to fuzz_dir()/NAME (replacing it); the path goes to buf.
  * Aborts on a write error (the scratch space is ours, not the input's). */
 void fuzz_write(const char *name, const void *data, size_t n, char *buf, size_t cap);
+/* Inputs of sealed files (snapshots, token datasets): the first byte is a mode.
+ * FUZZ_RAW_MODE: the rest is written as it is, so that the header check (magic,
+ * version, size, whole-file checksum) is fuzzed.  Anything else: the rest is
+ * sealed first with KIND's valid header (common/'s yt_seal_image), as an
+ * adversary who forges the checksum would, so that the reader behind the check
+ * is fuzzed: random changes almost never keep the checksum right.  Writes it
+ * to fuzz_dir()/NAME (path into buf); 0 for an empty input (nothing written). */
+#define FUZZ_RAW_MODE 'R'
+int fuzz_write_sealed(const char *name, const uint8_t *data, size_t size,
+                      const yt_seal_kind *kind, char *buf, size_t cap);
 /* Removes fuzz_dir()/NAME, a file or a folder tree ("" = everything inside). */
 void fuzz_remove(const char *name);
 

@@ -402,7 +402,7 @@ def dataset_seeds(out, yt, tmp):
         p = os.path.join(tmp, name)
         subprocess.run([yt, "prep", "--in", jl, "--out", p, "--vocab-size", "64",
                         "--example-tokens", "0"], check=True, stdout=subprocess.DEVNULL)
-        # fuzz_dataset.c's mode byte: 'S' sealed by the target, 'R' as is
+        # fuzz_write_sealed's mode byte (fuzz_util.h): 'S' sealed by the target, 'R' as is
         put(out, "dataset", name, b"S" + read(p))
     good = bytearray(read(p))
     put(out, "dataset", "raw_good.h5", b"R" + bytes(good))
@@ -422,7 +422,7 @@ def snapshot_seeds(out, yt, tmp):
     """Snapshots in format 2 of checkpoint/checkpoint.h, written with h5py and sealed
     by tests/tools/snapshot_edit.py, each checked by tests/tools/check_snapshot.py
     (the format; they are no training run's, so `yieldtune inspect` refuses what
-    they hold).  A seed is fuzz_snapshot.c's mode byte and the file: 'S' (sealed
+    they hold).  A seed is fuzz_write_sealed's mode byte and the file: 'S' (sealed
     by the target, the reader behind the header check is fuzzed) or 'R' (as is)."""
     import h5py
     sys.path.insert(0, TOOLS)
